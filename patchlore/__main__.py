@@ -1,0 +1,3 @@
+from patchlore.cli.app import main
+
+main()

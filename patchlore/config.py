@@ -1,0 +1,166 @@
+"""Layered configuration: flags > PATCHLORE_* environment > repo file > user file > defaults.
+
+Repo files are `[tool.patchlore]` in the repo's pyproject.toml and the top level of `.patchlore.toml`
+(the latter wins). The user file is `config.toml` under the XDG config dir.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from patchlore.errors import ConfigError
+
+ENV_PREFIX = "PATCHLORE_"
+
+
+def _user_dir(kind: str) -> Path:
+    import platformdirs
+
+    return Path(getattr(platformdirs, f"user_{kind}_dir")("patchlore"))
+
+
+@dataclass
+class Settings:
+    """Every setting, with its default. Field metadata holds the help line."""
+
+    model: str = field(
+        default="hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct",
+        metadata={"help": "litellm model name"},
+    )
+    api_base: str = field(
+        default="http://localhost:8000/v1", metadata={"help": "model endpoint (a vLLM server)"}
+    )
+    sandbox: str = field(default="auto", metadata={"help": "auto | docker | local"})
+    image: str = field(default="patchlore-sandbox:latest", metadata={"help": "sandbox image"})
+    workdir: str = field(
+        default="",
+        metadata={"help": "repo path inside the image; empty copies the repo in at /repo"},
+    )
+    test_cmd: str = field(default="python3 -m pytest -q", metadata={"help": "test command"})
+    timeout: float = field(default=600.0, metadata={"help": "seconds per sandbox command"})
+    mem_limit: str = field(default="2g", metadata={"help": "sandbox memory limit"})
+    cpus: float = field(default=2.0, metadata={"help": "sandbox CPU limit"})
+    pids_limit: int = field(default=512, metadata={"help": "sandbox process limit"})
+    network: bool = field(default=False, metadata={"help": "allow network in the sandbox"})
+    output_limit: int = field(
+        default=1_000_000, metadata={"help": "bytes of stdout/stderr kept per command"}
+    )
+    memory_dir: str = field(
+        default_factory=lambda: str(_user_dir("data") / "memory"),
+        metadata={"help": "memory store directory"},
+    )
+    memory_url: str = field(default="", metadata={"help": "shared chroma server URL"})
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    kind = _TYPES[name]
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ValueError(value)
+        return str(value)
+    except ValueError:
+        raise ConfigError(
+            f"{origin}: {name} = {value!r} is not a valid {kind}",
+            hint=f"set {name} to a {kind}",
+        ) from None
+
+
+def _check_keys(table: dict[str, Any], origin: str) -> dict[str, Any]:
+    out = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in SETTING_NAMES:
+            close = difflib.get_close_matches(name, SETTING_NAMES, n=1)
+            raise ConfigError(
+                f"{origin}: unknown setting {key!r}",
+                hint=f"did you mean {close[0]!r}?" if close else "see `patchlore config show`",
+            )
+        out[name] = _coerce(name, value, origin)
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the file's syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def user_config_path() -> Path:
+    return _user_dir("config") / "config.toml"
+
+
+def _file_layers(repo: Path | None) -> list[tuple[str, dict[str, Any]]]:
+    """(origin, values) from lowest to highest precedence."""
+    layers = []
+    user = user_config_path()
+    if user.is_file():
+        layers.append((str(user), _check_keys(_read_toml(user), str(user))))
+    if repo is not None:
+        pyproject = repo / "pyproject.toml"
+        if pyproject.is_file():
+            table = _read_toml(pyproject).get("tool", {}).get("patchlore", {})
+            if table:
+                origin = f"{pyproject} [tool.patchlore]"
+                layers.append((origin, _check_keys(table, origin)))
+        dotfile = repo / ".patchlore.toml"
+        if dotfile.is_file():
+            layers.append((str(dotfile), _check_keys(_read_toml(dotfile), str(dotfile))))
+    return layers
+
+
+def load_settings(repo: Path | None = None, flags: dict[str, Any] | None = None) -> Settings:
+    """The effective settings for `repo`; `flags` holds values given on the command line."""
+    settings = Settings()
+    settings.sources = {name: "default" for name in SETTING_NAMES}
+    layers = _file_layers(repo)
+    env = {
+        name: os.environ[ENV_PREFIX + name.upper()]
+        for name in SETTING_NAMES
+        if ENV_PREFIX + name.upper() in os.environ
+    }
+    layers.append(
+        ("environment", {k: _coerce(k, v, f"${ENV_PREFIX}{k.upper()}") for k, v in env.items()})
+    )
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    layers.append(("flag", {k: _coerce(k, v, "flag") for k, v in given.items()}))
+    for origin, values in layers:
+        for name, value in values.items():
+            setattr(settings, name, value)
+            settings.sources[name] = origin
+    if settings.sandbox not in ("auto", "docker", "local"):
+        raise ConfigError(
+            f"{settings.sources['sandbox']}: sandbox = {settings.sandbox!r}",
+            hint="use auto, docker or local",
+        )
+    return settings

@@ -1,0 +1,311 @@
+"""DockerSandbox: a repo snapshot in a locked-down container, reused across candidates.
+
+The container idles on a reaping shell as PID 1; commands run through `docker exec` as an
+unprivileged user. A timeout (or output flood) kills every process of that user, which takes the
+whole process tree, double-forked daemons included. If even that fails (a fork bomb filling the
+pid limit), the container is restarted: its filesystem survives and `reset()` restores the repo.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+from patchlore.errors import SandboxError, SandboxUnavailable
+from patchlore.sandbox.base import SANDBOX_LABEL, CommandResult
+from patchlore.sandbox.output import KILL_FACTOR, OutputCap
+from patchlore.sandbox.snapshot import Snapshot, snapshot_tar
+from patchlore.sandbox.snapshot_ops import SnapshotOps, ctl_script
+from patchlore.sandbox import registry
+
+SANDBOX_UID = 1000
+USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
+COPY_PATH = "/repo"
+STATE_DIR = "/var/lib/patchlore"
+SCRATCH = "/tmp/patchlore"
+HOME = "/tmp/patchlore-home"
+# PID 1 must reap orphans, or killed process trees pile up as zombies against the pid limit.
+# Run as the sandbox user: kill(-1) reaches all of its processes; `left` looks for survivors
+# (kill -0 -1 cannot: it succeeds even when only other users' processes exist).
+KILL_ALL = (
+    'left() { for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; '
+    '[ -O "$p" ] && return 0; done; return 1; }; '
+    "i=0; while [ $i -lt 100 ]; do kill -9 -1 2>/dev/null; left || exit 0; "
+    "sleep 0.02; i=$((i+1)); done; exit 1"
+)
+IDLE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
+
+
+def docker_client(timeout: float = 10.0):
+    """A client for the engine at DOCKER_HOST (or the default socket), or a clear error."""
+    import docker
+    from docker.errors import DockerException
+
+    where = os.environ.get("DOCKER_HOST", "the default socket (/var/run/docker.sock)")
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        raise SandboxUnavailable(
+            f"Docker engine not reachable at {where}",
+            hint="start Docker (or set DOCKER_HOST), or use --sandbox local",
+        ) from exc
+    except Exception as exc:  # requests' connection errors surface raw from ping()
+        raise SandboxUnavailable(
+            f"Docker engine not reachable at {where}: {exc.__class__.__name__}",
+            hint="start Docker (or set DOCKER_HOST), or use --sandbox local",
+        ) from exc
+    return client
+
+
+def require_image(client, image: str):
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(image)
+    except ImageNotFound:
+        raise SandboxUnavailable(
+            f"sandbox image {image!r} not found",
+            hint="run `patchlore sandbox build` (or set `image` to one you have)",
+        ) from None
+
+
+class DockerSandbox(SnapshotOps):
+    backend = "docker"
+
+    def __init__(
+        self,
+        snapshot: Snapshot | None,
+        *,
+        image: str,
+        workdir: str = "",
+        network: bool = False,
+        mem_limit: str = "2g",
+        cpus: float = 2.0,
+        pids_limit: int = 512,
+        timeout: float = 600.0,
+        output_limit: int = 1_000_000,
+        client=None,
+    ) -> None:
+        if snapshot is None and not workdir:
+            raise SandboxError("a sandbox needs a repo snapshot or an image workdir")
+        self.client = client or docker_client()
+        require_image(self.client, image)
+        self.image = image
+        self.repo_path = workdir or COPY_PATH
+        self.scratch_path = SCRATCH
+        self.default_timeout = timeout
+        self.output_limit = output_limit
+        self._ctl_env = {
+            "PL_REPO": self.repo_path,
+            "PL_SNAP": f"{STATE_DIR}/snapshot.git",
+            "PL_OWNER": USER,
+            # A copied-in snapshot has no ignored files, so cleaning them restores it exactly;
+            # an image's own repo keeps its ignored build artefacts.
+            "PL_CLEAN": "-x" if snapshot is not None else "",
+        }
+        labels = {
+            SANDBOX_LABEL: "1",
+            "patchlore.pid": str(os.getpid()),
+            "patchlore.host": socket.gethostname(),
+            "patchlore.repo": str(snapshot.root) if snapshot else workdir,
+        }
+        self.container = self.client.containers.run(
+            image,
+            IDLE,
+            detach=True,
+            user="0:0",
+            labels=labels,
+            network_mode="bridge" if network else "none",
+            mem_limit=mem_limit,
+            memswap_limit=mem_limit,
+            nano_cpus=int(cpus * 1e9),
+            pids_limit=pids_limit,
+            security_opt=["no-new-privileges:true"],
+            cap_drop=["ALL"],
+            cap_add=["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"],
+            environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        registry.track(self)
+        try:
+            self._put(self._state_tar(), "/")
+            if snapshot is not None:
+                self._put(snapshot_tar(snapshot, COPY_PATH.lstrip("/"), SANDBOX_UID), "/")
+            self._ctl_ok("init")
+        except BaseException:
+            self.close()
+            raise
+
+    # --- files -----------------------------------------------------------------------------
+    def _state_tar(self) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for d, uid, mode in ((STATE_DIR, 0, 0o700), (SCRATCH, SANDBOX_UID, 0o755),
+                                 (HOME, SANDBOX_UID, 0o755)):
+                info = tarfile.TarInfo(d.lstrip("/"))
+                info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, mode, uid, uid
+                tar.addfile(info)
+            script = ctl_script()
+            info = tarfile.TarInfo(f"{STATE_DIR.lstrip('/')}/ctl.sh")
+            info.size, info.mode = len(script), 0o755
+            tar.addfile(info, io.BytesIO(script))
+        return buf.getvalue()
+
+    def _put(self, data: bytes, path: str) -> None:
+        if not self.container.put_archive(path, data):
+            raise SandboxError(f"could not copy files into the sandbox at {path}")
+
+    def write_file(self, path: str, data: bytes) -> None:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(os.path.basename(path))
+            info.size, info.mode, info.uid, info.gid = len(data), 0o644, SANDBOX_UID, SANDBOX_UID
+            tar.addfile(info, io.BytesIO(data))
+        self._put(buf.getvalue(), os.path.dirname(path) or "/")
+
+    def read_file(self, path: str, limit: int = 50_000_000) -> bytes | None:
+        from docker.errors import NotFound
+
+        if not path.startswith("/"):
+            path = f"{self.repo_path}/{path}"
+        try:
+            stream, stat = self.container.get_archive(path)
+        except NotFound:
+            return None
+        if stat.get("size", 0) > limit:
+            raise SandboxError(f"{path} in the sandbox is larger than {limit} bytes")
+        raw = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                return None
+            fh = tar.extractfile(member)
+            return fh.read() if fh else None
+
+    # --- commands --------------------------------------------------------------------------
+    def run(
+        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None
+    ) -> CommandResult:
+        return self._exec(["/bin/sh", "-c", command], command, USER, timeout, env or {})
+
+    def _ctl(self, *args: str) -> CommandResult:
+        cmd = ["/bin/sh", f"{STATE_DIR}/ctl.sh", *args]
+        return self._exec(cmd, " ".join(args), "0:0", 300, self._ctl_env)
+
+    def _exec(self, argv, label, user, timeout, env) -> CommandResult:
+        api = self.client.api
+        timeout = self.default_timeout if timeout is None else timeout
+        exec_id = api.exec_create(
+            self.container.id, argv, user=user, workdir=self.repo_path, environment=env
+        )["Id"]
+        out, err = OutputCap(self.output_limit), OutputCap(self.output_limit)
+        flood = KILL_FACTOR * self.output_limit
+        flooded = threading.Event()
+        start = time.monotonic()
+        stream = api.exec_start(exec_id, stream=True, demux=True)
+
+        def pump() -> None:
+            try:
+                for chunk_out, chunk_err in stream:
+                    if chunk_out:
+                        out.add(chunk_out)
+                    if chunk_err:
+                        err.add(chunk_err)
+                    if out.total + err.total > flood:
+                        flooded.set()
+                        return
+            except Exception:  # the stream is closed under us after a kill or restart
+                pass
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        timed_out = False
+        poll = 0.005
+        while True:
+            reader.join(poll)
+            if not reader.is_alive() and not flooded.is_set():
+                break
+            if flooded.is_set():
+                self._kill_tree(user)
+                break
+            if time.monotonic() - start > timeout:
+                timed_out = True
+                self._kill_tree(user)
+                break
+            if poll >= 0.05 and not api.exec_inspect(exec_id)["Running"]:
+                # exited, but a background child still holds the output pipe open
+                self._kill_tree(user)
+                break
+            poll = min(poll * 2, 0.2)
+        reader.join(5)
+        if reader.is_alive():
+            stream.close()
+        duration = time.monotonic() - start
+        code = None if timed_out else api.exec_inspect(exec_id).get("ExitCode")
+        return CommandResult(
+            command=label,
+            exit_code=code,
+            stdout=out.text("stdout"),
+            stderr=err.text("stderr") + ("\n[patchlore: output limit exceeded, command killed]\n"
+                                         if flooded.is_set() else ""),
+            duration=duration,
+            timed_out=timed_out,
+            truncated=bool(out.cut or err.cut),
+        )
+
+    def _kill_tree(self, user: str) -> None:
+        """Kill every process of the sandbox user (or restart the container if that fails)."""
+        if user != USER:
+            return  # snapshot steps run as root and are short; never kill root's PID 1
+        try:
+            if self.container.exec_run(["/bin/sh", "-c", KILL_ALL], user=USER).exit_code == 0:
+                return
+        except Exception:
+            pass  # a full pid table can refuse even this exec
+        self.container.restart(timeout=1)
+
+    def _kill_leftovers(self) -> None:
+        self._kill_tree(USER)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        container, self.container = getattr(self, "container", None), None
+        if container is None:
+            return
+        registry.untrack(self)
+        try:
+            container.remove(force=True)
+        except Exception:
+            pass  # already gone; `patchlore sandbox prune` catches anything else
+
+    def __enter__(self) -> DockerSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # last resort; the registry and context managers come first
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def prune(client=None, everything: bool = False) -> list[str]:
+    """Remove patchlore containers whose owning process is gone (all of them with `everything`)."""
+    client = client or docker_client()
+    here = socket.gethostname()
+    removed = []
+    for c in client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"}):
+        labels = c.labels
+        pid = int(labels.get("patchlore.pid", "0") or 0)
+        alive = labels.get("patchlore.host") == here and pid > 0 and Path(f"/proc/{pid}").exists()
+        if everything or not alive:
+            c.remove(force=True)
+            removed.append(c.short_id)
+    return removed

@@ -1,0 +1,94 @@
+"""The user's repo as it is now: tracked and untracked files, ignored files left out.
+
+The host tree is only ever read here; sandboxes work on a copy.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchlore.errors import NotARepoError, PatchloreError
+
+
+@dataclass
+class Snapshot:
+    root: Path
+    files: list[str]  # paths relative to root, as git names them
+
+    @property
+    def size(self) -> int:
+        return sum((self.root / f).lstat().st_size for f in self.files)
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+    except FileNotFoundError:
+        raise PatchloreError("git is not installed", hint="install git and rerun") from None
+
+
+def find_repo_root(path: str | os.PathLike[str]) -> Path:
+    """The top of the git work tree containing `path`, or a clear error."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise PatchloreError(f"{p}: no such directory", hint="pass --repo PATH to a repository")
+    if not p.is_dir():
+        raise PatchloreError(f"{p}: not a directory", hint="pass --repo PATH to a repository")
+    out = _git(p, "rev-parse", "--show-toplevel")
+    if out.returncode != 0:
+        raise NotARepoError(
+            f"{p.resolve()}: not a git repository",
+            hint="patchlore uses git to know which files belong to the repo: run `git init` there",
+        )
+    return Path(out.stdout.decode().strip())
+
+
+def take_snapshot(repo: str | os.PathLike[str]) -> Snapshot:
+    root = find_repo_root(repo)
+    out = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if out.returncode != 0:
+        raise PatchloreError(f"{root}: git ls-files failed: {out.stderr.decode().strip()}")
+    names = sorted({n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n})
+    # Deleted-but-tracked files are listed by --cached; the snapshot is the tree as it is now.
+    files = [n for n in names if os.path.lexists(root / n) and not (root / n).is_dir()]
+    return Snapshot(root=root, files=files)
+
+
+def snapshot_tar(snap: Snapshot, prefix: str, uid: int = 1000, gid: int = 1000) -> bytes:
+    """A tar of the snapshot under `prefix`, owned by uid:gid (symlinks kept, never followed)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs: set[str] = set()
+        for name in snap.files:
+            parent = os.path.dirname(name)
+            while parent and parent not in dirs:
+                dirs.add(parent)
+                parent = os.path.dirname(parent)
+        for d in [prefix, *(f"{prefix}/{d}" for d in sorted(dirs))]:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, uid, gid
+            tar.addfile(info)
+        for name in snap.files:
+            info = tar.gettarinfo(str(snap.root / name), arcname=f"{prefix}/{name}")
+            info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+            if info.isfile():
+                with open(snap.root / name, "rb") as fh:
+                    tar.addfile(info, fh)
+            else:
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def copy_snapshot(snap: Snapshot, dest: Path) -> None:
+    """Copy the snapshot's files into `dest` (for the local backend)."""
+    import shutil
+
+    for name in snap.files:
+        src, dst = snap.root / name, dest / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
