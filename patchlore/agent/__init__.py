@@ -1,1 +1,1 @@
-
+"""The repair loop: reproduce, localize, recall, propose, verify, select, learn."""

@@ -1,1 +1,1 @@
-
+"""The `patchlore` command line: one module per command group."""

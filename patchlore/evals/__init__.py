@@ -1,1 +1,1 @@
-
+"""SWE-bench-format datasets, batch runs, grading and reports."""

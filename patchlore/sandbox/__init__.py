@@ -1,1 +1,1 @@
-
+"""Where untrusted candidate patches and their tests run: Docker, or a local fallback."""

@@ -217,8 +217,7 @@ class DockerSandbox(SnapshotOps):
                     if chunk_err:
                         err.add(chunk_err)
                     if out.total + err.total > flood:
-                        flooded.set()
-                        return
+                        flooded.set()  # keep draining: a stalled stream stalls the engine
             except Exception:  # the stream is closed under us after a kill or restart
                 pass
 
@@ -228,17 +227,12 @@ class DockerSandbox(SnapshotOps):
         poll = 0.005
         while True:
             reader.join(poll)
-            if not reader.is_alive() and not flooded.is_set():
+            if not reader.is_alive():
                 break
-            if flooded.is_set():
-                self._kill_tree(user)
-                break
-            if time.monotonic() - start > timeout:
-                timed_out = True
-                self._kill_tree(user)
-                break
-            if poll >= 0.05 and not api.exec_inspect(exec_id)["Running"]:
-                # exited, but a background child still holds the output pipe open
+            timed_out = time.monotonic() - start > timeout
+            # a finished command whose background child still holds the output pipe open
+            lingering = poll >= 0.05 and not api.exec_inspect(exec_id)["Running"]
+            if timed_out or flooded.is_set() or lingering:
                 self._kill_tree(user)
                 break
             poll = min(poll * 2, 0.2)
@@ -262,15 +256,24 @@ class DockerSandbox(SnapshotOps):
         """Kill every process of the sandbox user (or restart the container if that fails)."""
         if user != USER:
             return  # snapshot steps run as root and are short; never kill root's PID 1
-        try:
-            if self.container.exec_run(["/bin/sh", "-c", KILL_ALL], user=USER).exit_code == 0:
-                return
-        except Exception:
-            pass  # a full pid table can refuse even this exec
-        self.container.restart(timeout=1)
+        done: list[int] = []
 
-    def _kill_leftovers(self) -> None:
+        def kill() -> None:
+            try:
+                done.append(self.container.exec_run(["/bin/sh", "-c", KILL_ALL], user=USER)
+                            .exit_code)
+            except Exception:
+                pass  # a full pid table can refuse even this exec
+
+        worker = threading.Thread(target=kill, daemon=True)
+        worker.start()
+        worker.join(30)  # an engine that never answers must not hang the run
+        if done != [0]:
+            self.container.restart(timeout=1)
+
+    def _before_reset(self) -> None:
         self._kill_tree(USER)
+        self._put(self._state_tar(), "/")  # scratch and home may have been deleted
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

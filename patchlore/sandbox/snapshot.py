@@ -33,19 +33,22 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def find_repo_root(path: str | os.PathLike[str]) -> Path:
-    """The top of the git work tree containing `path`, or a clear error."""
+    """`path`, resolved, once it is known to lie in a git work tree; else a clear error.
+
+    A sub-directory of a repository (a project in a monorepo) is a repo of its own here.
+    """
     p = Path(path).expanduser()
     if not p.exists():
         raise PatchloreError(f"{p}: no such directory", hint="pass --repo PATH to a repository")
     if not p.is_dir():
         raise PatchloreError(f"{p}: not a directory", hint="pass --repo PATH to a repository")
-    out = _git(p, "rev-parse", "--show-toplevel")
-    if out.returncode != 0:
+    out = _git(p, "rev-parse", "--is-inside-work-tree")
+    if out.returncode != 0 or out.stdout.strip() != b"true":
         raise NotARepoError(
             f"{p.resolve()}: not a git repository",
             hint="patchlore uses git to know which files belong to the repo: run `git init` there",
         )
-    return Path(out.stdout.decode().strip())
+    return p.resolve()
 
 
 def take_snapshot(repo: str | os.PathLike[str]) -> Snapshot:

@@ -41,8 +41,8 @@ class SnapshotOps:
     def write_file(self, path: str, data: bytes) -> None:
         raise NotImplementedError
 
-    def _kill_leftovers(self) -> None:
-        """Stop any process a previous command left behind."""
+    def _before_reset(self) -> None:
+        """Stop processes a previous command left behind; recreate the sandbox's own dirs."""
 
     def _ctl_ok(self, *args: str) -> str:
         result = self._ctl(*args)
@@ -51,7 +51,7 @@ class SnapshotOps:
         return result.stdout
 
     def reset(self) -> None:
-        self._kill_leftovers()
+        self._before_reset()
         self._ctl_ok("reset")
 
     def diff(self) -> str:

@@ -1,0 +1,71 @@
+"""The `patchlore` command. Sub-command modules import only what their commands need."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from patchlore import __version__
+from patchlore.cli import config_cmd, doctor_cmd, sandbox_cmd
+
+app = typer.Typer(
+    name="patchlore",
+    help="A code-repair agent that proves every fix in a sandbox and remembers what worked.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(config_cmd.app, name="config")
+app.command("doctor")(doctor_cmd.doctor)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"patchlore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """patchlore fixes failing tests, proves each fix in a sandbox, and learns from what worked.
+
+    \b
+    Examples:
+      patchlore doctor                      check Docker, the image, the model, the memory
+      patchlore sandbox build               build the sandbox image (offline if need be)
+      patchlore sandbox exec -- pytest -q   run the tests in a fresh sandbox of this repo
+      patchlore config show                 the effective settings and where each comes from
+    """
+
+
+def main() -> None:
+    """Entry point: user errors become one line and a documented exit code, never a traceback."""
+    from typer._click.exceptions import ClickException
+    from typer import Abort, Exit
+
+    from patchlore.errors import EXIT_USAGE, PatchloreError
+
+    try:
+        code = app(standalone_mode=False)
+    except PatchloreError as exc:
+        from patchlore.cli import ui
+
+        ui.error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except Exit as exc:
+        sys.exit(exc.exit_code)
+    except (Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

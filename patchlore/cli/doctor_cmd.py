@@ -1,0 +1,125 @@
+"""`patchlore doctor`: is this machine ready? One row per check, with a fix for each failure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from patchlore.cli import options
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def check_git() -> Check:
+    import shutil
+    import subprocess
+
+    if not shutil.which("git"):
+        return Check("git", "fail", "git not found", "install git")
+    version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    return Check("git", "ok", version)
+
+
+def check_docker(image: str) -> list[Check]:
+    from patchlore.errors import SandboxUnavailable
+    from patchlore.sandbox.docker_backend import docker_client, require_image
+
+    try:
+        client = docker_client(timeout=5)
+    except SandboxUnavailable as exc:
+        return [Check("docker", "fail", exc.message, exc.hint),
+                Check("image", "fail", f"{image}: cannot check without Docker",
+                      "start Docker first")]
+    version = client.version().get("Version", "?")
+    checks = [Check("docker", "ok", f"engine {version}")]
+    try:
+        img = require_image(client, image)
+        size = img.attrs.get("Size", 0) / 1e6
+        checks.append(Check("image", "ok", f"{image} ({size:.0f} MB)"))
+    except SandboxUnavailable as exc:
+        checks.append(Check("image", "fail", exc.message, exc.hint))
+    return checks
+
+
+def check_model(model: str, api_base: str) -> Check:
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not api_base:
+        return Check("model", "ok", f"{model} (provider endpoint; not probed)")
+    url = api_base.rstrip("/") + "/models"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            served = [m.get("id", "") for m in json.load(resp).get("data", [])]
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check("model", "fail", f"{url}: {reason}",
+                     "start a server (`vllm serve MODEL`) or set api_base / --api-base")
+    name = model.split("/", 1)[1] if model.startswith("hosted_vllm/") else model
+    if served and name not in served:
+        return Check("model", "warn", f"{url} serves {', '.join(served)}, not {name}",
+                     f"set model to hosted_vllm/{served[0]}")
+    return Check("model", "ok", f"{url} serves {', '.join(served) or name}")
+
+
+def check_memory_dir(path: str) -> Check:
+    import tempfile
+
+    p = Path(path).expanduser()
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=p):
+            pass
+    except OSError as exc:
+        return Check("memory", "fail", f"{p}: {exc.strerror}",
+                     "set memory_dir (or --memory) to a writable directory")
+    return Check("memory", "ok", f"{p} is writable")
+
+
+def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
+    """Check Docker, the sandbox image, the model endpoint and the memory directory.
+
+    Exits 0 when nothing failed, 1 otherwise; every failure comes with a fix.
+
+    \b
+    Example:
+      patchlore doctor --json
+    """
+    from patchlore.cli import ui
+    from patchlore.config import load_settings
+    from patchlore.errors import EXIT_FAILED, NotARepoError
+    from patchlore.sandbox.snapshot import find_repo_root
+
+    try:
+        root = find_repo_root(repo)
+    except NotARepoError:
+        root = repo
+    settings = load_settings(root)
+    with ui.status("checking"):
+        checks = [check_git(), *check_docker(settings.image),
+                  check_model(settings.model, settings.api_base),
+                  check_memory_dir(settings.memory_dir)]
+    failed = any(c.status == "fail" for c in checks)
+    if as_json:
+        ui.print_json({"ok": not failed, "checks": [c.__dict__ for c in checks]})
+    else:
+        from rich.table import Table
+
+        colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+        table = Table(title="patchlore doctor", title_justify="left")
+        for col in ("check", "status", "detail", "fix"):
+            table.add_column(col, overflow="fold")
+        for c in checks:
+            table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.detail, c.fix)
+        ui.out().print(table)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)

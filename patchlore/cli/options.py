@@ -1,0 +1,18 @@
+"""Options shared by several commands, so each is spelled and documented once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+REPO = typer.Option(
+    Path("."), "--repo", "-r", help="The repository (default: the current directory)."
+)
+JSON = typer.Option(False, "--json", help="Print a machine-readable JSON result.")
+SANDBOX = typer.Option(None, "--sandbox", help="auto, docker or local.")
+IMAGE = typer.Option(None, "--image", help="Sandbox image.")
+WORKDIR = typer.Option(
+    None, "--workdir", help="Repo path inside the image (the repo is then not copied in)."
+)
+TIMEOUT = typer.Option(None, "--timeout", help="Seconds before the command is killed.")

@@ -1,0 +1,67 @@
+"""What people see: rich consoles on stdout (results) and stderr (progress, warnings, errors).
+
+Plain output under CI, NO_COLOR, or without a terminal: no colours, no live progress.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from functools import cache
+
+
+def plain() -> bool:
+    return bool(os.environ.get("CI")) or "NO_COLOR" in os.environ or not sys.stderr.isatty()
+
+
+@cache
+def out():
+    from rich.console import Console
+
+    return Console(highlight=False, no_color=plain() or None, soft_wrap=True)
+
+
+@cache
+def err():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, no_color=plain() or None, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err().print(f"[bold yellow]warning:[/] {_escape(message)}")
+
+
+def info(message: str) -> None:
+    err().print(_escape(message))
+
+
+def error(message: str, hint: str = "") -> None:
+    line = f"[bold red]error:[/] {_escape(message)}"
+    if hint:
+        line += f" [dim]({_escape(hint)})[/]"
+    err().print(line)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@contextmanager
+def status(message: str):
+    """A spinner while something slow runs (a plain line when output is plain)."""
+    if plain():
+        err().print(_escape(message) + " ...")
+        yield
+    else:
+        with err().status(_escape(message)):
+            yield
+
+
+def print_json(data) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,144 @@
+"""Running a test command in a sandbox and reading per-test outcomes.
+
+pytest runs write JUnit XML (xunit1, which records each test's file) and yield per-test results
+keyed by pytest node id, the form SWE-bench uses. Any other command yields its exit code only.
+"""
+
+from __future__ import annotations
+
+import shlex
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+
+from patchlore.sandbox.base import CommandResult, Sandbox
+
+PASSED, FAILED, ERROR, SKIPPED, XFAIL = "passed", "failed", "error", "skipped", "xfailed"
+TRACE_LIMIT = 4000
+
+
+@dataclass
+class TestOutcome:
+    status: str
+    message: str = ""  # the short traceback of a failure or error
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (PASSED, XFAIL)
+
+
+@dataclass
+class TestRun:
+    command: CommandResult
+    kind: str  # "junit" (per-test outcomes) or "exit-code"
+    tests: dict[str, TestOutcome] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        if self.command.timed_out:
+            return False
+        if self.kind == "junit" and self.tests:
+            return all(t.passed or t.status == SKIPPED for t in self.tests.values())
+        return self.command.exit_code == 0
+
+    def ids(self, *statuses: str) -> list[str]:
+        return sorted(k for k, t in self.tests.items() if t.status in statuses)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tests.values():
+            out[t.status] = out.get(t.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "passed": self.passed, "counts": self.counts,
+                "command": self.command.to_dict(),
+                "tests": {k: asdict(v) for k, v in sorted(self.tests.items())}}
+
+
+def pytest_argv_index(argv: list[str]) -> int | None:
+    """Index just after `pytest` (or `python -m pytest`) in argv, skipping VAR=value prefixes."""
+    i = 0
+    while i < len(argv) and "=" in argv[i] and not argv[i].startswith("-"):
+        i += 1
+    if i < len(argv) and argv[i].rsplit("/", 1)[-1] in ("pytest", "py.test", "pytest-3"):
+        return i + 1
+    if (i < len(argv) and argv[i].rsplit("/", 1)[-1].startswith("python")
+            and argv[i + 1:i + 3] == ["-m", "pytest"]):
+        return i + 3
+    return None
+
+
+def with_junit(test_cmd: str, xml_path: str) -> str | None:
+    """`test_cmd` with JUnit output added, or None if it is not a plain pytest call."""
+    if any(op in test_cmd for op in ("&&", "||", ";", "|", "`", "$(")):
+        return None
+    try:
+        argv = shlex.split(test_cmd)
+    except ValueError:
+        return None
+    at = pytest_argv_index(argv)
+    if at is None:
+        return None
+    extra = [f"--junitxml={xml_path}", "-o", "junit_family=xunit1", "-o", "junit_logging=no"]
+    if not any(a.startswith("--tb") for a in argv):
+        extra.append("--tb=short")
+    return shlex.join(argv[:at] + extra + argv[at:])
+
+
+def node_id(case: ET.Element) -> str:
+    name = case.get("name", "")
+    classname = case.get("classname", "")
+    file = case.get("file")
+    if not file:  # xunit2 has no file: guess from the dotted class path
+        parts = classname.split(".")
+        mods = [p for p in parts if not p[:1].isupper()]
+        classes = parts[len(mods):]
+        return "::".join(["/".join(mods) + ".py", *classes, name])
+    module = file[:-3].replace("/", ".") if file.endswith(".py") else file
+    rest = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
+    return "::".join([file, *(rest.split(".") if rest else []), name])
+
+
+def parse_junit(xml: bytes) -> dict[str, TestOutcome]:
+    root = ET.fromstring(xml)
+    tests: dict[str, TestOutcome] = {}
+    for case in root.iter("testcase"):
+        status, message = PASSED, ""
+        for child in case:
+            if child.tag in ("failure", "error"):
+                status = FAILED if child.tag == "failure" else ERROR
+                message = (child.get("message", "") + "\n" + (child.text or "")).strip()
+                break
+            if child.tag == "skipped":
+                status = XFAIL if child.get("type") == "pytest.xfail" else SKIPPED
+                message = child.get("message", "")
+        if len(message) > TRACE_LIMIT:
+            message = "[...]\n" + message[-TRACE_LIMIT:]
+        key = node_id(case)
+        # pytest reports a test that fails in teardown twice: the worse outcome wins
+        if key not in tests or tests[key].status == PASSED:
+            tests[key] = TestOutcome(status, message, float(case.get("time", 0) or 0))
+    return tests
+
+
+def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None) -> TestRun:
+    xml_path = f"{sandbox.scratch_path}/junit-{uuid.uuid4().hex}.xml"
+    cmd = with_junit(test_cmd, xml_path)
+    result = sandbox.run(cmd or test_cmd, timeout=timeout)
+    result.command = test_cmd
+    if cmd is None:
+        return TestRun(result, "exit-code")
+    # the junit plugin announces our scratch file; the user never asked for it
+    result.stdout = "".join(
+        ln for ln in result.stdout.splitlines(keepends=True) if xml_path not in ln
+    )
+    xml = sandbox.read_file(xml_path)
+    if not xml:
+        return TestRun(result, "exit-code")
+    try:
+        return TestRun(result, "junit", parse_junit(xml))
+    except ET.ParseError:
+        return TestRun(result, "exit-code")
