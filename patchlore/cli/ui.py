@@ -52,9 +52,8 @@ def _escape(text: str) -> str:
 
 @contextmanager
 def status(message: str):
-    """A spinner while something slow runs (a plain line when output is plain)."""
+    """A spinner while something slow runs; nothing at all when output is plain (CI, logs)."""
     if plain():
-        err().print(_escape(message) + " ...")
         yield
     else:
         with err().status(_escape(message)):

@@ -1,0 +1,83 @@
+"""Containers never outlive their run: normal exit, errors, Ctrl-C, SIGTERM; prune for kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import IMAGE, labelled_containers
+from patchlore.sandbox.docker_backend import docker_client, prune
+from patchlore.sandbox.factory import open_sandbox
+
+pytestmark = pytest.mark.usefixtures("docker_ready")
+
+
+def owned_by(pid: int) -> list[str]:
+    client = docker_client()
+    return [c.id for c in client.containers.list(
+        all=True, filters={"label": f"patchlore.pid={pid}"})]
+
+
+def wait_for(predicate, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_closed_on_normal_exit_and_on_error(calc_repo, settings):
+    settings.sandbox = "docker"
+    before = set(labelled_containers())
+    with open_sandbox(settings, str(calc_repo)) as sb:
+        assert sb.container.id in set(labelled_containers()) - before
+    with pytest.raises(RuntimeError):
+        with open_sandbox(settings, str(calc_repo)):
+            raise RuntimeError("boom")
+    assert set(labelled_containers()) == before
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + 15)])
+def test_interrupt_removes_the_container(calc_repo, sig, code):
+    env = {**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "patchlore", "sandbox", "exec", "--repo", str(calc_repo),
+         "--sandbox", "docker", "--", "sleep", "120"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: owned_by(proc.pid)), "no container started"
+        time.sleep(0.5)  # let the command start inside it
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert owned_by(proc.pid) == []
+
+
+def test_prune_removes_containers_of_killed_runs(calc_repo):
+    code = ("import sys, os\nfrom patchlore.config import Settings\n"
+            "from patchlore.sandbox.factory import open_sandbox\n"
+            f"sb = open_sandbox(Settings(image={IMAGE!r}, sandbox='docker'), {str(calc_repo)!r})\n"
+            "print('up', flush=True)\nsys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        assert len(owned_by(proc.pid)) == 1
+        live = prune()  # a live run's container is left alone
+        assert owned_by(proc.pid) and not set(live) & set(owned_by(proc.pid))
+        proc.send_signal(signal.SIGKILL)  # no cleanup can run
+        proc.wait(timeout=30)
+        assert len(owned_by(proc.pid)) == 1
+        removed = prune()
+        assert len(removed) >= 1 and owned_by(proc.pid) == []
+    finally:
+        proc.kill()
