@@ -155,3 +155,19 @@ def test_host_repo_is_never_changed(calc_repo, settings, request):
             sb.run("rm -rf ./* .gitignore; echo x > calc.py; git init -q . 2>/dev/null; true")
             sb.reset()
     assert tree_digest(calc_repo) == before
+
+
+def test_apply_with_reset_starts_from_the_snapshot(box):
+    box.run("echo 'junk' >> calc.py && echo stray > stray.py")
+    res = box.apply_patch(FIX, reset=True)
+    assert res.applied, res.reason
+    diff = box.diff()
+    assert "+    return a + b" in diff and "junk" not in diff and "stray" not in diff
+
+
+def test_large_patch_goes_through_a_file(box):
+    body = "".join(f"+line {i} {'x' * 60}\n" for i in range(3000))  # ~200 KB
+    patch = f"--- /dev/null\n+++ b/big.txt\n@@ -0,0 +1,3000 @@\n{body}"
+    res = box.apply_patch(patch)
+    assert res.applied, res.reason
+    assert box.read_file("big.txt").count(b"\n") == 3000

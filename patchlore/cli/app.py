@@ -48,8 +48,12 @@ def root(
 
 def main() -> None:
     """Entry point: user errors become one line and a documented exit code, never a traceback."""
-    from typer._click.exceptions import ClickException
     from typer import Abort, Exit
+
+    try:  # typer vendors click since 0.26; older releases use click itself
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        from click.exceptions import ClickException
 
     from patchlore.errors import EXIT_USAGE, PatchloreError
 

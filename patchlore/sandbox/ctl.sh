@@ -1,19 +1,52 @@
 #!/bin/sh
 # Snapshot control, run inside a sandbox (by root in Docker). The snapshot is a git repository
 # kept outside the work tree (PL_SNAP), so nothing a candidate does in the repo can damage it, and
-# the repo's own .git (if any) is never touched.
+# the repo's own .git (if any) is never touched. Each verb is one call: round trips cost more
+# than the work.
 #   PL_REPO   the work tree            PL_SNAP  the snapshot's git dir
 #   PL_OWNER  uid:gid owning the tree (empty: leave ownership alone)
 #   PL_CLEAN  extra `git clean` flags ("-x" when the snapshot holds no ignored files)
+#   PL_DIRS   directories the sandbox needs (recreated by reset, owned by PL_OWNER)
+#   PL_KILL   "1": reset first kills every process but PID 1 (Docker, where we own the box)
+#             and checks that none of PL_OWNER's survived
 set -eu
 export GIT_DIR="$PL_SNAP" GIT_WORK_TREE="$PL_REPO" GIT_CONFIG_NOSYSTEM=1 HOME="$PL_SNAP"
-cd "$PL_REPO"
+cd "$PL_REPO" 2>/dev/null || { mkdir -p "$PL_REPO" && cd "$PL_REPO"; }
 
 own() { if [ -n "${PL_OWNER:-}" ]; then chown -R "$PL_OWNER" "$PL_REPO"; fi; }
 clean() { git reset -q --hard "$1"; git clean -q -ffd ${PL_CLEAN:-}; }
+dirs() {
+  [ -n "${PL_DIRS:-}" ] || return 0
+  mkdir -p $PL_DIRS
+  if [ -n "${PL_OWNER:-}" ]; then chown "$PL_OWNER" $PL_DIRS; fi
+}
+others() {  # is any process of the sandbox user left?
+  uid=${PL_OWNER%%:*}
+  for p in /proc/[0-9]*; do
+    while read -r key real _; do
+      if [ "$key" = "Uid:" ]; then [ "$real" = "$uid" ] && return 0; break; fi
+    done < "$p/status" 2>/dev/null || true
+  done
+  return 1
+}
+kill_all() {
+  i=0
+  while [ $i -lt 50 ]; do
+    kill -9 -1 2>/dev/null || true
+    others || return 0
+    sleep 0.02; i=$((i + 1))
+  done
+  echo "processes survive kill -9" >&2; exit 3
+}
+
+reset() {
+  if [ "${PL_KILL:-}" = 1 ]; then kill_all; fi
+  dirs; clean HEAD; own
+}
 
 case "$1" in
   init)
+    dirs
     git init -q
     git config user.name patchlore && git config user.email patchlore@localhost
     git config core.hooksPath /dev/null && git config gc.auto 0 && git config core.autocrlf false
@@ -21,18 +54,28 @@ case "$1" in
     git add -A
     git commit -q --allow-empty --no-verify -m snapshot
     own ;;
-  reset) clean HEAD; own ;;
+  reset) reset ;;
   diff) git add -A; git diff --cached --no-color --no-ext-diff --no-renames HEAD ;;
-  save) git add -A; git write-tree ;;  # prints a tree id for `restore`
-  restore) git read-tree -u --reset "$2"; git clean -q -ffd ${PL_CLEAN:-}; own ;;
-  apply)  # apply METHOD FILE; METHOD is one of the SWE-bench harness fallbacks
-    case "$2" in
-      git-apply) git apply --verbose "$3" ;;
-      git-apply-3way) git add -A && git apply --verbose --3way "$3" ;;
-      git-apply-reject) git apply --verbose --reject "$3" ;;
-      patch-fuzz) patch --batch --forward --no-backup-if-mismatch --fuzz=5 -p1 -i "$3" ;;
-      *) echo "unknown apply method $2" >&2; exit 2 ;;
-    esac
-    own ;;
-  *) echo "usage: ctl.sh init|reset|diff|save|restore TREE|apply METHOD FILE" >&2; exit 2 ;;
+  apply)  # apply FILE [reset]: the SWE-bench harness fallbacks in order, the tree restored after
+          # each miss; with "reset", from the snapshot. FILE "-" takes the patch from $PL_PATCH.
+    if [ "${3:-}" = reset ]; then reset; fi
+    file=$2
+    if [ "$file" = - ]; then file="$PL_SNAP.patch"; printf '%s' "$PL_PATCH" > "$file"; fi
+    tree=$(git add -A && git write-tree)
+    for m in git-apply git-apply-3way git-apply-reject patch-fuzz; do
+      set +e
+      case $m in
+        git-apply) out=$(git apply --verbose "$file" 2>&1) ;;
+        git-apply-3way) out=$(git apply --verbose --3way "$file" 2>&1) ;;
+        git-apply-reject) out=$(git apply --verbose --reject "$file" 2>&1) ;;
+        patch-fuzz) out=$(patch --batch --forward --no-backup-if-mismatch --fuzz=5 -p1 -i "$file" 2>&1) ;;
+      esac
+      rc=$?
+      set -e
+      printf '@@ %s %s\n%s\n' "$m" "$rc" "$out"
+      if [ "$rc" = 0 ]; then own; exit 0; fi
+      git read-tree -u --reset "$tree"; git clean -q -ffd ${PL_CLEAN:-}
+    done
+    own; exit 1 ;;
+  *) echo "usage: ctl.sh init|reset|diff|apply FILE [reset]" >&2; exit 2 ;;
 esac

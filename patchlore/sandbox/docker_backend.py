@@ -108,6 +108,8 @@ class DockerSandbox(SnapshotOps):
             # A copied-in snapshot has no ignored files, so cleaning them restores it exactly;
             # an image's own repo keeps its ignored build artefacts.
             "PL_CLEAN": "-x" if snapshot is not None else "",
+            "PL_DIRS": f"{SCRATCH} {HOME}",
+            "PL_KILL": "1",
         }
         labels = {
             SANDBOX_LABEL: "1",
@@ -145,11 +147,9 @@ class DockerSandbox(SnapshotOps):
     def _state_tar(self) -> bytes:
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            for d, uid, mode in ((STATE_DIR, 0, 0o700), (SCRATCH, SANDBOX_UID, 0o755),
-                                 (HOME, SANDBOX_UID, 0o755)):
-                info = tarfile.TarInfo(d.lstrip("/"))
-                info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, mode, uid, uid
-                tar.addfile(info)
+            info = tarfile.TarInfo(STATE_DIR.lstrip("/"))
+            info.type, info.mode = tarfile.DIRTYPE, 0o700
+            tar.addfile(info)
             script = ctl_script()
             info = tarfile.TarInfo(f"{STATE_DIR.lstrip('/')}/ctl.sh")
             info.size, info.mode = len(script), 0o755
@@ -193,9 +193,9 @@ class DockerSandbox(SnapshotOps):
     ) -> CommandResult:
         return self._exec(["/bin/sh", "-c", command], command, USER, timeout, env or {})
 
-    def _ctl(self, *args: str) -> CommandResult:
+    def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
         cmd = ["/bin/sh", f"{STATE_DIR}/ctl.sh", *args]
-        return self._exec(cmd, " ".join(args), "0:0", 300, self._ctl_env)
+        return self._exec(cmd, " ".join(args), "0:0", 300, {**self._ctl_env, **(env or {})})
 
     def _exec(self, argv, label, user, timeout, env) -> CommandResult:
         api = self.client.api
@@ -269,11 +269,10 @@ class DockerSandbox(SnapshotOps):
         worker.start()
         worker.join(30)  # an engine that never answers must not hang the run
         if done != [0]:
-            self.container.restart(timeout=1)
+            self._restart()
 
-    def _before_reset(self) -> None:
-        self._kill_tree(USER)
-        self._put(self._state_tar(), "/")  # scratch and home may have been deleted
+    def _restart(self) -> None:
+        self.container.restart(timeout=1)
 
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -45,7 +45,7 @@ class LocalSandbox(SnapshotOps):
         self._ctl_path = self.base / "ctl.sh"
         self._ctl_path.write_bytes(ctl_script())
         self._ctl_env = {"PL_REPO": self.repo_path, "PL_SNAP": str(self.base / "snapshot.git"),
-                         "PL_OWNER": "", "PL_CLEAN": "-x"}
+                         "PL_OWNER": "", "PL_CLEAN": "-x", "PL_DIRS": self.scratch_path}
         try:
             copy_snapshot(snapshot, repo)
             self._ctl_ok("init")
@@ -59,8 +59,8 @@ class LocalSandbox(SnapshotOps):
         full_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
         return self._spawn(["/bin/sh", "-c", command], command, timeout, full_env)
 
-    def _ctl(self, *args: str) -> CommandResult:
-        env = {**os.environ, **self._ctl_env}
+    def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
+        env = {**os.environ, **self._ctl_env, **(env or {})}
         return self._spawn(["/bin/sh", str(self._ctl_path), *args], " ".join(args), 300, env)
 
     def _spawn(self, argv, label, timeout, env) -> CommandResult:
@@ -107,9 +107,6 @@ class LocalSandbox(SnapshotOps):
             timed_out=timed_out,
             truncated=bool(caps["stdout"].cut or caps["stderr"].cut),
         )
-
-    def _before_reset(self) -> None:
-        Path(self.scratch_path).mkdir(exist_ok=True)
 
     def _inside(self, path: str) -> Path:
         p = Path(path)

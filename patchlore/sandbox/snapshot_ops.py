@@ -1,7 +1,7 @@
 """Reset, diff and patch application, shared by every backend through `ctl.sh`.
 
-A backend supplies `_ctl(args, input_path)` (run ctl.sh with the snapshot environment) and
-`write_file`; this mixin turns them into the Sandbox protocol's snapshot operations.
+A backend supplies `_ctl(*args)` (run ctl.sh with the snapshot environment), `write_file` and
+`_restart()`; this mixin turns them into the Sandbox protocol's snapshot operations.
 """
 
 from __future__ import annotations
@@ -12,64 +12,93 @@ from importlib import resources
 from patchlore.errors import SandboxError
 from patchlore.sandbox.base import ApplyResult, CommandResult
 
-# The SWE-bench harness's fallbacks, in its order, with git's 3-way merge before --reject.
+# ctl.sh's names for the SWE-bench harness's fallbacks (git's 3-way merge before --reject)
 APPLY_METHODS = {
     "git-apply": "git apply",
     "git-apply-3way": "git apply --3way",
     "git-apply-reject": "git apply --reject",
     "patch-fuzz": "patch --fuzz=5",
 }
+STUCK = 3  # ctl.sh reset: processes survived kill -9 (a fork bomb at the pid limit)
+# Patches up to this size travel in the environment of the apply call itself: one round trip
+# fewer per candidate (Linux caps one environment string at 128 KiB).
+INLINE_PATCH = 100_000
 
 
 def ctl_script() -> bytes:
     return resources.files("patchlore.sandbox").joinpath("ctl.sh").read_bytes()
 
 
-def _why(result: CommandResult) -> str:
-    text = (result.stderr.strip() or result.stdout.strip() or f"exit {result.exit_code}")
+def _why(text: str) -> str:
     lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return "failed"
     errors = [ln for ln in lines if "error" in ln.lower() or "fail" in ln.lower()]
     return (errors or lines)[-1][:300]
+
+
+def parse_apply_report(stdout: str) -> ApplyResult:
+    """ctl.sh apply prints `@@ METHOD RC` and that attempt's output, per attempt."""
+    attempts: list[tuple[str, str, str]] = []
+    for line in stdout.splitlines():
+        if line.startswith("@@ ") and len(line.split()) == 3 and line.split()[1] in APPLY_METHODS:
+            _, method, rc = line.split()
+            attempts.append((APPLY_METHODS[method], rc, ""))
+        elif attempts:
+            m, rc, text = attempts[-1]
+            attempts[-1] = (m, rc, text + line + "\n")
+    failed = [(m, _why(text)) for m, rc, text in attempts if rc != "0"]
+    worked = [m for m, rc, _ in attempts if rc == "0"]
+    return ApplyResult(applied=bool(worked), method=worked[0] if worked else None,
+                       attempts=failed)
 
 
 class SnapshotOps:
     scratch_path: str
 
-    def _ctl(self, *args: str) -> CommandResult:
+    def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
         raise NotImplementedError
 
     def write_file(self, path: str, data: bytes) -> None:
         raise NotImplementedError
 
-    def _before_reset(self) -> None:
-        """Stop processes a previous command left behind; recreate the sandbox's own dirs."""
+    def _restart(self) -> None:
+        raise SandboxError("sandbox processes could not be stopped")
 
     def _ctl_ok(self, *args: str) -> str:
         result = self._ctl(*args)
         if not result.ok:
-            raise SandboxError(f"sandbox snapshot step `{' '.join(args)}` failed: {_why(result)}")
+            why = _why(result.stderr or result.stdout or f"exit {result.exit_code}")
+            raise SandboxError(f"sandbox snapshot step `{' '.join(args)}` failed: {why}")
         return result.stdout
 
     def reset(self) -> None:
-        self._before_reset()
+        if self._ctl("reset").exit_code == STUCK:
+            self._restart()
         self._ctl_ok("reset")
 
     def diff(self) -> str:
         return self._ctl_ok("diff")
 
-    def apply_patch(self, patch: str) -> ApplyResult:
+    def apply_patch(self, patch: str, reset: bool = False) -> ApplyResult:
+        if reset and not patch.strip():
+            self.reset()
         if not patch.strip():
             return ApplyResult(applied=False, method=None, attempts=[("-", "empty patch")])
         if not patch.endswith("\n"):
             patch += "\n"  # a patch cut at its last line is a common model slip
-        path = f"{self.scratch_path}/patch-{uuid.uuid4().hex}.diff"
-        self.write_file(path, patch.encode())
-        tree = self._ctl_ok("save").strip()
-        attempts: list[tuple[str, str]] = []
-        for method, label in APPLY_METHODS.items():
-            result = self._ctl("apply", method, path)
-            if result.ok:
-                return ApplyResult(applied=True, method=label, attempts=attempts)
-            attempts.append((label, _why(result)))
-            self._ctl_ok("restore", tree)
-        return ApplyResult(applied=False, method=None, attempts=attempts)
+        args, env = ["apply", "-"], {"PL_PATCH": patch}
+        if len(patch.encode()) > INLINE_PATCH or "\0" in patch:
+            args[1] = f"{self.scratch_path}/patch-{uuid.uuid4().hex}.diff"
+            self.write_file(args[1], patch.encode())
+            env = {}
+        if reset:
+            args.append("reset")
+        result = self._ctl(*args, env=env)
+        if result.exit_code == STUCK:
+            self._restart()
+            result = self._ctl(*args, env=env)
+        report = parse_apply_report(result.stdout)
+        if not report.applied and not report.attempts:
+            raise SandboxError(f"patch application broke: {_why(result.stderr)}")
+        return report
