@@ -7,7 +7,7 @@ import sys
 import typer
 
 from patchlore import __version__
-from patchlore.cli import config_cmd, doctor_cmd, sandbox_cmd
+from patchlore.cli import config_cmd, doctor_cmd, fix_cmd, runs_cmd, sandbox_cmd
 
 app = typer.Typer(
     name="patchlore",
@@ -18,6 +18,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("fix")(fix_cmd.fix)
+app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(config_cmd.app, name="config")
 app.command("doctor")(doctor_cmd.doctor)
@@ -39,6 +41,7 @@ def root(
 
     \b
     Examples:
+      patchlore fix --apply                 repair the failing tests, apply the verified fix
       patchlore doctor                      check Docker, the image, the model, the memory
       patchlore sandbox build               build the sandbox image (offline if need be)
       patchlore sandbox exec -- pytest -q   run the tests in a fresh sandbox of this repo

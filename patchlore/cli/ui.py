@@ -64,3 +64,22 @@ def print_json(data) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@contextmanager
+def progress(first: str):
+    """A spinner whose text the caller updates: `with progress("x") as say: say("y")`."""
+    if plain():
+        yield lambda message: None
+        return
+    with err().status(_escape(first)) as live:
+        yield lambda message: live.update(_escape(message))
+
+
+def show_diff(diff: str) -> None:
+    if plain():
+        sys.stdout.write(diff if diff.endswith("\n") else diff + "\n")
+        return
+    from rich.syntax import Syntax
+
+    out().print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))

@@ -7,15 +7,19 @@ from collections.abc import Callable
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError, SandboxUnavailable
 from patchlore.sandbox.base import Sandbox
-from patchlore.sandbox.snapshot import take_snapshot
+from patchlore.sandbox.snapshot import Snapshot, take_snapshot
 
 
 def open_sandbox(
-    settings: Settings, repo: str = ".", warn: Callable[[str], None] = lambda m: None
+    settings: Settings, repo: str = ".", warn: Callable[[str], None] = lambda m: None,
+    snapshot: Snapshot | None = None,
 ) -> Sandbox:
-    """A started sandbox of `repo` as it is now; with `settings.workdir` set, of the repo that
-    already lives in the image at that path (nothing is copied in)."""
-    snapshot = None if settings.workdir else take_snapshot(repo)
+    """A started sandbox of `repo` as it is now (or of `snapshot`, taken earlier); with
+    `settings.workdir` set, of the repo that already lives in the image at that path."""
+    if settings.workdir:
+        snapshot = None
+    elif snapshot is None:
+        snapshot = take_snapshot(repo)
     backend = settings.sandbox
     client = None
     if backend in ("auto", "docker"):

@@ -9,7 +9,7 @@ import io
 import os
 import subprocess
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchlore.errors import NotARepoError, PatchloreError
@@ -19,6 +19,20 @@ from patchlore.errors import NotARepoError, PatchloreError
 class Snapshot:
     root: Path
     files: list[str]  # paths relative to root, as git names them
+    stamps: dict[str, tuple[int, int]] = field(default_factory=dict)  # path: (size, mtime_ns)
+
+    def changed_since(self, paths: list[str]) -> list[str]:
+        """Which of `paths` differ on the host from when the snapshot was taken."""
+        changed = []
+        for name in paths:
+            try:
+                st = (self.root / name).lstat()
+                now: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+            except FileNotFoundError:
+                now = None
+            if now != self.stamps.get(name):
+                changed.append(name)
+        return changed
 
     @property
     def size(self) -> int:
@@ -57,9 +71,16 @@ def take_snapshot(repo: str | os.PathLike[str]) -> Snapshot:
     if out.returncode != 0:
         raise PatchloreError(f"{root}: git ls-files failed: {out.stderr.decode().strip()}")
     names = sorted({n for n in out.stdout.decode("utf-8", "surrogateescape").split("\0") if n})
-    # Deleted-but-tracked files are listed by --cached; the snapshot is the tree as it is now.
-    files = [n for n in names if os.path.lexists(root / n) and not (root / n).is_dir()]
-    return Snapshot(root=root, files=files)
+    files, stamps = [], {}
+    for name in names:
+        try:
+            st = (root / name).lstat()
+        except FileNotFoundError:
+            continue  # deleted in the working tree: the snapshot is the tree as it is now
+        if not os.path.isdir(root / name) or os.path.islink(root / name):
+            files.append(name)
+            stamps[name] = (st.st_size, st.st_mtime_ns)
+    return Snapshot(root=root, files=files, stamps=stamps)
 
 
 def snapshot_tar(snap: Snapshot, prefix: str, uid: int = 1000, gid: int = 1000) -> bytes:

@@ -1,0 +1,171 @@
+"""Models: litellm for real servers (imported only when a model is called), replay for reruns.
+
+Every model answers one request with N choices, so a vLLM server shares the prompt prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from patchlore.errors import PatchloreError
+
+TRANSIENT = ("RateLimitError", "ServiceUnavailableError", "InternalServerError",
+             "APIConnectionError", "Timeout", "BadGatewayError")
+
+
+class ModelError(PatchloreError):
+    """The model cannot be reached or used: a setup problem (exit 2)."""
+
+
+@dataclass
+class Reply:
+    texts: list[str]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    cost_known: bool = True
+    seconds: float = 0.0
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    unpriced_calls: int = 0  # calls whose price litellm does not know: counted as zero
+    seconds: float = 0.0
+
+    def add(self, reply: Reply) -> None:
+        self.calls += 1
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
+        self.cost += reply.cost
+        self.unpriced_calls += 0 if reply.cost_known else 1
+        self.seconds += reply.seconds
+
+
+class Model(Protocol):
+    name: str
+
+    def complete(self, messages: list[dict], n: int = 1) -> Reply: ...
+
+
+@dataclass
+class LitellmModel:
+    name: str
+    api_base: str = ""
+    timeout: float = 300.0
+    retries: int = 3
+    temperature: float = 0.8
+    max_tokens: int = 4096
+    backoff: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+    def complete(self, messages: list[dict], n: int = 1) -> Reply:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices
+        import litellm
+
+        litellm.suppress_debug_info = True
+        kwargs = dict(model=self.name, messages=messages, n=n, timeout=self.timeout,
+                      temperature=self.temperature if n > 1 else 0.0,
+                      max_tokens=self.max_tokens, **self.extra)
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.name.startswith("hosted_vllm/") and not os.environ.get("HOSTED_VLLM_API_KEY"):
+            kwargs["api_key"] = "EMPTY"  # a local vLLM server wants none, litellm wants one
+        start = time.monotonic()
+        for attempt in range(self.retries + 1):
+            try:
+                response = litellm.completion(**kwargs)
+                break
+            except Exception as exc:  # litellm maps every provider's errors to its own types
+                kind = type(exc).__name__
+                # a refused connection is a dead server, not a busy one: one retry only
+                limit = 1 if _refused(exc) else self.retries
+                if kind in TRANSIENT and attempt < limit:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                raise self._explain(exc) from None
+        texts = [(c.message.content or "") for c in response.choices]
+        usage = getattr(response, "usage", None)
+        cost, known = 0.0, True
+        try:
+            cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # unknown model price: zero, and the summary says so
+            known = False
+        return Reply(texts=texts,
+                     prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                     completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                     cost=cost, cost_known=known, seconds=time.monotonic() - start)
+
+    def _explain(self, exc: Exception) -> ModelError:
+        kind = type(exc).__name__
+        where = self.api_base or "the provider"
+        text = str(exc).split("\n")[0][:200]
+        if kind in ("APIConnectionError", "Timeout", "ServiceUnavailableError") or _refused(exc):
+            return ModelError(f"model server at {where} not reachable ({kind})",
+                              hint="start it (`vllm serve MODEL`), or pass --api-base / --model")
+        if kind == "NotFoundError" or "does not exist" in text:
+            return ModelError(f"model {self.name!r} unknown to {where}: {text}",
+                              hint="check the served names with `patchlore doctor`")
+        if kind == "AuthenticationError":
+            return ModelError(f"{where} refused the credentials: {text}",
+                              hint="set the provider's API key in the environment")
+        if kind == "BadRequestError" and "LLM Provider NOT provided" in str(exc):
+            return ModelError(f"litellm does not know the provider of {self.name!r}",
+                              hint="use provider/model, e.g. hosted_vllm/NAME for a vLLM server")
+        return ModelError(f"model call failed: {kind}: {text}")
+
+
+def _refused(exc: Exception) -> bool:
+    text = str(exc)
+    return any(s in text for s in ("Connection refused", "ConnectError", "Name or service not known",
+                                   "nodename nor servname", "Cannot connect"))
+
+
+class ReplayModel:
+    """Answers from a recorded trajectory, in order: deterministic reruns, demos and tests."""
+
+    def __init__(self, path: str) -> None:
+        p = Path(path)
+        if p.is_dir():
+            p = p / "trajectory.jsonl"
+        try:
+            lines = p.read_text().splitlines()
+        except OSError as exc:
+            raise ModelError(f"replay: {p}: {exc.strerror}",
+                             hint="pass --model replay:PATH to a run directory or trajectory.jsonl")
+        self.replies: list[Reply] = []
+        for n, line in enumerate(lines, 1):
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                raise ModelError(f"replay: {p}:{n} is not JSON") from None
+            if event.get("kind") == "model_reply":
+                self.replies.append(Reply(texts=event["texts"],
+                                          prompt_tokens=event.get("prompt_tokens", 0),
+                                          completion_tokens=event.get("completion_tokens", 0)))
+        if not self.replies:
+            raise ModelError(f"replay: {p} holds no model replies")
+        self.name = f"replay:{path}"
+
+    def complete(self, messages: list[dict], n: int = 1) -> Reply:
+        if not self.replies:
+            raise ModelError("replay: the recording has no more replies",
+                             hint="replay with the same --samples and --rounds as the recording")
+        reply = self.replies.pop(0)
+        texts = [reply.texts[i % len(reply.texts)] for i in range(n)]
+        return Reply(texts=texts, prompt_tokens=reply.prompt_tokens,
+                     completion_tokens=reply.completion_tokens)
+
+
+def make_model(name: str, api_base: str = "", timeout: float = 300.0) -> Model:
+    if name.startswith("replay:"):
+        return ReplayModel(name.removeprefix("replay:"))
+    return LitellmModel(name=name, api_base=api_base, timeout=timeout)

@@ -1,0 +1,105 @@
+"""`patchlore runs`: the record of past runs in .patchlore/runs/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from patchlore.cli import options
+
+app = typer.Typer(help="List and show recorded runs (trajectories).", no_args_is_help=True)
+
+
+def _runs(repo: Path) -> Path:
+    from patchlore.sandbox.snapshot import find_repo_root
+
+    return find_repo_root(repo) / ".patchlore" / "runs"
+
+
+@app.command("list")
+def list_(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
+    """List recorded runs, newest first.
+
+    \b
+    Example:
+      patchlore runs list
+    """
+    import json
+
+    from patchlore.cli import ui
+
+    rows = []
+    base = _runs(repo)
+    for d in sorted(base.glob("*/"), reverse=True) if base.is_dir() else []:
+        result = d / "result.json"
+        data = json.loads(result.read_text()) if result.is_file() else {}
+        rows.append({"id": d.name, "status": data.get("status", "incomplete"),
+                     "message": data.get("message", ""), "seconds": data.get("seconds")})
+    if as_json:
+        ui.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"runs in {base}", title_justify="left")
+    for col in ("id", "status", "time", "message"):
+        table.add_column(col)
+    for r in rows:
+        secs = f"{r['seconds']:.1f} s" if r["seconds"] is not None else ""
+        table.add_row(r["id"], r["status"], secs, r["message"])
+    ui.out().print(table)
+
+
+@app.command("show")
+def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
+         repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
+    """Show what happened in a run, step by step.
+
+    \b
+    Example:
+      patchlore runs show 20261122-101500
+    """
+    from patchlore.agent.trajectory import read_events
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+
+    base = _runs(repo)
+    matches = sorted(base.glob(f"{run_id}*")) if base.is_dir() else []
+    if len(matches) != 1:
+        raise PatchloreError(f"{len(matches) or 'no'} run(s) match {run_id!r} in {base}",
+                             hint="see `patchlore runs list`")
+    events = read_events(matches[0] / "trajectory.jsonl")
+    if as_json:
+        ui.print_json(events)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"run {matches[0].name}", title_justify="left", show_lines=True)
+    for col in ("t", "event", "what"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        table.add_row(f"{e['t']:.2f}", e["kind"], _summary(e))
+    ui.out().print(table)
+
+
+def _summary(e: dict) -> str:
+    kind = e["kind"]
+    if kind == "run_start":
+        return f"{e['repo']}: {e['test_cmd']} with {e['model']}"
+    if kind == "test_run":
+        run = e["run"]
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(run["counts"].items()))
+        return f"{e['phase']}: {counts or 'exit ' + str(run['command']['exit_code'])}"
+    if kind == "localize":
+        return ", ".join(f"{p} ({why})" for p, why in e["files"])
+    if kind == "prompt":
+        return f"round {e['round']}: {len(e['messages'])} messages, n={e.get('n')}"
+    if kind == "model_reply":
+        return (f"round {e['round']}: {len(e['texts'])} answers, {e['prompt_tokens']} prompt "
+                f"+ {e['completion_tokens']} completion tokens, {e['seconds']} s")
+    if kind == "candidate":
+        state = "VERIFIED" if e["verified"] else (e["reason"].splitlines() or ["?"])[0]
+        return f"round {e['round']} (votes {e['votes']}, {e['lines_changed']} lines): {state}"
+    if kind == "result":
+        return f"{e['status']}: {e['message']}"
+    return ""

@@ -1,0 +1,78 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1 for tests: real HTTP, real litellm.
+
+Each chat request takes the next scripted answer: a list of choice texts (cycled to fill `n`),
+or an int HTTP status to fail with. Every request body is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class StubLLM:
+    def __init__(self, script: list[list[str] | int] | None = None, model: str = "stub-coder"):
+        self.script = list(script or [])
+        self.model = model
+        self.requests: list[dict] = []
+        self.delay = 0.0
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": stub.model}]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                if stub.delay:
+                    time.sleep(stub.delay)
+                answer = stub.script.pop(0) if stub.script else ["I have nothing to say."]
+                if isinstance(answer, int):
+                    self._send(answer, {"error": {"message": f"scripted {answer}",
+                                                  "type": "server_error"}})
+                    return
+                n = int(body.get("n") or 1)
+                texts = [answer[i % len(answer)] for i in range(n)]
+                prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body["messages"])
+                self._send(200, {
+                    "id": f"chatcmpl-{len(stub.requests)}", "object": "chat.completion",
+                    "created": int(time.time()), "model": body.get("model", stub.model),
+                    "choices": [{"index": i, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": t}}
+                                for i, t in enumerate(texts)],
+                    "usage": {"prompt_tokens": prompt_tokens,
+                              "completion_tokens": sum(len(t) // 4 for t in texts),
+                              "total_tokens": prompt_tokens + sum(len(t) // 4 for t in texts)},
+                })
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def __enter__(self) -> StubLLM:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
