@@ -157,9 +157,10 @@ def _show(result, traj, model: str) -> None:
 
     if result.patch:
         ui.show_diff(result.patch)
-    table = Table(title=f"patchlore fix: {result.message}", title_justify="left")
-    table.add_column("")
-    table.add_column("")
+    table = Table(title=f"patchlore fix: {result.message}", title_justify="left",
+                  show_header=False)
+    table.add_column("what")
+    table.add_column("value")
     u = result.usage
     verified = sum(c.verified for c in result.candidates)
     rows = [
@@ -167,7 +168,8 @@ def _show(result, traj, model: str) -> None:
         ("failing tests before", str(len(result.failing_before))),
         ("candidates", f"{len(result.candidates)} distinct, {verified} verified"),
         ("rounds", str(result.rounds)),
-        ("time", f"{result.seconds:.1f} s ({result.test_seconds:.1f} s running tests)"),
+        ("time", f"{result.seconds:.1f} s (test runs: {result.test_seconds:.1f} s in all, "
+                 "some in parallel)"),
         ("tokens", f"{u.prompt_tokens} prompt, {u.completion_tokens} completion, {u.calls} call(s)"),
         ("cost", f"${u.cost:.4f}" + (f" ({u.unpriced_calls} call(s) of {model} unpriced: "
                                      "counted as $0)" if u.unpriced_calls else "")),
