@@ -183,3 +183,52 @@ def test_budget_stops_the_run(repo):
         assert len(stub.requests) == 1
     out = json.loads(res.stdout)
     assert res.returncode == 1 and out["status"] == "budget" and "--max-calls" in out["message"]
+
+
+REPRO_BAD = """test_patchlore_repro.py
+<<<<<<< SEARCH
+=======
+def test_passes_already():
+    assert True
+>>>>>>> REPLACE
+"""
+REPRO_GOOD = """test_patchlore_repro.py
+<<<<<<< SEARCH
+=======
+from cart import total
+
+
+def test_quarter_off():
+    assert total([(40.0, 1)], 25) == 30.0
+>>>>>>> REPLACE
+"""
+
+
+def test_issue_only_writes_a_reproduction_test_first(tmp_path):
+    files = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
+    # the discount tests are not there yet: the suite is green, the bug only reported
+    files["test_cart.py"] = files["test_cart.py"].split("def test_discount_reduces_price")[0]
+    repo = make_repo(tmp_path / "issue", files)
+    with StubLLM([[REPRO_BAD, REPRO_GOOD], [GOOD]]) as stub:
+        res = fix(repo, stub, "--samples", "2", "--sandbox", "local", "--json",
+                  "--issue", "total() with a 25% discount charges more, not less")
+        requests = stub.requests
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "verified"
+    assert out["failing_before"] == ["test_patchlore_repro.py::test_quarter_off"]
+    assert "test_patchlore_repro" not in out["patch"] and "cart.py" in out["patch"]
+    assert "reproduce the bug" in requests[0]["messages"][-1]["content"]
+    assert "25% discount" in requests[1]["messages"][-1]["content"]
+    assert "def test_quarter_off" in requests[1]["messages"][-1]["content"]
+
+
+def test_issue_without_a_failing_reproduction_is_not_a_fix(repo, tmp_path):
+    files = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
+    files["test_cart.py"] = files["test_cart.py"].split("def test_discount_reduces_price")[0]
+    green = make_repo(tmp_path / "green", files)
+    with StubLLM([[REPRO_BAD]]) as stub:
+        res = fix(green, stub, "--samples", "1", "--sandbox", "local",
+                  "--issue", "discounts are wrong")
+        assert len(stub.requests) == 1
+    assert res.returncode == 1 and "could not write a reproduction test" in res.stderr

@@ -3,7 +3,9 @@
     reproduce -> localize -> propose N -> verify in sandbox -> select   (bounded feedback rounds)
 
 Only the sandbox decides what is verified: every test that failed now passes, and every test
-that passed still passes. Recall and learn (memory) plug in around propose and after select.
+that passed still passes. Given only an issue text and green tests, reproduce first asks the
+model for a test that fails on the bug; candidates are verified with it, and it is left out of
+the final patch. Recall and learn (memory) plug in around propose and after select.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from patchlore.agent.edits import edits_to_diff, parse_answer
 from patchlore.agent.localize import localize, read_sources
 from patchlore.agent.model import Model, Usage
-from patchlore.agent.prompts import SYSTEM, feedback_message, task_message
+from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, repro_message,
+                                     task_message)
 from patchlore.agent.trajectory import Trajectory
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.snapshot import Snapshot
@@ -89,6 +92,18 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
     result.test_seconds += baseline.command.duration
     traj.log("test_run", phase="baseline", run=baseline.to_dict())
     failing = _failing(baseline)
+    files = read_sources(snapshot.root, snapshot.files)
+    repro = ""  # with only an issue text: a reproduction test, verified with, never shipped
+    if not failing and opts.task:
+        progress("reproducing: asking for a test that shows the bug")
+        with _timed(result, "reproduce"):
+            repro, baseline = _reproduction(box, model, opts, files, baseline, result, traj)
+        if not repro:
+            result.status = "unverified"
+            result.message = "could not write a reproduction test that fails on the bug"
+            return _finish(result, start, traj)
+        failing = _failing(baseline)
+        files[REPRO_FILE] = _added_file(repro)
     result.failing_before = failing
     if not failing:
         result.status, result.message = "nothing-to-fix", "the tests pass: nothing to fix"
@@ -96,7 +111,6 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
 
     # 2. localize: traceback frames in the repo, then lexical search, within a token budget
     with _timed(result, "localize"):
-        files = read_sources(snapshot.root, snapshot.files)
         traces = "\n".join(t.message for t in baseline.tests.values() if not t.passed)
         if baseline.kind != "junit":
             traces = baseline.command.stdout[-4000:] + baseline.command.stderr[-4000:]
@@ -131,8 +145,8 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
             # 4. verify every distinct candidate in the sandbox
             progress(f"round {rnd}: verifying {len(cands)} distinct candidate(s)")
             with _timed(result, "verify"):
-                for cand, run in pool.map(lambda c, b: _verify(c, b, baseline, failing, opts),
-                                          cands):
+                for cand, run in pool.map(
+                        lambda c, b: _verify(c, b, baseline, failing, opts, repro), cands):
                     if run is not None:
                         result.test_seconds += run.command.duration
                         traj.log("test_run", phase="candidate", round=rnd, run=run.to_dict())
@@ -212,8 +226,44 @@ def _normalize(diff: str) -> str:
                      if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
 
 
+def _reproduction(box: Sandbox, model: Model, opts: RepairOptions, files: dict[str, str],
+                  before: TestRun, result: RepairResult, traj: Trajectory) -> tuple[str, TestRun]:
+    """A reproduction test that fails now; returns its diff and the test run with it added."""
+    snippets = localize(files, "", [], opts.task, box.repo_path, opts.context_tokens)
+    messages = [{"role": "system", "content": SYSTEM},
+                {"role": "user", "content": repro_message(opts.task, snippets)}]
+    traj.log("prompt", round=0, messages=messages, n=opts.samples)
+    reply = model.complete(messages, n=opts.samples)
+    result.usage.add(reply)
+    traj.log("model_reply", round=0, texts=reply.texts, prompt_tokens=reply.prompt_tokens,
+             completion_tokens=reply.completion_tokens, cost=reply.cost,
+             seconds=round(reply.seconds, 3))
+    passing = {k for k, t in before.tests.items() if t.passed}
+    for cand in _candidates(reply.texts, 0, files):
+        if cand.reason or not _added_file(cand.diff) or not box.apply_patch(cand.diff,
+                                                                             reset=True).applied:
+            continue
+        run = run_tests(box, opts.test_cmd, timeout=opts.test_timeout)
+        result.test_seconds += run.command.duration
+        new_failures = [t for t in _failing(run) if t.startswith(REPRO_FILE)]
+        others_ok = passing <= {k for k, t in run.tests.items() if t.passed}
+        traj.log("reproduction", diff=cand.diff, fails=new_failures, others_ok=others_ok)
+        if new_failures and others_ok:
+            return cand.diff, run
+    return "", before
+
+
+def _added_file(diff: str) -> str:
+    """The content of the repro file a diff creates ("" if it creates none)."""
+    m = re.search(rf"^\+\+\+ b/{re.escape(REPRO_FILE)}\n@@[^\n]*\n(.*)", diff,
+                  re.MULTILINE | re.DOTALL)
+    if not m:
+        return ""
+    return "".join(ln[1:] + "\n" for ln in m.group(1).splitlines() if ln.startswith("+"))
+
+
 def _verify(cand: Candidate, box: Sandbox, baseline: TestRun, failing: list[str],
-            opts: RepairOptions) -> tuple[Candidate, TestRun | None]:
+            opts: RepairOptions, repro: str = "") -> tuple[Candidate, TestRun | None]:
     if cand.reason:
         return cand, None
     touched = re.findall(r"^\+\+\+ b/(\S+)|^--- a/(\S+)", cand.diff, re.MULTILINE)
@@ -221,7 +271,7 @@ def _verify(cand: Candidate, box: Sandbox, baseline: TestRun, failing: list[str]
     if tests_touched and not opts.allow_test_edits:
         cand.reason = f"edits test files ({', '.join(tests_touched)}): fix the code, not the tests"
         return cand, None
-    applied = box.apply_patch(cand.diff, reset=True)
+    applied = box.apply_patch(repro + cand.diff, reset=True)
     if not applied.applied:
         cand.reason = f"the diff does not apply: {applied.reason}"
         return cand, None

@@ -49,3 +49,16 @@ def feedback_message(results: list[tuple[str, str]]) -> str:
         parts.append(f"### Candidate {i}\n```diff\n{shown}\n```\n{why.strip()[:1500]}")
     parts.append("Write a new fix that avoids these problems. Answer with SEARCH/REPLACE edits.")
     return "\n\n".join(parts)
+
+
+REPRO_FILE = "test_patchlore_repro.py"
+
+
+def repro_message(task: str, snippets: list[Snippet]) -> str:
+    """Ask for a test that fails now because of the reported bug (and will pass once fixed)."""
+    guidance = (f"First, reproduce the bug. Create the file `{REPRO_FILE}` at the repo root with "
+                "pytest tests that FAIL now because of the bug described below and will PASS "
+                "once it is fixed. Import the code as the existing tests do. Do not fix the bug "
+                "yet. Answer with one SEARCH/REPLACE block whose SEARCH part is empty.")
+    return task_message(task, "", snippets, guidance=guidance).replace(
+        "Fix the bug. Answer with SEARCH/REPLACE edits.", "Write the reproduction test.")
