@@ -10,8 +10,9 @@ import pytest
 
 from conftest import FIX, IMAGE, run_cli
 
-GROUPS = ["doctor", "sandbox", "config"]
-COMMANDS = [["doctor"], ["sandbox", "build"], ["sandbox", "exec"], ["sandbox", "prune"],
+GROUPS = ["fix", "runs", "model", "doctor", "sandbox", "config"]
+COMMANDS = [["fix"], ["runs", "list"], ["runs", "show"], ["model", "check"], ["model", "serve"],
+            ["doctor"], ["sandbox", "build"], ["sandbox", "exec"], ["sandbox", "prune"],
             ["config", "show"]]
 
 
