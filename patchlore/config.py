@@ -55,6 +55,7 @@ class Settings:
         metadata={"help": "memory store directory"},
     )
     memory_url: str = field(default="", metadata={"help": "shared chroma server URL"})
+    memory_mode: str = field(default="online", metadata={"help": "off | read | online"})
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 

@@ -67,6 +67,13 @@ def tree_digest(root: Path) -> dict[str, str]:
     return out
 
 
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path, monkeypatch):
+    """No test reads or writes the user's own memory or config."""
+    monkeypatch.setenv("PATCHLORE_MEMORY_DIR", str(tmp_path / "memory"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+
+
 @pytest.fixture
 def calc_repo(tmp_path: Path) -> Path:
     repo = make_repo(tmp_path / "calc", CALC)

@@ -64,7 +64,7 @@ def repo(tmp_path):
 def fix(repo, stub, *args, env=None):
     return run_cli("fix", "--repo", str(repo), "--model", MODEL, "--api-base", stub.api_base,
                    *args, env={"PATCHLORE_TEST_CMD": "python3 -m pytest -q -p no:cacheprovider",
-                               **(env or {})}, timeout=300)
+                               "PATCHLORE_MEMORY_MODE": "off", **(env or {})}, timeout=300)
 
 
 def host_tests_pass(repo) -> bool:
@@ -74,7 +74,8 @@ def host_tests_pass(repo) -> bool:
 
 def test_verified_fix_applied_in_docker(repo, docker_ready):
     with StubLLM([[GARBAGE, BREAKS_SUBTOTAL, GOOD, GOOD, DELETES_TESTS]]) as stub:
-        res = fix(repo, stub, "--samples", "5", "--apply", "--sandbox", "docker", "--json")
+        res = fix(repo, stub, "--samples", "5", "--apply", "--sandbox", "docker", "--json",
+                  env={"PATCHLORE_MEMORY_MODE": "online"})
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["status"] == "verified" and out["applied"]
@@ -91,7 +92,9 @@ def test_verified_fix_applied_in_docker(repo, docker_ready):
     assert host_tests_pass(repo)
     run_dir = Path(out["run_dir"])
     assert (run_dir / "backup" / "cart.py").read_text() == (EXAMPLE / "cart.py").read_text()
-    assert len(stub.requests) == 1 and stub.requests[0]["n"] == 5
+    assert stub.requests[0]["n"] == 5
+    assert len(stub.requests) == 2 and "general lessons" in stub.requests[1]["messages"][0][
+        "content"]  # the learn step's distillation request
     # the record is readable
     shown = run_cli("runs", "show", out["run_id"], "--repo", str(repo))
     assert shown.returncode == 0 and "VERIFIED" in shown.stdout

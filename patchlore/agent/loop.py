@@ -1,6 +1,8 @@
 """The repair loop, top to bottom:
 
-    reproduce -> localize -> propose N -> verify in sandbox -> select   (bounded feedback rounds)
+    reproduce -> localize -> recall -> propose N -> verify in sandbox -> select -> learn
+                                       ^                   |
+                                       +---- feedback -----+   (bounded rounds)
 
 Only the sandbox decides what is verified: every test that failed now passes, and every test
 that passed still passes. Given only an issue text and green tests, reproduce first asks the
@@ -19,11 +21,15 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from patchlore.agent.edits import edits_to_diff, parse_answer
+from patchlore.agent.learn import learn
 from patchlore.agent.localize import localize, read_sources
 from patchlore.agent.model import Model, Usage
-from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, repro_message,
-                                     task_message)
+from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, memory_block,
+                                     repro_message, task_message)
 from patchlore.agent.trajectory import Trajectory
+from patchlore.memory.retrieve import recall
+from patchlore.memory.signature import signature_of
+from patchlore.memory.store import MemoryStore
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.snapshot import Snapshot
 from patchlore.sandbox.testrun import ERROR, FAILED, PASSED, XFAIL, TestRun, run_tests
@@ -42,6 +48,9 @@ class RepairOptions:
     max_cost: float | None = None
     deadline: float | None = None  # time.monotonic() at which the run stops
     workers: int = 1  # sandboxes verifying candidates at once
+    memory: MemoryStore | None = None
+    memory_mode: str = "off"  # off | read (recall only) | online (recall and learn)
+    repo_name: str = ""
     context_tokens: int = 6000
     allow_test_edits: bool = False
 
@@ -119,9 +128,21 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
                             box.repo_path, opts.context_tokens)
     traj.log("localize", files=[(s.path, s.why) for s in snippets])
 
+    # 3. recall: a few verified demonstrations and the insights that apply
+    failures = _failure_map(baseline, failing)
+    shown: list[str] = []
+    memory_text = ""
+    if opts.memory is not None and opts.memory_mode in ("read", "online"):
+        progress("recalling similar repairs")
+        with _timed(result, "recall"):
+            found = recall(opts.memory, f"{opts.task}\n{signature_of(failures).text()}")
+        shown = [i.id for i in found.insights]
+        memory_text = memory_block(found.insights, found.demos)
+        traj.log("recall", insights=shown, demos=[d.id for d in found.demos])
+
     messages = [{"role": "system", "content": SYSTEM},
                 {"role": "user", "content": task_message(opts.task, _failure_text(baseline),
-                                                         snippets)}]
+                                                         snippets, memory=memory_text)}]
     pool = _BoxPool(box, more_boxes, opts.workers)
     try:
         for rnd in range(1, opts.rounds + 1):
@@ -169,6 +190,14 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
                           "no passing test broke")
     elif result.status != "budget":
         result.message = f"no verified fix in {result.rounds} round(s)"
+
+    # 6. learn: the episode, the credit of the insights shown, new insights from a verified fix
+    if opts.memory is not None and opts.memory_mode == "online" and result.candidates:
+        progress("learning from this repair")
+        with _timed(result, "learn"):
+            episode = learn(opts.memory, model, result, opts.repo_name, opts.task, failures,
+                            str(traj.dir), shown, traj)
+        traj.log("learn", episode=episode.id, outcome=episode.outcome)
     return _finish(result, start, traj)
 
 
@@ -176,6 +205,12 @@ def _failing(run: TestRun) -> list[str]:
     if run.kind == "junit" and run.tests:
         return run.ids(FAILED, ERROR)
     return [] if run.passed else [f"`{run.command.command}` (exit {run.command.exit_code})"]
+
+
+def _failure_map(run: TestRun, failing: list[str]) -> dict[str, str]:
+    if run.kind == "junit" and run.tests:
+        return {t: run.tests[t].message for t in failing if t in run.tests}
+    return {t: (run.command.stdout + run.command.stderr)[-3000:] for t in failing}
 
 
 def _failure_text(run: TestRun, limit: int = 6000) -> str:

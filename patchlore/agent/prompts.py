@@ -24,10 +24,13 @@ Rules:
 """
 
 
-def task_message(task: str, failures: str, snippets: list[Snippet], guidance: str = "") -> str:
+def task_message(task: str, failures: str, snippets: list[Snippet], guidance: str = "",
+                 memory: str = "") -> str:
     parts = []
     if guidance:
         parts.append(guidance)
+    if memory:
+        parts.append(memory)
     parts.append("## Code")
     for s in snippets:
         label = {"traceback": "in the traceback", "test": "failing test",
@@ -62,3 +65,47 @@ def repro_message(task: str, snippets: list[Snippet]) -> str:
                 "yet. Answer with one SEARCH/REPLACE block whose SEARCH part is empty.")
     return task_message(task, "", snippets, guidance=guidance).replace(
         "Fix the bug. Answer with SEARCH/REPLACE edits.", "Write the reproduction test.")
+
+
+def memory_block(insights: list, demos: list) -> str:
+    """Recalled experience: insights first (stable for a task), then demonstrations as
+    failure -> verified diff pairs. Every item here was verified by real tests."""
+    parts = []
+    if insights:
+        parts.append("## Lessons from past repairs (each came from a fix that passed its tests)\n"
+                     + "\n".join(f"- {i.text}" + (f" (applies when: {i.when})" if i.when else "")
+                                 for i in insights))
+    for n, ep in enumerate(demos, 1):
+        sig = ep.signature
+        failure = "\n".join(x for x in [ep.task.strip()[:600],
+                                        f"{sig.exc_type}: {sig.message}".strip(": ")] if x)
+        parts.append(f"## Past repair {n} (verified by its tests)\n### Failure\n{failure}\n"
+                     f"### Verified fix\n```diff\n{ep.diff.strip()[:2500]}\n```")
+    return "\n\n".join(parts)
+
+
+DISTILL = """You keep a short list of general lessons for fixing bugs. A repair just finished and
+its fix was verified by the tests. Compare the candidates that failed with the one that was
+verified, and update the list.
+
+Answer with a JSON list of operations and nothing else:
+[{"op": "ADD", "text": "When <situation>, <what to check or do>.", "when": "<when it applies>"},
+ {"op": "EDIT", "id": "<id>", "text": "<better wording>"},
+ {"op": "AGREE", "id": "<id>"},
+ {"op": "REMOVE", "id": "<id>"}]
+
+Lessons must be general: no file, function or variable names from this repo, one or two
+sentences each. Add at most 2. Use [] when there is nothing worth keeping."""
+
+
+def distill_message(task: str, failure: str, failed: list[tuple[str, str]], verified: str,
+                    insights: list) -> str:
+    parts = [f"## Task\n{task.strip()[:1500] or '(failing tests)'}",
+             f"## Failure\n{failure.strip()[:1500]}"]
+    for i, (diff, why) in enumerate(failed[:3], 1):
+        parts.append(f"## Failed candidate {i}\n```diff\n{diff.strip()[:1200]}\n```\n"
+                     f"Why: {why.strip()[:400]}")
+    parts.append(f"## Verified fix\n```diff\n{verified.strip()[:2000]}\n```")
+    current = "\n".join(f"- {i.id}: {i.text}" for i in insights) or "(empty)"
+    parts.append(f"## Current lessons\n{current}")
+    return "\n\n".join(parts)

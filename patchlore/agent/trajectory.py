@@ -1,6 +1,7 @@
 """The record of a run: one JSON object per line under .patchlore/runs/<id>/trajectory.jsonl.
 
-It is simply what happened, in order: prompts, replies, commands, test results, timings.
+It is simply what happened, in order: prompts, replies, commands, test results, timings, with
+secrets masked (the same redaction as the memory store).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ class Trajectory:
         self._start = time.monotonic()
 
     def log(self, kind: str, **data) -> None:
-        event = {"t": round(time.monotonic() - self._start, 3), "kind": kind, **data}
+        from patchlore.memory.redact import redact_data
+
+        event = {"t": round(time.monotonic() - self._start, 3), "kind": kind,
+                 **redact_data(data)}
         self._fh.write(json.dumps(event, default=str) + "\n")
         self._fh.flush()
 

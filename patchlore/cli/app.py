@@ -7,7 +7,8 @@ import sys
 import typer
 
 from patchlore import __version__
-from patchlore.cli import config_cmd, doctor_cmd, fix_cmd, model_cmd, runs_cmd, sandbox_cmd
+from patchlore.cli import (config_cmd, doctor_cmd, fix_cmd, memory_cmd, model_cmd, runs_cmd,
+                           sandbox_cmd)
 
 app = typer.Typer(
     name="patchlore",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.command("fix")(fix_cmd.fix)
 app.add_typer(runs_cmd.app, name="runs")
+app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(config_cmd.app, name="config")

@@ -29,6 +29,10 @@ def fix(
                                 "(default: CPU cores, at most --samples)."),
     allow_test_edits: bool = typer.Option(False, "--allow-test-edits",
                                           help="Accept candidates that edit test files."),
+    memory_mode: str = typer.Option(None, "--memory-mode",
+                                    help="off, read (recall only) or online (recall and learn)."),
+    memory: Path = options.MEMORY,
+    memory_url: str = options.MEMORY_URL,
     sandbox: str = options.SANDBOX,
     image: str = options.IMAGE,
     as_json: bool = options.JSON,
@@ -62,7 +66,9 @@ def fix(
     start = time.monotonic()
     root = find_repo_root(repo)
     settings = load_settings(root, {"test_cmd": test_cmd, "model": model, "api_base": api_base,
-                                    "sandbox": sandbox, "image": image})
+                                    "sandbox": sandbox, "image": image,
+                                    "memory_mode": memory_mode, "memory_url": memory_url,
+                                    "memory_dir": str(memory) if memory else None})
     task = issue or ""
     if issue_file:
         try:
@@ -71,6 +77,11 @@ def fix(
             raise PatchloreError(f"{issue_file}: {exc.strerror}") from None
     llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
     snapshot = take_snapshot(root)
+    store = None
+    if settings.memory_mode != "off":
+        from patchlore.memory.store import MemoryStore
+
+        store = MemoryStore(settings.memory_dir, url=settings.memory_url)
     traj = Trajectory(runs_dir(root))
     traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
              test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds)
@@ -79,7 +90,8 @@ def fix(
         test_timeout=settings.timeout, max_calls=max_calls, max_cost=max_cost,
         deadline=start + timeout if timeout else None,
         workers=workers or min(samples, os.cpu_count() or 1),
-        allow_test_edits=allow_test_edits)
+        allow_test_edits=allow_test_edits, memory=store, memory_mode=settings.memory_mode,
+        repo_name=root.name)
     try:
         with ui.progress("starting the sandbox") as say:
             with open_sandbox(settings, str(root), warn=ui.warn, snapshot=snapshot) as box:

@@ -16,3 +16,6 @@ WORKDIR = typer.Option(
     None, "--workdir", help="Repo path inside the image (the repo is then not copied in)."
 )
 TIMEOUT = typer.Option(None, "--timeout", help="Seconds before the command is killed.")
+MEMORY = typer.Option(None, "--memory", help="Memory store directory (default: setting).")
+MEMORY_URL = typer.Option(None, "--memory-url",
+                          help="A shared `chroma run` server, e.g. http://127.0.0.1:8000.")

@@ -1,0 +1,143 @@
+"""The learn step: write the episode, settle the credit of insights that were shown, and let the
+model distil insights from a verified repair. Only the sandbox's verdict marks an episode as
+verified; failures are kept as failures, never as demonstrations."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from patchlore.agent.prompts import DISTILL, distill_message
+from patchlore.memory.schema import ACTIVE, FAILED, RETIRED, VERIFIED, Episode, Insight
+from patchlore.memory.signature import signature_of
+from patchlore.memory.store import MemoryStore
+
+MAX_ACTIVE = 20  # the active insight list is capped (ExpeL keeps 20)
+
+
+def episode_from(result, repo: str, task: str, failures: dict[str, str], model: str,
+                 trajectory: str, shown: list[str]) -> Episode:
+    sig = signature_of(failures)
+    if result.verified:
+        diff, outcome, reason = result.patch, VERIFIED, ""
+    else:
+        tried = [c for c in result.candidates if c.diff] or result.candidates
+        diff = tried[0].diff if tried else ""
+        reason = (tried[0].reason if tried else result.message)[:2000]
+        outcome = FAILED
+    files = sorted(set(re.findall(r"^\+\+\+ b/(\S+)", diff, re.MULTILINE)))
+    summary = task or "failing tests: " + ", ".join(sig.failing_tests[:5])
+    return Episode(repo=repo, task=summary, signature=sig, diff=diff, outcome=outcome,
+                   reason=reason, files=files, tests_run=len(failures), model=model,
+                   trajectory=trajectory, insights_shown=shown)
+
+
+def settle_credit(store: MemoryStore, shown: list[str], verified: bool) -> list[Insight]:
+    """Insights shown in this attempt's prompt gain (verified) or lose (failed) credit."""
+    changed = []
+    for iid in shown:
+        ins = store.get(iid)
+        if not isinstance(ins, Insight) or ins.status != ACTIVE:
+            continue
+        if verified:
+            ins.helpful += 1
+        else:
+            ins.harmful += 1
+        if ins.credit <= 0:
+            ins.status = RETIRED
+        ins.updated = time.time()
+        changed.append(ins)
+    return changed
+
+
+def parse_ops(text: str) -> list[dict]:
+    """The JSON list in a model's answer (fenced or bare); [] for anything else."""
+    m = re.search(r"\[.*\]", text, re.DOTALL)
+    if not m:
+        return []
+    try:
+        ops = json.loads(m.group(0))
+    except json.JSONDecodeError:
+        return []
+    return [o for o in ops if isinstance(o, dict) and o.get("op") in
+            ("ADD", "EDIT", "AGREE", "REMOVE")] if isinstance(ops, list) else []
+
+
+def apply_ops(store: MemoryStore, ops: list[dict], episode_id: str) -> list[Insight]:
+    """ExpeL's operations. Ones naming a missing insight, and duplicates, are dropped."""
+    active = {i.id: i for i in store.insights(active_only=True)}
+    norm = lambda s: " ".join(re.findall(r"\w+", s.lower()))  # noqa: E731
+    known = {norm(i.text) for i in active.values()}
+    touched: dict[str, Insight] = {}
+    added = 0
+    for op in ops:
+        kind = op["op"]
+        target = None if kind == "ADD" else active.get(str(op.get("id", "")))
+        if kind == "ADD":
+            text = str(op.get("text", "")).strip()
+            if not text or norm(text) in known or added >= 2 or len(text) > 400:
+                continue
+            ins = Insight(text=text, when=str(op.get("when", ""))[:200], supports=[episode_id])
+            known.add(norm(text))
+            touched[ins.id] = ins
+            added += 1
+        elif target is None:
+            continue
+        elif kind == "EDIT" and str(op.get("text", "")).strip():
+            target.text = str(op["text"]).strip()[:400]
+            target.helpful += 1
+        elif kind == "AGREE":
+            target.helpful += 1
+            if episode_id not in target.supports:
+                target.supports.append(episode_id)
+        elif kind == "REMOVE":
+            target.harmful += 1
+            if target.credit <= 0:
+                target.status = RETIRED
+        if target is not None:
+            target.updated = time.time()
+            touched[target.id] = target
+    return list(touched.values())
+
+
+def cap_active(store: MemoryStore, pending: list[Insight]) -> list[Insight]:
+    """Retire the lowest-credit insights beyond the cap."""
+    by_id = {i.id: i for i in store.insights(active_only=True)}
+    by_id.update({i.id: i for i in pending})
+    active = sorted((i for i in by_id.values() if i.status == ACTIVE),
+                    key=lambda i: (-i.credit, -i.updated))
+    retired = []
+    for ins in active[MAX_ACTIVE:]:
+        ins.status = RETIRED
+        retired.append(ins)
+    return retired
+
+
+def learn(store: MemoryStore, model, result, repo: str, task: str, failures: dict[str, str],
+          trajectory: str, shown: list[str], traj=None) -> Episode:
+    episode = episode_from(result, repo, task, failures, getattr(model, "name", ""), trajectory,
+                           shown)
+    changed = settle_credit(store, shown, result.verified)
+    failed = [(c.diff or c.answer[-600:], c.reason) for c in result.candidates if not c.verified]
+    if result.verified:
+        try:
+            reply = model.complete([
+                {"role": "system", "content": DISTILL},
+                {"role": "user", "content": distill_message(task, "\n".join(failures.values()),
+                                                            failed, result.patch,
+                                                            store.insights(active_only=True))},
+            ], n=1)
+            result.usage.add(reply)
+            ops = parse_ops(reply.texts[0])
+            if traj is not None:
+                traj.log("distill", answer=reply.texts[0], ops=ops)
+            merged = {i.id: i for i in changed}
+            merged.update({i.id: i for i in apply_ops(store, ops, episode.id)})
+            changed = list(merged.values())
+        except Exception as exc:  # learning must never cost the user the fix itself
+            if traj is not None:
+                traj.log("distill_failed", error=f"{type(exc).__name__}: {exc}")
+    changed += cap_active(store, changed)
+    store.put_many([episode, *{i.id: i for i in changed}.values()])
+    return episode

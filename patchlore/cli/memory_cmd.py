@@ -1,0 +1,209 @@
+"""`patchlore memory`: look into, search, curate, move and rebuild the memory store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from patchlore.cli import options
+
+app = typer.Typer(help="Inspect and curate what patchlore has learned.", no_args_is_help=True)
+
+
+def _store(memory: Path | None, memory_url: str | None):
+    from patchlore.config import load_settings
+    from patchlore.memory.store import MemoryStore
+
+    settings = load_settings(Path.cwd(), {"memory_dir": str(memory) if memory else None,
+                                          "memory_url": memory_url})
+    return MemoryStore(settings.memory_dir, url=settings.memory_url)
+
+
+def _row(r) -> dict:
+    from patchlore.memory.schema import Episode
+
+    if isinstance(r, Episode):
+        return {"id": r.id, "kind": "episode", "outcome": r.outcome, "repo": r.repo,
+                "summary": r.task.splitlines()[0][:80] if r.task else ""}
+    return {"id": r.id, "kind": "insight", "outcome": f"{r.status} (credit {r.credit})",
+            "repo": "", "summary": r.text[:80]}
+
+
+def _table(rows: list[dict], title: str) -> None:
+    from rich.table import Table
+
+    from patchlore.cli import ui
+
+    table = Table(title=title, title_justify="left")
+    for col in ("id", "kind", "outcome", "repo", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("id", "kind", "outcome", "repo", "summary")))
+    ui.out().print(table)
+
+
+@app.command("list")
+def list_(kind: str = typer.Option("all", "--kind", help="all, episodes or insights."),
+          memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+          as_json: bool = options.JSON) -> None:
+    """List episodes and insights, newest first.
+
+    \b
+    Example:
+      patchlore memory list --kind insights
+    """
+    from patchlore.cli import ui
+
+    store = _store(memory, memory_url)
+    records = ([*store.episodes()] if kind in ("all", "episodes") else []) + \
+              ([*store.insights()] if kind in ("all", "insights") else [])
+    records.sort(key=lambda r: -r.created)
+    rows = [_row(r) for r in records]
+    ui.print_json(rows) if as_json else _table(rows, f"memory at {store.path}")
+
+
+@app.command("show")
+def show(record_id: str, memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+         as_json: bool = options.JSON) -> None:
+    """Show one episode or insight in full.
+
+    \b
+    Example:
+      patchlore memory show ep-1a2b3c4d5e6f
+    """
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+    from patchlore.memory.schema import to_dict
+
+    record = _store(memory, memory_url).get(record_id)
+    if record is None:
+        raise PatchloreError(f"no memory record {record_id!r}", hint="see `patchlore memory list`")
+    data = to_dict(record)
+    if as_json:
+        ui.print_json(data)
+        return
+    for key, value in data.items():
+        ui.out().print(f"[bold]{key}[/]: {value}" if not isinstance(value, str) or "\n" not in
+                       value else f"[bold]{key}[/]:\n{value}", markup=True, highlight=False)
+
+
+@app.command("search")
+def search(query: str, memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+           as_json: bool = options.JSON) -> None:
+    """What a repair with this failure text would recall (hybrid vector + BM25 search).
+
+    \b
+    Example:
+      patchlore memory search "ZeroDivisionError in average()"
+    """
+    from patchlore.cli import ui
+    from patchlore.memory.retrieve import recall
+
+    found = recall(_store(memory, memory_url), query)
+    rows = [_row(r) for r in [*found.demos, *found.insights]]
+    ui.print_json(rows) if as_json else _table(rows, f"recall for {query!r}")
+
+
+@app.command("stats")
+def stats(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+          as_json: bool = options.JSON) -> None:
+    """Counts and disk use.
+
+    \b
+    Example:
+      patchlore memory stats --json
+    """
+    from patchlore.cli import ui
+
+    data = _store(memory, memory_url).stats()
+    if as_json:
+        ui.print_json(data)
+    else:
+        for k, v in data.items():
+            ui.out().print(f"{k}: {v}")
+
+
+@app.command("forget")
+def forget(record_id: str, memory: Path = options.MEMORY,
+           memory_url: str = options.MEMORY_URL) -> None:
+    """Remove one record (the log keeps that it was forgotten).
+
+    \b
+    Example:
+      patchlore memory forget in-0123456789ab
+    """
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+
+    if not _store(memory, memory_url).forget(record_id):
+        raise PatchloreError(f"no memory record {record_id!r}", hint="see `patchlore memory list`")
+    ui.info(f"forgot {record_id}")
+
+
+@app.command("export")
+def export(dest: Path, memory: Path = options.MEMORY,
+           memory_url: str = options.MEMORY_URL) -> None:
+    """Write every record to a JSONL file (import reads it back exactly).
+
+    \b
+    Example:
+      patchlore memory export team-memory.jsonl
+    """
+    from patchlore.cli import ui
+
+    ui.info(f"exported {_store(memory, memory_url).export(dest)} record(s) to {dest}")
+
+
+@app.command("import")
+def import_(src: Path, memory: Path = options.MEMORY,
+            memory_url: str = options.MEMORY_URL) -> None:
+    """Add the records of an exported JSONL file (secrets are masked on the way in).
+
+    \b
+    Example:
+      patchlore memory import team-memory.jsonl
+    """
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+
+    if not src.is_file():
+        raise PatchloreError(f"{src}: no such file")
+    ui.info(f"imported {_store(memory, memory_url).import_(src)} record(s) from {src}")
+
+
+@app.command("reindex")
+def reindex(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
+    """Rebuild the chroma index from the JSONL log (the source of truth).
+
+    \b
+    Example:
+      patchlore memory reindex
+    """
+    from patchlore.cli import ui
+
+    ui.info(f"reindexed {_store(memory, memory_url).reindex()} record(s)")
+
+
+@app.command("prune")
+def prune(older_than: float = typer.Option(90, "--older-than",
+                                           help="Drop failed episodes older than this (days)."),
+          memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
+    """Drop retired insights and old failed episodes.
+
+    \b
+    Example:
+      patchlore memory prune --older-than 30
+    """
+    import time
+
+    from patchlore.cli import ui
+    from patchlore.memory.schema import FAILED, RETIRED
+
+    store = _store(memory, memory_url)
+    cutoff = time.time() - older_than * 86400
+    doomed = [i.id for i in store.insights() if i.status == RETIRED]
+    doomed += [e.id for e in store.episodes() if e.outcome == FAILED and e.created < cutoff]
+    for rid in doomed:
+        store.forget(rid)
+    ui.info(f"pruned {len(doomed)} record(s)")
