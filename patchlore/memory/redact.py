@@ -21,7 +21,21 @@ PATTERNS = [
 # key = value, keeping the key so the text still reads
 ASSIGNED = re.compile(
     r"(?i)\b([A-Za-z0-9_]*(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|credential)[A-Za-z0-9_]*"
-    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"',;]{6,})")
+    r"[\"']?\s*[:=]\s*)([\"']?)([^\s\"',;]{6,})")
+# attribute access, a call or an index, or a plain word without digits: code, not a secret
+CODE_VALUE = re.compile(r"[A-Za-z_]\w*(?:\.\w+)+(?:[(\[].*)?|[A-Za-z_]\w*[(\[].*|[A-Za-z_]+")
+
+
+def _assigned(m: re.Match) -> str:
+    key, quote, value = m.groups()
+    if value == MASK or (not quote and CODE_VALUE.fullmatch(value)):
+        return m.group(0)  # `password = form.password` is code, not a secret
+    return key + quote + MASK
+
+
+# "my password is hunter22": the word after, in prose
+SPOKEN = re.compile(r"(?i)\b((?:pass(?:word|wd|phrase)?|pwd|secret|token|api[ _-]?key)\s+"
+                    r"(?:is\s+|was\s+)?)([^\s,;'\"]{8,})")
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(@)")
 
 
@@ -31,7 +45,8 @@ def redact(text: str) -> str:
     for pattern in PATTERNS:
         text = pattern.sub(MASK, text)
     text = URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    return ASSIGNED.sub(lambda m: m.group(1) + (m.group(2) if m.group(2) == MASK else MASK), text)
+    text = SPOKEN.sub(lambda m: m.group(1) + (m.group(2) if m.group(2) == MASK else MASK), text)
+    return ASSIGNED.sub(_assigned, text)
 
 
 def redact_data(value):

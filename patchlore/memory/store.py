@@ -50,11 +50,16 @@ class MemoryStore:
         self._index_seen = -1  # index.json's offset when our chroma client was opened
         self._client = None
         self._cols: dict = {}
+        if url:
+            self._open_client()
         self._refresh()
 
     # --- the log -------------------------------------------------------------------------
     def _refresh(self) -> None:
-        """Read log lines written since we last looked (by us or by another process)."""
+        """Read log lines written since we last looked (by us or by another process). With a
+        shared server, the server's records are the team's memory: read them too."""
+        if self.url and self._client is not None:
+            self._pull_server()
         if not self.log_path.exists():
             return
         with self.log_path.open("rb") as fh:
@@ -65,6 +70,15 @@ class MemoryStore:
             if line.strip():
                 self._apply(self._parse(line, n))
         self._read_offset += end
+
+    def _pull_server(self) -> None:
+        for kind, col in self._cols.items():
+            total = col.count()
+            for start in range(0, total, 1000):
+                got = col.get(include=["metadatas"], offset=start, limit=1000)
+                for rid, meta in zip(got["ids"], got["metadatas"]):
+                    if meta and "record" in meta:
+                        self.records[rid] = from_dict(kind, json.loads(meta["record"]))
 
     def _parse(self, line: bytes, n: int) -> dict:
         try:
@@ -225,11 +239,14 @@ class MemoryStore:
         records = [from_dict(kind, e["data"]) for e in entries]
         docs = [r.text() if isinstance(r, Episode) else r.text_for_search() for r in records]
         metas = []
-        for r in records:
+        for e, r in zip(entries, records):
             if isinstance(r, Episode):
-                metas.append({"repo": r.repo, "language": r.language, "outcome": r.outcome})
+                meta = {"repo": r.repo, "language": r.language, "outcome": r.outcome}
             else:
-                metas.append({"status": r.status})
+                meta = {"status": r.status}
+            if self.url:  # the server is shared: it carries whole records to other machines
+                meta["record"] = json.dumps(e["data"], sort_keys=True)
+            metas.append(meta)
         col.upsert(ids=[r.id for r in records], documents=docs, metadatas=metas,
                    embeddings=self.embedder.embed(docs))
 
