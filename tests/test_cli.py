@@ -10,10 +10,12 @@ import pytest
 
 from conftest import FIX, IMAGE, run_cli
 
-GROUPS = ["fix", "runs", "model", "doctor", "sandbox", "config"]
+GROUPS = ["fix", "runs", "memory", "model", "doctor", "sandbox", "config"]
 COMMANDS = [["fix"], ["runs", "list"], ["runs", "show"], ["model", "check"], ["model", "serve"],
             ["doctor"], ["sandbox", "build"], ["sandbox", "exec"], ["sandbox", "prune"],
-            ["config", "show"]]
+            ["config", "show"], *[["memory", c] for c in (
+                "list", "show", "search", "stats", "forget", "export", "import", "reindex",
+                "prune")]]
 
 
 def one_line_error(res: subprocess.CompletedProcess, *words: str) -> None:

@@ -52,6 +52,20 @@ class _Lexical:
 
 
 _lexical: dict[tuple[int, str], _Lexical] = {}
+_pools: dict[tuple, tuple[dict, dict]] = {}
+
+
+def _pool(store: MemoryStore, key: tuple, build) -> tuple[dict, dict]:
+    """(records, texts) for one filter, rebuilt only when the store has changed."""
+    store._refresh()
+    full = (id(store), store._read_offset, len(store.records), *key)
+    if full not in _pools:
+        records = build()
+        if len(_pools) > 16:
+            _pools.clear()
+        _pools[full] = (records, {i: (r.text() if isinstance(r, Episode)
+                                      else r.text_for_search()) for i, r in records.items()})
+    return _pools[full]
 
 
 def _fuse(*rankings: list[str]) -> list[str]:
@@ -63,9 +77,9 @@ def _fuse(*rankings: list[str]) -> list[str]:
 
 
 def _ranked(store: MemoryStore, kind: str, query: str, candidates: dict[str, str],
-            where: dict, k: int) -> list[str]:
+            where: dict, k: int, key: tuple) -> list[str]:
     vec = [rid for rid, _ in store.vector_search(kind, query, k, where)]
-    lex_index = _lexical.setdefault((id(store), kind), _Lexical())
+    lex_index = _lexical.setdefault((id(store), kind, *key), _Lexical())
     lex = lex_index.search((store._read_offset, len(candidates)), candidates, query, k)
     return [rid for rid in _fuse(vec, lex) if rid in candidates]
 
@@ -81,11 +95,11 @@ def recall(store: MemoryStore, query: str, repo: str | None = None,
     if language:
         conds.append({"language": language})
     where = conds[0] if len(conds) == 1 else {"$and": conds}
-    episodes = {e.id: e for e in store.episodes() if e.outcome == VERIFIED
-                and (not repo or e.repo == repo) and (not language or e.language == language)}
+    episodes, texts = _pool(store, ("episode", repo, language), lambda: {
+        e.id: e for e in store.episodes() if e.outcome == VERIFIED
+        and (not repo or e.repo == repo) and (not language or e.language == language)})
     seen_diffs, seen_tasks = set(), set()
-    for rid in _ranked(store, "episode", query, {i: e.text() for i, e in episodes.items()},
-                       where, pool):
+    for rid in _ranked(store, "episode", query, texts, where, pool, (repo, language)):
         ep = episodes[rid]
         diff_key = "".join(ep.diff.split())
         if diff_key in seen_diffs or ep.task in seen_tasks:
@@ -99,10 +113,9 @@ def recall(store: MemoryStore, query: str, repo: str | None = None,
         budget -= cost
         if len(out.demos) >= k_demos:
             break
-    insights = {i.id: i for i in store.insights(active_only=True) if i.credit > 0}
-    for rid in _ranked(store, "insight", query,
-                       {i: x.text_for_search() for i, x in insights.items()},
-                       {"status": ACTIVE}, pool):
+    insights, texts = _pool(store, ("insight",), lambda: {
+        i.id: i for i in store.insights(active_only=True) if i.credit > 0})
+    for rid in _ranked(store, "insight", query, texts, {"status": ACTIVE}, pool, ()):
         ins = insights[rid]
         if len(ins.text) > budget:
             continue
