@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from patchlore.memory.schema import ACTIVE, VERIFIED, Episode, Insight
+from patchlore.memory.schema import VERIFIED, Episode, Insight
 from patchlore.memory.store import MemoryStore
 
 RRF_K = 60
@@ -77,7 +77,7 @@ def _fuse(*rankings: list[str]) -> list[str]:
 
 
 def _ranked(store: MemoryStore, kind: str, query: str, candidates: dict[str, str],
-            where: dict, k: int, key: tuple) -> list[str]:
+            where: dict | None, k: int, key: tuple) -> list[str]:
     vec = [rid for rid, _ in store.vector_search(kind, query, k, where)]
     lex_index = _lexical.setdefault((id(store), kind, *key), _Lexical())
     lex = lex_index.search((store._read_offset, len(candidates)), candidates, query, k)
@@ -89,12 +89,10 @@ def recall(store: MemoryStore, query: str, repo: str | None = None,
            budget_tokens: int = 1500, pool: int = 20) -> Recall:
     out = Recall()
     budget = budget_tokens * CHARS_PER_TOKEN
-    conds = [{"outcome": VERIFIED}]  # failures are never demonstrations
-    if repo:
-        conds.append({"repo": repo})
-    if language:
-        conds.append({"language": language})
-    where = conds[0] if len(conds) == 1 else {"$and": conds}
+    # the index holds verified episodes only: failures are never demonstrations
+    conds = [{"repo": repo}] if repo else []
+    conds += [{"language": language}] if language else []
+    where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
     episodes, texts = _pool(store, ("episode", repo, language), lambda: {
         e.id: e for e in store.episodes() if e.outcome == VERIFIED
         and (not repo or e.repo == repo) and (not language or e.language == language)})
@@ -115,7 +113,7 @@ def recall(store: MemoryStore, query: str, repo: str | None = None,
             break
     insights, texts = _pool(store, ("insight",), lambda: {
         i.id: i for i in store.insights(active_only=True) if i.credit > 0})
-    for rid in _ranked(store, "insight", query, texts, {"status": ACTIVE}, pool, ()):
+    for rid in _ranked(store, "insight", query, texts, None, pool, ()):
         ins = insights[rid]
         if len(ins.text) > budget:
             continue

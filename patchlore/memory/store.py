@@ -1,4 +1,5 @@
-"""The memory store: an append-only JSONL log (the source of truth) and a chromadb index.
+"""The memory store: an append-only JSONL log (the source of truth) and a chromadb index of what
+recall may return (verified episodes, active insights).
 
 Every write takes a file lock, appends to the log, then updates the index, so parallel workers
 and processes never lose or corrupt an entry. chromadb's local client is not process-safe: a
@@ -16,14 +17,21 @@ from pathlib import Path
 
 from patchlore.errors import PatchloreError
 from patchlore.memory.redact import redact_data
-from patchlore.memory.schema import (ACTIVE, SCHEMA_VERSION, Episode, Insight, from_dict,
-                                     to_dict)
+from patchlore.memory.schema import (ACTIVE, SCHEMA_VERSION, VERIFIED, Episode, Insight,
+                                     from_dict, to_dict)
 
 KINDS = {"episode": "episodes", "insight": "insights"}
 
 
 class MemoryStoreError(PatchloreError):
     pass
+
+
+def _recallable(entry: dict) -> bool:
+    data = entry["data"]
+    if entry["kind"] == "episode":
+        return data.get("outcome") == VERIFIED
+    return data.get("status") == ACTIVE
 
 
 class MemoryStore:
@@ -223,10 +231,13 @@ class MemoryStore:
                 puts.pop(e["id"], None)
                 forgets[e["id"]] = e["kind"]
         for kind in KINDS:
-            batch = [e for e in puts.values() if e["kind"] == kind]
+            # only what recall may return is indexed: verified episodes and active insights,
+            # so queries need no filter (chromadb's filtered search is far slower)
+            batch = [e for e in puts.values() if e["kind"] == kind and _recallable(e)]
             for i in range(0, len(batch), 2000):
                 self._upsert(cols[kind], kind, batch[i:i + 2000])
             gone = [i for i, k in forgets.items() if k == kind]
+            gone += [e["id"] for e in puts.values() if e["kind"] == kind and not _recallable(e)]
             if gone:
                 cols[kind].delete(ids=gone)
         new = {"offset": meta["offset"] + end}
