@@ -51,17 +51,12 @@ def fix(
       patchlore fix --issue "total() ignores the discount" --output fix.diff
       patchlore fix --model replay:.patchlore/runs/20261122-101500-ab12cd
     """
-    import json
-    import os
-
-    from patchlore.agent.loop import RepairOptions, repair
-    from patchlore.agent.model import make_model
-    from patchlore.agent.trajectory import Trajectory
+    from patchlore.agent.loop import RepairOptions
+    from patchlore.agent.session import apply_to_worktree, run_repair
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED, PatchloreError
-    from patchlore.sandbox.factory import open_sandbox
-    from patchlore.sandbox.snapshot import find_repo_root, take_snapshot
+    from patchlore.sandbox.snapshot import find_repo_root
 
     start = time.monotonic()
     root = find_repo_root(repo)
@@ -75,94 +70,31 @@ def fix(
             task = issue_file.read_text()
         except OSError as exc:
             raise PatchloreError(f"{issue_file}: {exc.strerror}") from None
-    llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
-    snapshot = take_snapshot(root)
-    store = None
-    if settings.memory_mode != "off":
-        from patchlore.memory.store import MemoryStore
-
-        store = MemoryStore(settings.memory_dir, url=settings.memory_url)
-    traj = Trajectory(runs_dir(root))
-    traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
-             test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds)
     opts = RepairOptions(
         test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds,
         test_timeout=settings.timeout, max_calls=max_calls, max_cost=max_cost,
-        deadline=start + timeout if timeout else None,
-        workers=workers or min(samples, os.cpu_count() or 1),
-        allow_test_edits=allow_test_edits, memory=store, memory_mode=settings.memory_mode,
-        repo_name=root.name)
-    try:
-        with ui.progress("starting the sandbox") as say:
-            with open_sandbox(settings, str(root), warn=ui.warn, snapshot=snapshot) as box:
-                result = repair(snapshot, box, llm, opts, traj,
-                                more_boxes=lambda: open_sandbox(settings, str(root),
-                                                                snapshot=snapshot),
-                                progress=say)
-    finally:
-        traj.close()
-    (traj.dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
-    if result.patch:
-        (traj.dir / "patch.diff").write_text(result.patch)
-        if output:
-            output.write_text(result.patch)
-    applied_note = _apply(snapshot, result.patch, traj.dir) if apply and result.verified else ""
+        deadline=start + timeout if timeout else None, workers=workers or 0,
+        allow_test_edits=allow_test_edits)
+    with ui.progress("starting") as say:
+        session = run_repair(root, settings, opts, warn=ui.warn, progress=say)
+    result = session.result
+    if result.patch and output:
+        output.write_text(result.patch)
+    applied_note = ""
+    if apply and result.verified:
+        applied_note = apply_to_worktree(session.snapshot, result.patch, session.run_dir)
     if as_json:
-        ui.print_json({"run_id": traj.run_id, "run_dir": str(traj.dir),
+        ui.print_json({"run_id": session.run_id, "run_dir": str(session.run_dir),
                        "applied": bool(applied_note), **result.to_dict()})
     else:
-        _show(result, traj, settings.model)
+        _show(result, session.run_dir, settings.model)
         if applied_note:
             ui.info(applied_note)
     if result.status not in ("verified", "nothing-to-fix"):
         raise typer.Exit(EXIT_FAILED)
 
 
-def runs_dir(root: Path) -> Path:
-    base = root / ".patchlore"
-    base.mkdir(exist_ok=True)
-    ignore = base / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# patchlore's run records: not part of the project\n*\n")
-    return base / "runs"
-
-
-def _apply(snapshot, patch: str, run_dir: Path) -> str:
-    """Apply to the host tree, refusing if touched files changed since the snapshot."""
-    import re
-    import shutil
-    import subprocess
-
-    from patchlore.errors import PatchloreError
-
-    touched = sorted({a or b for a, b in re.findall(r"^--- a/(\S+)|^\+\+\+ b/(\S+)", patch,
-                                                   re.MULTILINE)})
-    changed = snapshot.changed_since(touched)
-    if changed:
-        raise PatchloreError(
-            f"not applied: {', '.join(changed)} changed since the run started",
-            hint=f"the verified patch is in {run_dir / 'patch.diff'}; apply it by hand")
-    backup = run_dir / "backup"
-    for name in touched:
-        if (snapshot.root / name).exists():
-            (backup / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(snapshot.root / name, backup / name)
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=snapshot.root,
-                         capture_output=True, text=True).stdout.strip()
-    rel = str(snapshot.root.relative_to(Path(top).resolve())) if top else "."
-    cmd = ["git", "apply", "--whitespace=nowarn"]
-    if rel != ".":
-        cmd.append(f"--directory={rel}")
-    done = subprocess.run([*cmd, str(run_dir / "patch.diff")], cwd=top or snapshot.root,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PatchloreError(f"not applied: git apply failed: {done.stderr.strip()[:200]}",
-                             hint=f"the verified patch is in {run_dir / 'patch.diff'}")
-    return (f"applied to {snapshot.root}; originals saved in {backup}; "
-            f"undo with: git apply -R {run_dir / 'patch.diff'}")
-
-
-def _show(result, traj, model: str) -> None:
+def _show(result, run_dir: Path, model: str) -> None:
     from rich.table import Table
 
     from patchlore.cli import ui
@@ -185,7 +117,7 @@ def _show(result, traj, model: str) -> None:
         ("tokens", f"{u.prompt_tokens} prompt, {u.completion_tokens} completion, {u.calls} call(s)"),
         ("cost", f"${u.cost:.4f}" + (f" ({u.unpriced_calls} call(s) of {model} unpriced: "
                                      "counted as $0)" if u.unpriced_calls else "")),
-        ("run record", str(traj.dir)),
+        ("run record", str(run_dir)),
     ]
     for k, v in rows:
         table.add_row(k, v)

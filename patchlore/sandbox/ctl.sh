@@ -10,6 +10,9 @@
 #   PL_KILL   "1": reset first kills every process but PID 1 (Docker, where we own the box)
 #             and checks that none of PL_OWNER's survived
 set -eu
+# a git hook's environment (GIT_INDEX_FILE, ...) points at the user's repo, never at ours
+unset GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_COMMON_DIR \
+  GIT_NAMESPACE GIT_PREFIX GIT_QUARANTINE_PATH 2>/dev/null || true
 export GIT_DIR="$PL_SNAP" GIT_WORK_TREE="$PL_REPO" GIT_CONFIG_NOSYSTEM=1 HOME="$PL_SNAP"
 cd "$PL_REPO" 2>/dev/null || { mkdir -p "$PL_REPO" && cd "$PL_REPO"; }
 

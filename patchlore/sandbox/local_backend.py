@@ -56,11 +56,11 @@ class LocalSandbox(SnapshotOps):
     def run(
         self, command: str, timeout: float | None = None, env: dict[str, str] | None = None
     ) -> CommandResult:
-        full_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        full_env = {**_host_env(), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
         return self._spawn(["/bin/sh", "-c", command], command, timeout, full_env)
 
     def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
-        env = {**os.environ, **self._ctl_env, **(env or {})}
+        env = {**_host_env(), **self._ctl_env, **(env or {})}
         return self._spawn(["/bin/sh", str(self._ctl_path), *args], " ".join(args), 300, env)
 
     def _spawn(self, argv, label, timeout, env) -> CommandResult:
@@ -141,6 +141,12 @@ class LocalSandbox(SnapshotOps):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _host_env() -> dict[str, str]:
+    """The environment, without git's variables: run from a git hook they point at the
+    user's repository, and a sandboxed command must never touch that."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
 
 def _descendants(pid: int) -> list[int]:

@@ -1,0 +1,98 @@
+"""One repair of a repo on the host, end to end: snapshot, memory, trajectory, sandbox, loop,
+and applying the result to the working tree. Shared by `fix` and `check`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchlore.agent.loop import RepairOptions, RepairResult, repair
+from patchlore.agent.model import make_model
+from patchlore.agent.trajectory import Trajectory
+from patchlore.config import Settings
+from patchlore.errors import PatchloreError
+from patchlore.sandbox.factory import open_sandbox
+from patchlore.sandbox.snapshot import Snapshot, take_snapshot
+
+
+@dataclass
+class Session:
+    result: RepairResult
+    snapshot: Snapshot
+    run_id: str
+    run_dir: Path
+
+
+def runs_dir(root: Path) -> Path:
+    base = root / ".patchlore"
+    base.mkdir(exist_ok=True)
+    ignore = base / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# patchlore's run records: not part of the project\n*\n")
+    return base / "runs"
+
+
+def run_repair(root: Path, settings: Settings, opts: RepairOptions,
+               warn: Callable[[str], None] = lambda m: None,
+               progress: Callable[[str], None] = lambda m: None) -> Session:
+    llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
+    snapshot = take_snapshot(root)
+    if settings.memory_mode != "off" and opts.memory is None:
+        from patchlore.memory.store import MemoryStore
+
+        opts.memory = MemoryStore(settings.memory_dir, url=settings.memory_url)
+    opts.memory_mode = settings.memory_mode
+    opts.repo_name = opts.repo_name or root.name
+    opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
+    traj = Trajectory(runs_dir(root))
+    traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
+             test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds)
+    try:
+        progress("starting the sandbox")
+        with open_sandbox(settings, str(root), warn=warn, snapshot=snapshot) as box:
+            result = repair(snapshot, box, llm, opts, traj,
+                            more_boxes=lambda: open_sandbox(settings, str(root),
+                                                            snapshot=snapshot),
+                            progress=progress)
+    finally:
+        traj.close()
+    (traj.dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    if result.patch:
+        (traj.dir / "patch.diff").write_text(result.patch)
+    return Session(result, snapshot, traj.run_id, traj.dir)
+
+
+def apply_to_worktree(snapshot: Snapshot, patch: str, run_dir: Path) -> str:
+    """Apply to the host's working tree (never the index), refusing if a touched file changed
+    since the snapshot; the originals are kept. Returns a note saying how to undo it."""
+    touched = sorted({a or b for a, b in re.findall(r"^--- a/(\S+)|^\+\+\+ b/(\S+)", patch,
+                                                   re.MULTILINE)})
+    changed = snapshot.changed_since(touched)
+    if changed:
+        raise PatchloreError(
+            f"not applied: {', '.join(changed)} changed since the run started",
+            hint=f"the verified patch is in {run_dir / 'patch.diff'}; apply it by hand")
+    backup = run_dir / "backup"
+    for name in touched:
+        if (snapshot.root / name).exists():
+            (backup / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(snapshot.root / name, backup / name)
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=snapshot.root,
+                         capture_output=True, text=True).stdout.strip()
+    rel = str(snapshot.root.relative_to(Path(top).resolve())) if top else "."
+    cmd = ["git", "apply", "--whitespace=nowarn"]
+    if rel != ".":
+        cmd.append(f"--directory={rel}")
+    done = subprocess.run([*cmd, str(run_dir / "patch.diff")], cwd=top or snapshot.root,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PatchloreError(f"not applied: git apply failed: {done.stderr.strip()[:200]}",
+                             hint=f"the verified patch is in {run_dir / 'patch.diff'}")
+    return (f"applied to {snapshot.root}; originals saved in {backup}; "
+            f"undo with: git apply -R {run_dir / 'patch.diff'}")

@@ -1,0 +1,176 @@
+"""`patchlore check`: for pre-commit hooks and CI. Green tests cost almost nothing; red tests get
+a verified patch suggestion within a time budget. Never prompts, never hangs.
+
+The passing path imports no model, chromadb or docker code: it runs the tests and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+SUGGESTED = Path(".patchlore") / "suggested.patch"
+
+
+def check(
+    command: list[str] = typer.Argument(..., help="The test command (after --)."),
+    fix: bool = typer.Option(False, "--fix", help="Apply a verified patch to the working tree "
+                             "(never the index); still exit 1 so it gets reviewed."),
+    budget: float = typer.Option(300, "--budget", help="Seconds for tests plus repair."),
+    model: str = typer.Option(None, "--model", help="litellm model name (default: setting)."),
+    api_base: str = typer.Option(None, "--api-base", help="Model endpoint (default: setting)."),
+    samples: int = typer.Option(4, "--samples", "-n", min=1, max=32, help="Candidates per round."),
+    fmt: str = typer.Option("text", "--format", help="text, json or markdown (for a CI job "
+                            "summary or a pull-request comment)."),
+    repo: Path = typer.Option(Path("."), "--repo", "-r", help="The repository."),
+) -> None:
+    """Run the tests; if they fail, try to repair them within the budget.
+
+    Exit 0: tests pass. Exit 1: tests fail (a verified patch, if found, is printed and written
+    to .patchlore/suggested.patch; with --fix also applied to the working tree). Exit 2: the
+    command cannot run (not found, bad options).
+
+    \b
+    Examples:
+      patchlore check -- pytest -q
+      patchlore check --fix --budget 120 -- python -m pytest -q tests/unit
+      patchlore check --format markdown -- pytest -q >> "$GITHUB_STEP_SUMMARY"
+    """
+    from patchlore.errors import EXIT_FAILED, EXIT_USAGE
+
+    if fmt not in ("text", "json", "markdown"):
+        _die(f"--format {fmt!r}: use text, json or markdown", EXIT_USAGE)
+    start = time.monotonic()
+    cmd = command[0] if len(command) == 1 else shlex.join(command)
+    code, out, timed_out, tests = _run_on_host(cmd, repo, budget)
+    if code == 0 and not timed_out:
+        took = time.monotonic() - start
+        if fmt == "json":
+            print(f'{{"status": "passed", "seconds": {took:.3f}}}')
+        elif fmt == "markdown":
+            print(f"### patchlore check: tests pass\n\n`{cmd}` passed in {took:.1f} s.")
+        else:
+            print(f"patchlore check: tests pass ({took:.1f} s)", file=sys.stderr)
+        return
+    if code == 127 and not timed_out and not tests:
+        _die(f"test command not found: {cmd} ({out.strip().splitlines()[-1][:200] if out.strip() else 'exit 127'})",
+             EXIT_USAGE)
+    report = {"status": "failed", "command": cmd, "failing": tests,
+              "timed_out": timed_out, "output_tail": out[-3000:]}
+    if timed_out:
+        report["note"] = f"the tests did not finish within the {budget:.0f} s budget"
+    else:
+        report.update(_repair(cmd, repo, model, api_base, samples, fix,
+                              start + budget - time.monotonic()))
+    report["seconds"] = round(time.monotonic() - start, 2)
+    _print(report, fmt)
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _die(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, bool, list[str]]:
+    """Run the test command as the user would; per-test failures when it is pytest."""
+    from patchlore.sandbox.testrun import parse_junit, with_junit
+
+    xml = Path(tempfile.mkdtemp(prefix="patchlore-check-")) / "junit.xml"
+    argv = with_junit(cmd, str(xml)) or cmd
+    proc = subprocess.Popen(argv, shell=True, cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=max(budget, 1))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    text = out.decode("utf-8", "replace")
+    failing = []
+    if xml.is_file():
+        try:
+            failing = sorted(k for k, t in parse_junit(xml.read_bytes()).items()
+                             if t.status in ("failed", "error"))
+        except Exception:  # a half-written report after a kill
+            pass
+        xml.unlink()
+    xml.parent.rmdir()
+    return proc.returncode, text, timed_out, failing
+
+
+def _repair(cmd: str, repo: Path, model, api_base, samples: int, fix: bool,
+            seconds_left: float) -> dict:
+    """A verified patch within the time left, or why there is none. Never raises."""
+    from patchlore.agent.loop import RepairOptions
+    from patchlore.agent.session import apply_to_worktree, run_repair
+    from patchlore.config import load_settings
+    from patchlore.errors import PatchloreError
+    from patchlore.sandbox.snapshot import find_repo_root
+
+    if seconds_left < 5:
+        return {"note": "no time left in the budget for a repair"}
+    try:
+        root = find_repo_root(repo)
+        settings = load_settings(root, {"model": model, "api_base": api_base, "test_cmd": cmd,
+                                        "timeout": seconds_left})
+        opts = RepairOptions(test_cmd=cmd, samples=samples, rounds=2,
+                             test_timeout=seconds_left,
+                             deadline=time.monotonic() + seconds_left)
+        session = run_repair(root, settings, opts,
+                             warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    except PatchloreError as exc:
+        return {"note": f"no repair: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")}
+    result = session.result
+    out = {"repair": result.status, "message": result.message,
+           "candidates": len(result.candidates),
+           "cost": round(result.usage.cost, 4), "run_dir": str(session.run_dir)}
+    if result.verified:
+        suggested = root / SUGGESTED
+        suggested.write_text(result.patch)
+        out["patch"] = result.patch
+        out["suggested"] = str(suggested)
+        if fix:
+            try:
+                out["applied"] = apply_to_worktree(session.snapshot, result.patch,
+                                                   session.run_dir)
+            except PatchloreError as exc:
+                out["note"] = exc.message
+    return out
+
+
+def _print(report: dict, fmt: str) -> None:
+    import json
+
+    if fmt == "json":
+        print(json.dumps(report, indent=2))
+        return
+    failing = report["failing"] or [f"`{report['command']}` failed"]
+    if fmt == "markdown":
+        lines = ["### patchlore check: tests fail", "",
+                 *[f"- `{t}`" for t in failing[:20]], ""]
+        if report.get("patch"):
+            lines += ["**Verified patch** (all failing tests pass, no passing test broke):", "",
+                      "```diff", report["patch"].rstrip(), "```", ""]
+        lines.append(report.get("message") or report.get("note") or "")
+        lines.append(f"\n{report['seconds']} s, ${report.get('cost', 0):.4f}")
+        print("\n".join(lines))
+        return
+    print(report["output_tail"][-2000:], file=sys.stderr)
+    print("patchlore check: tests fail: " + ", ".join(failing[:10]), file=sys.stderr)
+    if report.get("patch"):
+        print(report["patch"], end="" if report["patch"].endswith("\n") else "\n")
+        print(f"verified patch written to {report['suggested']}", file=sys.stderr)
+        if report.get("applied"):
+            print(report["applied"] + " (not staged: review it, then commit)", file=sys.stderr)
+    print(report.get("note") or report.get("message", ""), file=sys.stderr)
