@@ -7,7 +7,7 @@ import sys
 import typer
 
 from patchlore import __version__
-from patchlore.cli import (check_cmd, config_cmd, doctor_cmd, fix_cmd, memory_cmd, model_cmd, runs_cmd,
+from patchlore.cli import (check_cmd, config_cmd, doctor_cmd, eval_cmd, fix_cmd, memory_cmd, model_cmd, runs_cmd,
                            sandbox_cmd)
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.command("fix")(fix_cmd.fix)
 app.command("check", context_settings={"allow_interspersed_args": False})(check_cmd.check)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(memory_cmd.app, name="memory")
+app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(config_cmd.app, name="config")

@@ -1,0 +1,17 @@
+from cart import apply_discount, subtotal, total
+
+
+def test_subtotal():
+    assert subtotal([(2.5, 2), (1.0, 3)]) == 8.0
+
+
+def test_no_discount():
+    assert total([(10.0, 1)]) == 10.0
+
+
+def test_discount_reduces_price():
+    assert apply_discount(200.0, 10) == 180.0
+
+
+def test_total_with_discount():
+    assert total([(50.0, 2)], 25) == 75.0

@@ -1,0 +1,9 @@
+from slug import slugify
+
+
+def test_simple():
+    assert slugify("hello") == "hello"
+
+
+def test_two_words():
+    assert slugify("Hello World") == "hello-world"

@@ -1,0 +1,113 @@
+"""SWE-bench-format datasets and predictions, read from local .json, .jsonl or .parquet files.
+
+A malformed row is reported (row number and field) and skipped; the rest load.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchlore.errors import PatchloreError
+
+REQUIRED = ("instance_id", "repo", "base_commit", "problem_statement", "patch", "test_patch",
+            "FAIL_TO_PASS", "PASS_TO_PASS")
+
+
+@dataclass
+class Instance:
+    instance_id: str
+    repo: str
+    base_commit: str
+    problem_statement: str
+    patch: str
+    test_patch: str
+    FAIL_TO_PASS: list[str]
+    PASS_TO_PASS: list[str]
+    hints_text: str = ""
+    version: str = ""
+    environment_setup_commit: str = ""
+    extra: dict = field(default_factory=dict)  # newer fields (image, eval_script, ...)
+
+
+def _rows(path: Path) -> list:
+    if not path.is_file():
+        raise PatchloreError(f"{path}: no such file", hint="pass --dataset a .json, .jsonl or "
+                             ".parquet file")
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise PatchloreError("reading .parquet needs pyarrow",
+                                 hint="pip install pyarrow") from None
+        return pq.read_table(path).to_pylist()
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    rows.append(ValueError(f"not JSON ({exc.msg})"))
+        return rows
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PatchloreError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    return data if isinstance(data, list) else list(data.values())
+
+
+def _test_list(value, name: str) -> list[str]:
+    if isinstance(value, str):
+        value = json.loads(value)  # SWE-bench stores the lists JSON-encoded
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a list of test ids")
+    return value
+
+
+def load_dataset(path: Path) -> tuple[list[Instance], list[str]]:
+    """The valid instances, and one message per malformed row."""
+    instances, problems = [], []
+    for n, row in enumerate(_rows(path), 1):
+        try:
+            if isinstance(row, Exception):
+                raise row
+            if not isinstance(row, dict):
+                raise ValueError("not an object")
+            missing = [f for f in REQUIRED if f not in row]
+            if missing:
+                raise ValueError(f"missing field {missing[0]!r}")
+            for f in ("instance_id", "repo", "base_commit"):
+                if not isinstance(row[f], str) or not row[f]:
+                    raise ValueError(f"field {f!r} must be a non-empty string")
+            known = set(Instance.__dataclass_fields__) - {"extra"}
+            instances.append(Instance(
+                **{k: row[k] for k in known if k in row and k not in
+                   ("FAIL_TO_PASS", "PASS_TO_PASS")},
+                FAIL_TO_PASS=_test_list(row["FAIL_TO_PASS"], "FAIL_TO_PASS"),
+                PASS_TO_PASS=_test_list(row["PASS_TO_PASS"], "PASS_TO_PASS"),
+                extra={k: v for k, v in row.items() if k not in known}))
+        except (ValueError, TypeError) as exc:
+            rid = row.get("instance_id", "?") if isinstance(row, dict) else "?"
+            problems.append(f"{path.name} row {n} ({rid}): {exc}")
+    return instances, problems
+
+
+def load_predictions(spec: str, instances: list[Instance]) -> dict[str, str]:
+    """{instance_id: model_patch} from a file (JSONL, JSON list, or dict keyed by id), or the
+    dataset's own `gold` patches, or `empty` ones."""
+    if spec == "gold":
+        return {i.instance_id: i.patch for i in instances}
+    if spec == "empty":
+        return {i.instance_id: "" for i in instances}
+    path = Path(spec)
+    rows = _rows(path)
+    out = {}
+    for n, row in enumerate(rows, 1):
+        if isinstance(row, Exception) or not isinstance(row, dict) or "instance_id" not in row:
+            raise PatchloreError(f"{path.name} row {n}: not a prediction",
+                                 hint="rows need instance_id, model_name_or_path, model_patch")
+        out[row["instance_id"]] = row.get("model_patch") or ""
+    return out

@@ -1,0 +1,157 @@
+"""Grading predictions the way SWE-bench does, in the sandbox.
+
+Per instance: the repo at its base commit, the model patch, then the test patch, then the tests
+that the test patch touches. Resolved = every FAIL_TO_PASS test and every PASS_TO_PASS test
+passes (PASSED and XFAIL pass; a skipped FAIL_TO_PASS test fails; a skipped PASS_TO_PASS test
+is kept). Failing tests can be rerun to tell flaky from failing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from patchlore.config import Settings
+from patchlore.errors import PatchloreError
+from patchlore.evals.dataset import Instance
+from patchlore.sandbox.factory import open_sandbox
+from patchlore.sandbox.testrun import PASSED, SKIPPED, XFAIL, run_tests
+
+RESOLVED, UNRESOLVED, ERROR, EMPTY = "resolved", "unresolved", "error", "empty_patch"
+
+
+@dataclass
+class Grade:
+    instance_id: str
+    status: str
+    reason: str = ""
+    failed_f2p: list[str] = field(default_factory=list)
+    failed_p2p: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def checkout(inst: Instance, repos_dir: Path, dest: Path) -> Path:
+    """A working copy of the instance's repo at its base commit, from a local mirror."""
+    mirror = repos_dir / inst.repo.replace("/", "__")
+    if not mirror.is_dir():
+        raise PatchloreError(f"{inst.instance_id}: no mirror {mirror}",
+                             hint="put a clone of the repo there (owner__name)")
+    work = dest / "repo"
+    for cmd in (["git", "clone", "-q", "--no-checkout", str(mirror), str(work)],
+                ["git", "-C", str(work), "checkout", "-q", inst.base_commit]):
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PatchloreError(f"{inst.instance_id}: {' '.join(cmd[:3])} failed: "
+                                 f"{done.stderr.strip()[:200]}")
+    return work
+
+
+def test_files(test_patch: str) -> list[str]:
+    return sorted(set(re.findall(r"^\+\+\+ b/(\S+)", test_patch, re.MULTILINE)))
+
+
+def passed(status: str | None, f2p: bool) -> bool:
+    if status in (PASSED, XFAIL):
+        return True
+    return status == SKIPPED and not f2p
+
+
+def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: Settings,
+                   log_dir: Path, rerun_flaky: int = 0) -> Grade:
+    start = time.monotonic()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / "patch.diff").write_text(model_patch)
+    if not model_patch.strip():
+        return Grade(inst.instance_id, EMPTY, "empty patch")
+    with tempfile.TemporaryDirectory(prefix="patchlore-grade-") as tmp:
+        try:
+            work = checkout(inst, repos_dir, Path(tmp))
+            with open_sandbox(settings, str(work)) as box:
+                for name, patch in (("model patch", model_patch), ("test patch", inst.test_patch)):
+                    applied = box.apply_patch(patch)
+                    if not applied.applied:
+                        return _done(Grade(inst.instance_id, ERROR if name == "test patch"
+                                           else UNRESOLVED, f"{name} does not apply: "
+                                           f"{applied.reason}"), start, log_dir)
+                cmd = f"{settings.test_cmd} {shlex.join(test_files(inst.test_patch))}"
+                runs = [run_tests(box, cmd, timeout=settings.timeout)]
+                (log_dir / "test_output.txt").write_text(runs[0].command.stdout +
+                                                         runs[0].command.stderr)
+                grade = _judge(inst, runs)
+                for _ in range(rerun_flaky):
+                    if grade.status == RESOLVED:
+                        break
+                    runs.append(run_tests(box, cmd, timeout=settings.timeout))
+                    grade = _judge(inst, runs)
+                if runs[0].command.timed_out and grade.status != RESOLVED:
+                    grade.reason = f"tests timed out after {settings.timeout:.0f} s"
+        except PatchloreError as exc:
+            return _done(Grade(inst.instance_id, ERROR, exc.message), start, log_dir)
+    return _done(grade, start, log_dir)
+
+
+def _judge(inst: Instance, runs: list) -> Grade:
+    """A test counts as passed if it passed in any run; those that also failed are flaky."""
+    def outcomes(test: str) -> list[str | None]:
+        return [r.tests[test].status if test in r.tests else None for r in runs]
+
+    grade = Grade(inst.instance_id, UNRESOLVED)
+    for ids, f2p, bad in ((inst.FAIL_TO_PASS, True, grade.failed_f2p),
+                          (inst.PASS_TO_PASS, False, grade.failed_p2p)):
+        for test in ids:
+            results = [passed(s, f2p) for s in outcomes(test)]
+            if not any(results):
+                bad.append(test)
+            elif not all(results):
+                grade.flaky.append(test)
+    if not grade.failed_f2p and not grade.failed_p2p:
+        grade.status = RESOLVED
+    else:
+        grade.reason = (f"{len(grade.failed_f2p)} FAIL_TO_PASS and {len(grade.failed_p2p)} "
+                        "PASS_TO_PASS test(s) do not pass")
+    return grade
+
+
+def _done(grade: Grade, start: float, log_dir: Path) -> Grade:
+    grade.seconds = round(time.monotonic() - start, 3)
+    (log_dir / "report.json").write_text(json.dumps(asdict(grade), indent=2))
+    return grade
+
+
+def grade_all(instances: list[Instance], predictions: dict[str, str], repos_dir: Path,
+              settings: Settings, out_dir: Path, workers: int = 1, rerun_flaky: int = 0,
+              progress=lambda grade: None) -> dict:
+    todo = [i for i in instances if i.instance_id in predictions]
+
+    def one(inst: Instance) -> Grade:
+        grade = grade_instance(inst, predictions[inst.instance_id], repos_dir, settings,
+                               out_dir / "logs" / inst.instance_id, rerun_flaky)
+        progress(grade)
+        return grade
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        grades = list(pool.map(one, todo))
+    by = {s: sorted(g.instance_id for g in grades if g.status == s)
+          for s in (RESOLVED, UNRESOLVED, ERROR, EMPTY)}
+    report = {
+        "total_instances": len(instances), "submitted_instances": len(todo),
+        "completed_instances": len(by[RESOLVED]) + len(by[UNRESOLVED]),
+        "resolved_instances": len(by[RESOLVED]), "unresolved_instances": len(by[UNRESOLVED]),
+        "empty_patch_instances": len(by[EMPTY]), "error_instances": len(by[ERROR]),
+        "resolved_ids": by[RESOLVED], "unresolved_ids": by[UNRESOLVED],
+        "error_ids": by[ERROR], "empty_patch_ids": by[EMPTY],
+        "flaky_tests": {g.instance_id: g.flaky for g in grades if g.flaky},
+        "schema_version": 2,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2))
+    return report

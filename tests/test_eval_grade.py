@@ -1,0 +1,135 @@
+"""Grading SWE-bench-format predictions on the minibench, in real sandboxes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from patchlore.evals.dataset import load_dataset, load_predictions
+from patchlore.evals.grade import grade_all
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
+
+
+@pytest.fixture(scope="module")
+def mirrors(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mirrors")
+    subprocess.run([sys.executable, str(ROOT / "examples" / "minibench" / "build.py"),
+                    "--mirrors", str(out)], check=True, capture_output=True)
+    return out
+
+
+def test_mirrors_rebuild_the_dataset_s_base_commits(mirrors):
+    instances, problems = load_dataset(DATASET)
+    assert len(instances) >= 12 and not problems
+    for inst in instances:
+        head = subprocess.run(["git", "-C", str(mirrors / inst.repo.replace("/", "__")),
+                               "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        assert head.strip() == inst.base_commit, inst.instance_id
+        assert inst.FAIL_TO_PASS and inst.PASS_TO_PASS
+
+
+@pytest.mark.parametrize("backend", ["docker", "local"])
+def test_gold_resolves_all_and_empty_none(mirrors, tmp_path, settings, backend, request):
+    if backend == "docker":
+        request.getfixturevalue("docker_ready")
+    settings.sandbox = backend
+    instances, _ = load_dataset(DATASET)
+    gold = grade_all(instances, load_predictions("gold", instances), mirrors, settings,
+                     tmp_path / "gold", workers=2)
+    assert gold["resolved_instances"] == len(instances) == gold["submitted_instances"]
+    assert gold["error_ids"] == [] and gold["unresolved_ids"] == []
+    empty = grade_all(instances, load_predictions("empty", instances), mirrors, settings,
+                      tmp_path / "empty")
+    assert empty["resolved_ids"] == [] and len(empty["empty_patch_ids"]) == len(instances)
+    report = json.loads((tmp_path / "gold" / "report.json").read_text())
+    assert report["resolved_ids"] == sorted(i.instance_id for i in instances)
+    log = tmp_path / "gold" / "logs" / instances[0].instance_id
+    assert (log / "patch.diff").read_text() == instances[0].patch
+    assert "passed" in (log / "test_output.txt").read_text()
+
+
+def test_wrong_and_unappliable_predictions(mirrors, tmp_path, settings):
+    settings.sandbox = "local"
+    instances, _ = load_dataset(DATASET)
+    by_id = {i.instance_id: i for i in instances}
+    median = by_id["patchlore__median-1"]
+    preds = [
+        # "fixes" the even case by breaking the odd one: a PASS_TO_PASS test fails
+        {"instance_id": median.instance_id, "model_name_or_path": "m",
+         "model_patch": median.patch.replace("return ordered[mid]\n", "return 0\n")},
+        {"instance_id": "patchlore__roman-1", "model_name_or_path": "m",
+         "model_patch": "--- a/nope.py\n+++ b/nope.py\n@@ -1 +1 @@\n-a\n+b\n"},
+    ]
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in preds))
+    report = grade_all(instances, load_predictions(str(path), instances), mirrors, settings,
+                       tmp_path / "out")
+    assert report["unresolved_ids"] == ["patchlore__median-1", "patchlore__roman-1"]
+    median_report = json.loads((tmp_path / "out" / "logs" / "patchlore__median-1" /
+                                "report.json").read_text())
+    assert median_report["failed_p2p"] == ["test_stats.py::test_odd_length"]
+    roman = json.loads((tmp_path / "out" / "logs" / "patchlore__roman-1" /
+                        "report.json").read_text())
+    assert "does not apply" in roman["reason"]
+
+
+def test_prediction_formats(tmp_path):
+    instances, _ = load_dataset(DATASET)
+    one = {"instance_id": instances[0].instance_id, "model_name_or_path": "m",
+           "model_patch": "P"}
+    (tmp_path / "a.json").write_text(json.dumps([one]))
+    (tmp_path / "b.json").write_text(json.dumps({one["instance_id"]: one}))
+    (tmp_path / "c.jsonl").write_text(json.dumps(one) + "\n")
+    for name in ("a.json", "b.json", "c.jsonl"):
+        assert load_predictions(str(tmp_path / name), instances) == {one["instance_id"]: "P"}
+
+
+def test_malformed_rows_are_named_and_skipped(tmp_path):
+    rows = DATASET.read_text().splitlines()
+    bad = json.loads(rows[1])
+    del bad["base_commit"]
+    worse = json.loads(rows[2])
+    worse["FAIL_TO_PASS"] = "not json"
+    (tmp_path / "d.jsonl").write_text("\n".join([rows[0], json.dumps(bad), json.dumps(worse),
+                                                 "{broken", rows[3]]) + "\n")
+    instances, problems = load_dataset(tmp_path / "d.jsonl")
+    assert len(instances) == 2
+    assert problems[0] == f"d.jsonl row 2 ({bad['instance_id']}): missing field 'base_commit'"
+    assert "row 3" in problems[1] and "row 4" in problems[2] and "not JSON" in problems[2]
+
+
+def test_cli_grade(mirrors, tmp_path):
+    res = run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions", "gold",
+                  "--repos-dir", str(mirrors), "--output", str(tmp_path / "o"), "--sandbox",
+                  "local", "--json", "--workers", "2", timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["resolved_instances"] >= 12
+    missing = run_cli("eval", "grade", "--dataset", str(tmp_path / "none.jsonl"),
+                      "--predictions", "gold", "--repos-dir", str(mirrors))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_rerun_tells_flaky_from_failing():
+    from patchlore.evals.dataset import Instance
+    from patchlore.evals.grade import RESOLVED, UNRESOLVED, _judge
+    from patchlore.sandbox.base import CommandResult
+    from patchlore.sandbox.testrun import TestOutcome, TestRun
+
+    def run(**statuses):
+        return TestRun(CommandResult("pytest", 1, "", "", 0.1), "junit",
+                       {f"t.py::{k}": TestOutcome(v) for k, v in statuses.items()})
+
+    inst = Instance("i", "o/r", "c", "", "", "", ["t.py::new"], ["t.py::old", "t.py::skip"])
+    first = run(new="failed", old="passed", skip="skipped")
+    assert _judge(inst, [first]).status == UNRESOLVED
+    graded = _judge(inst, [first, run(new="passed", old="passed", skip="skipped")])
+    assert graded.status == RESOLVED and graded.flaky == ["t.py::new"]
+    assert _judge(inst, [run(new="skipped", old="passed", skip="skipped")]).failed_f2p == \
+        ["t.py::new"]  # a skipped FAIL_TO_PASS test fails; a skipped PASS_TO_PASS one is kept
