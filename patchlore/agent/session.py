@@ -40,7 +40,8 @@ def runs_dir(root: Path) -> Path:
 
 def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                warn: Callable[[str], None] = lambda m: None,
-               progress: Callable[[str], None] = lambda m: None) -> Session:
+               progress: Callable[[str], None] = lambda m: None,
+               runs_root: Path | None = None, run_id: str | None = None) -> Session:
     llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
     snapshot = take_snapshot(root)
     if settings.memory_mode != "off" and opts.memory is None:
@@ -50,7 +51,7 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     opts.memory_mode = settings.memory_mode
     opts.repo_name = opts.repo_name or root.name
     opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
-    traj = Trajectory(runs_dir(root))
+    traj = Trajectory(runs_root or runs_dir(root), run_id)
     traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
              test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds)
     try:

@@ -65,3 +65,74 @@ def grade(
                        f" ({100 * report['resolved_instances'] / n:.1f}%), "
                        f"errors {report['error_instances']}, empty "
                        f"{report['empty_patch_instances']}; report: {output / 'report.json'}")
+
+
+@app.command("run")
+def run(
+    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances."),
+    repos_dir: Path = typer.Option(..., "--repos-dir",
+                                   help="Local mirrors of the repos, named owner__name."),
+    instances: list[str] = typer.Option(None, "--instances", help="Only these instance ids."),
+    slice_: str = typer.Option("", "--slice", help="A:B, after the other filters."),
+    pattern: str = typer.Option("", "--filter", help="Regex on instance ids."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Instances at once."),
+    model: str = typer.Option(None, "--model", help="litellm model name, or replay:PATH."),
+    api_base: str = typer.Option(None, "--api-base", help="Model endpoint."),
+    samples: int = typer.Option(4, "--samples", "-n", min=1, help="Candidates per round."),
+    rounds: int = typer.Option(2, "--rounds", min=1, help="Feedback rounds at most."),
+    memory_mode: str = typer.Option(None, "--memory-mode", help="off, read or online."),
+    memory: Path = options.MEMORY,
+    memory_url: str = options.MEMORY_URL,
+    run_id: str = typer.Option(None, "--run-id", help="Resume this run (default: a new id)."),
+    output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Runs live here."),
+    sandbox: str = options.SANDBOX,
+    image: str = options.IMAGE,
+    test_cmd: str = typer.Option(None, "--test-cmd", help="Default: the test_cmd setting."),
+) -> None:
+    """Run the agent on every selected instance and write predictions.jsonl (SWE-bench's
+    format) under OUTPUT/RUN_ID/. Rerunning the same --run-id skips finished instances and
+    retries infrastructure errors. With --memory-mode online, later instances use lessons from
+    earlier ones (instances start in dataset order).
+
+    \b
+    Examples:
+      patchlore eval run --dataset examples/minibench/minibench.jsonl --repos-dir /tmp/mirrors \\
+          --model hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct --api-base http://gpu:8000/v1
+      patchlore eval run --dataset d.jsonl --repos-dir mirrors --run-id 20261122-a --workers 4
+    """
+    from patchlore.agent.loop import RepairOptions
+    from patchlore.agent.trajectory import new_run_id
+    from patchlore.cli import ui
+    from patchlore.config import load_settings
+    from patchlore.evals.dataset import load_dataset
+    from patchlore.evals.run import run_all, select
+
+    settings = load_settings(Path.cwd(), {
+        "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
+        "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
+        "memory_dir": str(memory) if memory else None})
+    loaded, problems = load_dataset(dataset)
+    for p in problems:
+        ui.warn(f"skipped: {p}")
+    chosen = select(loaded, instances, slice_, pattern)
+    store = None
+    if settings.memory_mode != "off":
+        from patchlore.memory.store import MemoryStore
+
+        store = MemoryStore(settings.memory_dir, url=settings.memory_url)
+    opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=rounds,
+                         test_timeout=settings.timeout, workers=1, memory=store)
+    run_id = run_id or new_run_id()
+    out_dir = output / run_id
+    ui.info(f"run {run_id}: {len(chosen)} instance(s) -> {out_dir}")
+    count = []
+
+    def progress(rec: dict) -> None:
+        count.append(rec)
+        state = rec.get("outcome") or f"error: {rec.get('reason', '')}"
+        ui.info(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
+
+    runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress)
+    done = sum(r["status"] == "done" for r in runner.results.values())
+    ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
+                   f"{out_dir / 'predictions.jsonl'}")

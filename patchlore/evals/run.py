@@ -1,0 +1,129 @@
+"""Running the agent over a dataset: one repair per instance, predictions in SWE-bench's format.
+
+The agent sees what SWE-bench allows: the problem statement and the repo at its base commit.
+results.jsonl (append-only, fsync'd per instance) is what a resumed run reads: finished
+instances are skipped, infrastructure errors retried. predictions.jsonl is rewritten
+atomically from it after every instance, so a kill -9 at any moment loses nothing and
+duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from patchlore.agent.loop import RepairOptions
+from patchlore.agent.session import run_repair
+from patchlore.config import Settings
+from patchlore.errors import PatchloreError
+from patchlore.evals.dataset import Instance
+from patchlore.evals.grade import checkout
+
+DONE, ERROR = "done", "error"
+
+
+def select(instances: list[Instance], ids: list[str] | None = None, slice_: str = "",
+           pattern: str = "") -> list[Instance]:
+    if ids:
+        wanted = set(ids)
+        instances = [i for i in instances if i.instance_id in wanted]
+    if pattern:
+        instances = [i for i in instances if re.search(pattern, i.instance_id)]
+    if slice_:
+        a, _, b = slice_.partition(":")
+        instances = instances[int(a) if a else None:int(b) if b else None]
+    return instances
+
+
+def read_results(path: Path) -> dict[str, dict]:
+    """The last complete record per instance; a torn last line (a kill) is dropped."""
+    out: dict[str, dict] = {}
+    if not path.exists():
+        return out
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):  # cut the torn tail so the next append starts on a clean line
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    for line in data[:end].splitlines():
+        try:
+            rec = json.loads(line)
+            out[rec["instance_id"]] = rec
+        except (ValueError, KeyError):
+            continue
+    return out
+
+
+class Runner:
+    def __init__(self, out_dir: Path, model_name: str) -> None:
+        self.out_dir = out_dir
+        self.model_name = model_name
+        self.results_path = out_dir / "results.jsonl"
+        self.lock = threading.Lock()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.results = read_results(self.results_path)
+
+    def todo(self, instances: list[Instance]) -> list[Instance]:
+        return [i for i in instances if self.results.get(i.instance_id, {}).get("status") != DONE]
+
+    def record(self, rec: dict) -> None:
+        with self.lock:
+            with self.results_path.open("ab") as fh:
+                fh.write((json.dumps(rec) + "\n").encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.results[rec["instance_id"]] = rec
+            self._write_predictions()
+
+    def _write_predictions(self) -> None:
+        rows = [{"instance_id": iid, "model_name_or_path": self.model_name,
+                 "model_patch": rec.get("model_patch", "")}
+                for iid, rec in sorted(self.results.items()) if rec["status"] == DONE]
+        tmp = self.out_dir / "predictions.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, self.out_dir / "predictions.jsonl")
+
+
+def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: RepairOptions,
+                 out_dir: Path) -> dict:
+    start = time.monotonic()
+    rec = {"instance_id": inst.instance_id}
+    with tempfile.TemporaryDirectory(prefix="patchlore-eval-") as tmp:
+        try:
+            work = checkout(inst, repos_dir, Path(tmp))
+            opts = replace(base, task=inst.problem_statement, repo_name=inst.repo)
+            session = run_repair(work, settings, opts, runs_root=out_dir / "instances",
+                                 run_id=inst.instance_id)
+            result = session.result
+            rec.update(status=DONE, outcome=result.status, model_patch=result.patch,
+                       rounds=result.rounds, prompt_tokens=result.usage.prompt_tokens,
+                       completion_tokens=result.usage.completion_tokens,
+                       cost=result.usage.cost, message=result.message)
+        except PatchloreError as exc:  # a dead model server, a missing mirror: retry on resume
+            rec.update(status=ERROR, reason=exc.message)
+    rec["seconds"] = round(time.monotonic() - start, 2)
+    return rec
+
+
+def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
+            opts: RepairOptions, out_dir: Path, workers: int = 1,
+            progress=lambda rec: None) -> Runner:
+    runner = Runner(out_dir, settings.model)
+    todo = runner.todo(instances)
+
+    def one(inst: Instance) -> None:
+        rec = run_instance(inst, repos_dir, settings, replace(opts), out_dir)
+        runner.record(rec)
+        progress(rec)
+
+    # instances start in dataset order, so online memory learns in that order
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, todo))
+    return runner

@@ -1,0 +1,113 @@
+"""`patchlore eval run` on the minibench with a scripted model over real HTTP: predictions in
+SWE-bench's format that grade as resolved, and resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from stub_llm import StubLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
+
+
+def repro(test: str) -> str:
+    return f"test_patchlore_repro.py\n<<<<<<< SEARCH\n=======\n{test}>>>>>>> REPLACE\n"
+
+
+def fix(path: str, old: str, new: str) -> str:
+    return f"{path}\n<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE\n"
+
+
+SCRIPT = {  # per instance: a failing reproduction test, then the fix
+    "patchlore__chunks-1": [
+        repro("from chunks import chunked\n\n\ndef test_tail():\n"
+              "    assert chunked([1, 2, 3], 2) == [[1, 2], [3]]\n"),
+        fix("chunks.py", "    return [items[i:i + size] for i in range(0, len(items) - size + 1, "
+            "size)]\n", "    return [items[i:i + size] for i in range(0, len(items), size)]\n")],
+    "patchlore__durations-1": [
+        repro("from durations import parse_duration\n\n\ndef test_m():\n"
+              "    assert parse_duration('2m') == 120\n"),
+        fix("durations.py", 'UNITS = {"h": 3600, "m": 100, "s": 1}\n',
+            'UNITS = {"h": 3600, "m": 60, "s": 1}\n')],
+    "patchlore__flatten-1": [
+        repro("from nested import flatten\n\n\ndef test_deep():\n"
+              "    assert flatten([[[1]]]) == [1]\n"),
+        fix("nested.py", "            out.extend(item)\n", "            out.extend(flatten(item))\n")],
+}
+
+
+@pytest.fixture(scope="module")
+def mirrors(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("mirrors")
+    subprocess.run([sys.executable, str(ROOT / "examples" / "minibench" / "build.py"),
+                    "--mirrors", str(out)], check=True, capture_output=True)
+    return out
+
+
+def answers(ids):
+    return [[text] for iid in ids for text in SCRIPT[iid]]
+
+
+def eval_args(mirrors, out, stub, *extra):
+    return ["eval", "run", "--dataset", str(DATASET), "--repos-dir", str(mirrors),
+            "--output", str(out), "--model", "hosted_vllm/stub-coder", "--api-base",
+            stub.api_base, "--samples", "1", "--rounds", "1", "--memory-mode", "off",
+            "--sandbox", "local", "--filter", "chunks|durations|flatten", *extra]
+
+
+def test_run_writes_predictions_that_grade_as_resolved(mirrors, tmp_path):
+    ids = sorted(SCRIPT)
+    with StubLLM(answers(ids)) as stub:
+        res = run_cli(*eval_args(mirrors, tmp_path, stub, "--run-id", "r1"), timeout=600)
+        # the agent never sees the test patch or the gold patch
+        seen = json.dumps(stub.requests)
+    assert res.returncode == 0, res.stderr
+    assert "test_last_chunk_may_be_short" not in seen and "len(items), size)]" not in \
+        seen.split("REPLACE")[0]
+    preds = [json.loads(ln) for ln in (tmp_path / "r1" / "predictions.jsonl").read_text()
+             .splitlines()]
+    assert [p["instance_id"] for p in preds] == ids
+    assert all(set(p) == {"instance_id", "model_name_or_path", "model_patch"} for p in preds)
+    assert all("test_patchlore_repro" not in p["model_patch"] for p in preds)
+    graded = run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions",
+                     str(tmp_path / "r1" / "predictions.jsonl"), "--repos-dir", str(mirrors),
+                     "--output", str(tmp_path / "g"), "--sandbox", "local", "--json")
+    report = json.loads(graded.stdout)
+    assert report["resolved_ids"] == ids, report
+    assert (tmp_path / "r1" / "instances" / ids[0] / "trajectory.jsonl").is_file()
+
+
+def test_kill_9_then_resume_loses_and_duplicates_nothing(mirrors, tmp_path):
+    ids = sorted(SCRIPT)
+    with StubLLM(answers(ids)) as stub:
+        env = {**os.environ, "NO_COLOR": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "patchlore",
+                                 *eval_args(mirrors, tmp_path, stub, "--run-id", "r2")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        results = tmp_path / "r2" / "results.jsonl"
+        deadline = time.monotonic() + 300
+        while not (results.exists() and results.read_text().count("\n") >= 1):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done_before = results.read_text().count("\n")
+        assert 1 <= done_before < 3
+        # the killed instance's answers may be spent: script what remains from scratch
+        stub.script = answers(ids[done_before:])
+        res = run_cli(*eval_args(mirrors, tmp_path, stub, "--run-id", "r2"), timeout=600)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert sorted(r["instance_id"] for r in lines) == ids  # each exactly once
+    preds = (tmp_path / "r2" / "predictions.jsonl").read_text().splitlines()
+    assert sorted(json.loads(p)["instance_id"] for p in preds) == ids
