@@ -111,3 +111,28 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(mirrors, tmp_path):
     assert sorted(r["instance_id"] for r in lines) == ids  # each exactly once
     preds = (tmp_path / "r2" / "predictions.jsonl").read_text().splitlines()
     assert sorted(json.loads(p)["instance_id"] for p in preds) == ids
+
+
+def test_report_compares_runs_with_learning_curves(mirrors, tmp_path):
+    ids = sorted(SCRIPT)
+    for run_id, script in (("off", answers(ids)), ("on", answers(ids[:2]) + [["no idea"]])):
+        with StubLLM(script) as stub:
+            assert run_cli(*eval_args(mirrors, tmp_path, stub, "--run-id", run_id),
+                           timeout=600).returncode == 0
+        graded = run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions",
+                         str(tmp_path / run_id / "predictions.jsonl"), "--repos-dir",
+                         str(mirrors), "--output", str(tmp_path / run_id / "grade"),
+                         "--sandbox", "local")
+        assert graded.returncode == 0, graded.stderr
+    res = run_cli("eval", "report", str(tmp_path / "off"), str(tmp_path / "on"), "--format",
+                  "json", "--plot", str(tmp_path / "curve.png"))
+    assert res.returncode == 0, res.stderr
+    rows = {r["run"]: r for r in json.loads(res.stdout)}
+    assert rows["off"]["resolved"] == 3 and rows["off"]["learning_curve"] == [1.0, 1.0, 1.0]
+    assert rows["on"]["resolved"] == 2 and rows["on"]["learning_curve"][-1] == 0.6667
+    png = (tmp_path / "curve.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    md = run_cli("eval", "report", str(tmp_path / "off"), "--format", "markdown")
+    assert "| off | 3 | 3 (100.0%) |" in md.stdout
+    bad = run_cli("eval", "report", str(tmp_path))
+    assert bad.returncode == 2 and "not an eval run" in bad.stderr

@@ -136,3 +136,41 @@ def run(
     done = sum(r["status"] == "done" for r in runner.results.values())
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")
+
+
+@app.command("report")
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run directories written by `eval run`."),
+    fmt: str = typer.Option("table", "--format", help="table, markdown or json."),
+    plot: Path = typer.Option(None, "--plot", help="Write the learning curves to this PNG."),
+) -> None:
+    """Compare runs: resolved %, cost, tokens and time per instance, and the learning curve
+    (resolved rate over instances seen). Resolution comes from RUN/grade/report.json: grade
+    with `patchlore eval grade --predictions RUN/predictions.jsonl --output RUN/grade`.
+
+    \b
+    Example:
+      patchlore eval report runs/memory-off runs/memory-online --plot curve.png
+    """
+    from patchlore.cli import ui
+    from patchlore.evals.report import markdown, resolved_text, summarize
+    from patchlore.evals.report import plot as draw
+
+    rows = [summarize(r) for r in runs]
+    if plot:
+        draw(rows, plot)
+        ui.info(f"learning curves: {plot}")
+    if fmt == "json":
+        ui.print_json(rows)
+    elif fmt == "markdown":
+        print(markdown(rows))
+    else:
+        from rich.table import Table
+
+        table = Table(title="patchlore eval report", title_justify="left")
+        for col in ("run", "instances", "resolved", "cost", "tokens/inst.", "s/inst."):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["run"], str(r["instances"]), resolved_text(r), f"${r['cost']:.4f}",
+                          str(r["tokens_per_instance"]), str(r["seconds_per_instance"]))
+        ui.out().print(table)

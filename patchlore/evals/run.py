@@ -105,7 +105,8 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
             rec.update(status=DONE, outcome=result.status, model_patch=result.patch,
                        rounds=result.rounds, prompt_tokens=result.usage.prompt_tokens,
                        completion_tokens=result.usage.completion_tokens,
-                       cost=result.usage.cost, message=result.message)
+                       cost=result.usage.cost, message=result.message,
+                       test_seconds=round(result.test_seconds, 2))
         except PatchloreError as exc:  # a dead model server, a missing mirror: retry on resume
             rec.update(status=ERROR, reason=exc.message)
     rec["seconds"] = round(time.monotonic() - start, 2)
