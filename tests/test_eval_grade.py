@@ -133,3 +133,41 @@ def test_rerun_tells_flaky_from_failing():
     assert graded.status == RESOLVED and graded.flaky == ["t.py::new"]
     assert _judge(inst, [run(new="skipped", old="passed", skip="skipped")]).failed_f2p == \
         ["t.py::new"]  # a skipped FAIL_TO_PASS test fails; a skipped PASS_TO_PASS one is kept
+
+
+def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
+    """SWE-bench-style: one image per instance with the repo at /testbed, chosen by template."""
+    from patchlore.sandbox.docker_backend import docker_client
+
+    instances, _ = load_dataset(DATASET)
+    chosen = [i for i in instances if i.instance_id in ("patchlore__roman-1",
+                                                         "patchlore__median-1")]
+    client = docker_client()
+    tags = []
+    try:
+        for inst in chosen:
+            tag = f"patchlore-test-testbed:{inst.instance_id.replace('__', '_1776_')}"
+            work = tmp_path / inst.instance_id
+            subprocess.run(["git", "clone", "-q", str(mirrors / inst.repo.replace("/", "__")),
+                            str(work)], check=True)
+            tar = subprocess.run(["tar", "-C", str(work), "-c", "--transform", "s,^\\.,testbed,",
+                                  "."], capture_output=True, check=True).stdout
+            box = client.containers.create(settings.image, ["true"])
+            try:
+                box.put_archive("/", tar)
+                box.commit(repository="patchlore-test-testbed",
+                           tag=inst.instance_id.replace("__", "_1776_"))
+            finally:
+                box.remove(force=True)
+            tags.append(tag)
+        settings.sandbox = "docker"
+        report = grade_all(chosen, load_predictions("gold", chosen), tmp_path / "no-mirrors",
+                           settings, tmp_path / "out",
+                           image_template="patchlore-test-testbed:{id_1776}")
+        assert report["resolved_ids"] == sorted(i.instance_id for i in chosen), report
+        empty = grade_all(chosen, {i.instance_id: "x" for i in chosen}, tmp_path, settings,
+                          tmp_path / "out2", image_template="patchlore-test-testbed:{id_1776}")
+        assert empty["resolved_ids"] == []
+    finally:
+        for tag in tags:
+            client.images.remove(tag, force=True)

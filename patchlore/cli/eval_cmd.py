@@ -16,9 +16,14 @@ def grade(
     dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances."),
     predictions: str = typer.Option(..., "--predictions",
                                     help="Predictions file, or `gold` / `empty`."),
-    repos_dir: Path = typer.Option(..., "--repos-dir",
+    repos_dir: Path = typer.Option(Path("repos"), "--repos-dir",
                                    help="Local mirrors of the repos, named owner__name."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Report and logs."),
+    image_template: str = typer.Option(
+        "", "--image-template", help="Per-instance image with the repo inside, e.g. "
+        "swebench/sweb.eval.x86_64.{id_1776}:latest ({instance_id}, {owner}, {name}, {id_1776})."),
+    workdir: str = typer.Option(None, "--workdir", help="The repo's path in those images "
+                                "(default /testbed)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Instances graded at once."),
     timeout: float = typer.Option(600, "--timeout", help="Seconds for one instance's tests."),
     rerun_flaky: int = typer.Option(0, "--rerun-flaky", help="Rerun failing tests K times."),
@@ -43,7 +48,8 @@ def grade(
     from patchlore.evals.grade import grade_all
 
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
-                                          "timeout": timeout, "test_cmd": test_cmd})
+                                          "timeout": timeout, "test_cmd": test_cmd,
+                                          "workdir": workdir})
     instances, problems = load_dataset(dataset)
     for p in problems:
         ui.warn(f"skipped: {p}")
@@ -56,7 +62,7 @@ def grade(
                 + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
 
     report = grade_all(instances, preds, repos_dir, settings, output, workers, rerun_flaky,
-                       progress)
+                       progress, image_template)
     if as_json:
         ui.print_json(report)
     else:

@@ -8,6 +8,7 @@ is kept). Failing tests can be rerun to tell flaky from failing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -55,6 +56,20 @@ def checkout(inst: Instance, repos_dir: Path, dest: Path) -> Path:
     return work
 
 
+def environment(inst: Instance, settings: Settings, image_template: str = "") -> Settings:
+    """The instance's own `image` field, else --image-template, else the settings as they are.
+    An image holds the repo already (SWE-bench's at /testbed): nothing is copied in."""
+    image = inst.extra.get("image") or ""
+    if not image and image_template:
+        owner, _, name = inst.repo.partition("/")
+        image = image_template.format(
+            instance_id=inst.instance_id, owner=owner, name=name,
+            id_1776=inst.instance_id.replace("__", "_1776_"))  # SWE-bench's image naming
+    if not image:
+        return settings
+    return dataclasses.replace(settings, image=image, workdir=settings.workdir or "/testbed")
+
+
 def test_files(test_patch: str) -> list[str]:
     return sorted(set(re.findall(r"^\+\+\+ b/(\S+)", test_patch, re.MULTILINE)))
 
@@ -66,7 +81,7 @@ def passed(status: str | None, f2p: bool) -> bool:
 
 
 def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: Settings,
-                   log_dir: Path, rerun_flaky: int = 0) -> Grade:
+                   log_dir: Path, rerun_flaky: int = 0, image_template: str = "") -> Grade:
     start = time.monotonic()
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "patch.diff").write_text(model_patch)
@@ -74,8 +89,9 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
         return Grade(inst.instance_id, EMPTY, "empty patch")
     with tempfile.TemporaryDirectory(prefix="patchlore-grade-") as tmp:
         try:
-            work = checkout(inst, repos_dir, Path(tmp))
-            with open_sandbox(settings, str(work)) as box:
+            settings = environment(inst, settings, image_template)
+            work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
+            with open_sandbox(settings, work) as box:
                 for name, patch in (("model patch", model_patch), ("test patch", inst.test_patch)):
                     applied = box.apply_patch(patch)
                     if not applied.applied:
@@ -129,12 +145,13 @@ def _done(grade: Grade, start: float, log_dir: Path) -> Grade:
 
 def grade_all(instances: list[Instance], predictions: dict[str, str], repos_dir: Path,
               settings: Settings, out_dir: Path, workers: int = 1, rerun_flaky: int = 0,
-              progress=lambda grade: None) -> dict:
+              progress=lambda grade: None, image_template: str = "") -> dict:
     todo = [i for i in instances if i.instance_id in predictions]
 
     def one(inst: Instance) -> Grade:
         grade = grade_instance(inst, predictions[inst.instance_id], repos_dir, settings,
-                               out_dir / "logs" / inst.instance_id, rerun_flaky)
+                               out_dir / "logs" / inst.instance_id, rerun_flaky,
+                               image_template)
         progress(grade)
         return grade
 
