@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for tests: real HTTP, real litellm.
 
 Each chat request takes the next scripted answer: a list of choice texts (cycled to fill `n`),
-or an int HTTP status to fail with. Every request body is recorded.
+or an int HTTP status to fail with; or the script is a function of the request body (for
+callers whose requests arrive in no fixed order). Every request body is recorded.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class StubLLM:
-    def __init__(self, script: list[list[str] | int] | None = None, model: str = "stub-coder"):
-        self.script = list(script or [])
+    def __init__(self, script=None, model: str = "stub-coder"):
+        self.script = script if callable(script) else list(script or [])
         self.model = model
         self.requests: list[dict] = []
         self.delay = 0.0
@@ -43,7 +44,10 @@ class StubLLM:
                 stub.requests.append(body)
                 if stub.delay:
                     time.sleep(stub.delay)
-                answer = stub.script.pop(0) if stub.script else ["I have nothing to say."]
+                if callable(stub.script):  # routes by request content: order-free
+                    answer = stub.script(body)
+                else:
+                    answer = stub.script.pop(0) if stub.script else ["I have nothing to say."]
                 if isinstance(answer, int):
                     self._send(answer, {"error": {"message": f"scripted {answer}",
                                                   "type": "server_error"}})

@@ -136,3 +136,24 @@ def test_report_compares_runs_with_learning_curves(mirrors, tmp_path):
     assert "| off | 3 | 3 (100.0%) |" in md.stdout
     bad = run_cli("eval", "report", str(tmp_path))
     assert bad.returncode == 2 and "not an eval run" in bad.stderr
+
+
+def routed(body: dict) -> list[str]:
+    """Answers by content: which repo the prompt shows, and whether it asks for a repro."""
+    prompt = body["messages"][-1]["content"]
+    for iid, (repro_answer, fix_answer) in SCRIPT.items():
+        module = fix_answer.split("\n", 1)[0]
+        if f"### {module}" in prompt:
+            return [repro_answer if "reproduce the bug" in prompt else fix_answer]
+    return ["no idea"]
+
+
+def test_ray_executor_on_local_ray(mirrors, tmp_path):
+    with StubLLM(routed) as stub:
+        res = run_cli(*eval_args(mirrors, tmp_path, stub, "--run-id", "ray", "--executor",
+                                 "ray"), env={"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    preds = [json.loads(x) for x in (tmp_path / "ray" / "predictions.jsonl").read_text()
+             .splitlines()]
+    assert sorted(p["instance_id"] for p in preds) == sorted(SCRIPT)
+    assert all(p["model_patch"].startswith("--- a/") for p in preds), preds

@@ -90,6 +90,9 @@ def run(
     memory: Path = options.MEMORY,
     memory_url: str = options.MEMORY_URL,
     run_id: str = typer.Option(None, "--run-id", help="Resume this run (default: a new id)."),
+    executor: str = typer.Option("threads", "--executor", help="threads, or ray for a cluster."),
+    ray_address: str = typer.Option("", "--ray-address",
+                                     help="An existing Ray cluster (default: start one here)."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Runs live here."),
     sandbox: str = options.SANDBOX,
     image: str = options.IMAGE,
@@ -138,7 +141,8 @@ def run(
         state = rec.get("outcome") or f"error: {rec.get('reason', '')}"
         ui.info(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
 
-    runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress)
+    runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress, executor,
+                     ray_address)
     done = sum(r["status"] == "done" for r in runner.results.values())
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")

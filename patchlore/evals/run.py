@@ -115,9 +115,13 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
 
 def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
             opts: RepairOptions, out_dir: Path, workers: int = 1,
-            progress=lambda rec: None) -> Runner:
+            progress=lambda rec: None, executor: str = "threads",
+            ray_address: str = "") -> Runner:
     runner = Runner(out_dir, settings.model)
     todo = runner.todo(instances)
+    if executor == "ray":
+        _run_on_ray(todo, repos_dir, settings, opts, out_dir, runner, progress, ray_address)
+        return runner
 
     def one(inst: Instance) -> None:
         rec = run_instance(inst, repos_dir, settings, replace(opts), out_dir)
@@ -128,3 +132,25 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, todo))
     return runner
+
+
+def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts: RepairOptions,
+                out_dir: Path, runner: Runner, progress, address: str) -> None:
+    """One Ray task per instance; the driver alone writes results. Each task opens its own
+    memory store: on a cluster, give a shared chroma server (memory_url), and let repos_dir and
+    the output directory be on storage every node sees."""
+    try:
+        import ray
+    except ImportError:
+        raise PatchloreError("--executor ray needs Ray", hint="pip install 'patchlore[ray]'") \
+            from None
+    ray.init(address=address or None, ignore_reinit_error=True, include_dashboard=False,
+             log_to_driver=False, configure_logging=False)
+    task = ray.remote(num_cpus=1, max_retries=1)(run_instance)
+    plain = replace(opts, memory=None)  # a store holds locks and clients: never pickled
+    pending = [task.remote(inst, repos_dir, settings, plain, out_dir) for inst in todo]
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        rec = ray.get(done[0])
+        runner.record(rec)
+        progress(rec)
