@@ -157,3 +157,41 @@ def test_ray_executor_on_local_ray(mirrors, tmp_path):
              .splitlines()]
     assert sorted(p["instance_id"] for p in preds) == sorted(SCRIPT)
     assert all(p["model_patch"].startswith("--- a/") for p in preds), preds
+
+
+def swebench_python() -> Path:
+    """A separate venv with the `swebench` package (its dependencies clash with ours)."""
+    venv = ROOT / ".venv-swebench"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        uv = Path(sys.executable).parent / "uv"
+        made = subprocess.run([str(uv), "venv", "-q", "-p", sys.executable, str(venv)],
+                              capture_output=True, text=True)
+        got = made.returncode == 0 and subprocess.run(
+            [str(uv), "pip", "install", "-q", "--python", str(python), "swebench>=4,<6"],
+            capture_output=True, text=True)
+        if not got or got.returncode != 0:
+            pytest.skip(f"swebench could not be installed: {(got or made).stderr[-300:]}")
+    return python
+
+
+def test_predictions_pass_swebench_s_own_loader(tmp_path):
+    from patchlore.evals.run import DONE, Runner
+
+    runner = Runner(tmp_path / "run", "hosted_vllm/some-model")
+    for i, iid in enumerate(sorted(SCRIPT)):
+        runner.record({"instance_id": iid, "status": DONE, "model_patch": f"--- a/x{i}\n"})
+    code = ("import json, sys\n"
+            "from swebench.harness.utils import get_predictions_from_file\n"
+            "preds = get_predictions_from_file(sys.argv[1], 'unused', 'test')\n"
+            "# the keys swebench.harness.run_evaluation reads from each prediction\n"
+            "assert all({'instance_id', 'model_name_or_path', 'model_patch'} <= set(p)"
+            " for p in preds)\n"
+            "print(json.dumps(preds))")
+    out = subprocess.run([str(swebench_python()), "-c", code,
+                          str(tmp_path / "run" / "predictions.jsonl")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    preds = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [p["instance_id"] for p in preds] == sorted(SCRIPT)
+    assert preds[0]["model_name_or_path"] == "hosted_vllm/some-model"
