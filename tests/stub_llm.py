@@ -42,6 +42,14 @@ class StubLLM:
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
+                if self.path.rstrip("/").endswith("/embeddings"):
+                    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    self._send(200, {"object": "list", "model": body.get("model"),
+                                     "data": [{"object": "embedding", "index": i,
+                                               "embedding": stub.embed(t)}
+                                              for i, t in enumerate(texts)],
+                                     "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                    return
                 if stub.delay:
                     time.sleep(stub.delay)
                 if callable(stub.script):  # routes by request content: order-free
@@ -68,6 +76,15 @@ class StubLLM:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def embed(text: str) -> list[float]:
+        """A deterministic 8-d vector: letter counts folded, enough to tell texts apart."""
+        vec = [0.0] * 8
+        for ch in text.lower():
+            if ch.isalpha():
+                vec[ord(ch) % 8] += 1.0
+        return vec
 
     @property
     def api_base(self) -> str:

@@ -1,0 +1,57 @@
+"""The model layer's answers to a server that says no, over real HTTP; an embeddings endpoint
+as the memory's embedder; --apply refusing a tree that moved."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import CALC, FIX, make_repo
+from patchlore.agent.model import LitellmModel, ModelError
+from patchlore.errors import PatchloreError
+from stub_llm import StubLLM
+
+
+def test_unknown_model_is_named():
+    with StubLLM([404]) as stub:
+        model = LitellmModel("hosted_vllm/no-such-model", api_base=stub.api_base, retries=0)
+        with pytest.raises(ModelError) as info:
+            model.complete([{"role": "user", "content": "hi"}])
+    assert "no-such-model" in info.value.message and "unknown" in info.value.message
+
+
+def test_transient_errors_are_retried():
+    with StubLLM([503, 500, ["fine"]]) as stub:
+        model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, backoff=0.01)
+        reply = model.complete([{"role": "user", "content": "hi"}])
+        assert reply.texts == ["fine"] and len(stub.requests) == 3
+
+
+def test_embeddings_endpoint_as_the_memory_embedder(tmp_path):
+    from patchlore.memory.embed import make_embedder
+    from patchlore.memory.schema import VERIFIED, Episode, Signature
+    from patchlore.memory.store import MemoryStore
+
+    with StubLLM() as stub:
+        embedder = make_embedder(f"litellm:hosted_vllm/embedder@{stub.api_base}")
+        store = MemoryStore(tmp_path / "m", embedder=embedder)
+        eps = [Episode(repo="r", task=t, signature=Signature(), diff="+x\n", outcome=VERIFIED)
+               for t in ("zzzz zebra", "aaaa apple")]
+        store.put_many(eps)
+        hit = store.vector_search("episode", "zebra zzz", 1)[0][0]
+        assert hit == eps[0].id
+        assert any("input" in r for r in stub.requests)
+
+
+def test_apply_refuses_when_the_file_changed_since_the_snapshot(tmp_path):
+    from patchlore.agent.session import apply_to_worktree
+    from patchlore.sandbox.snapshot import take_snapshot
+
+    repo = make_repo(tmp_path / "calc", CALC)
+    snap = take_snapshot(repo)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "patch.diff").write_text(FIX)
+    (repo / "calc.py").write_text((repo / "calc.py").read_text() + "# edited meanwhile\n")
+    with pytest.raises(PatchloreError, match="calc.py changed since the run started"):
+        apply_to_worktree(snap, FIX, tmp_path / "run")
+    assert "edited meanwhile" in (repo / "calc.py").read_text()
+    assert not (tmp_path / "run" / "backup").exists()
