@@ -20,7 +20,7 @@ SECRET = "sk-proj-Zx9Qw8Er7Ty6Ui5Op4As3Df2"
 
 def episode(i: int, repo: str = "r", outcome: str = VERIFIED, task: str = "") -> Episode:
     return Episode(repo=repo, task=task or f"task number {i}: widget {i} breaks",
-                   signature=Signature("ValueError", f"bad widget <num>", [f"t.py::test_{i}"]),
+                   signature=Signature("ValueError", "bad widget <num>", [f"t.py::test_{i}"]),
                    diff=f"--- a/w.py\n+++ b/w.py\n@@ -1 +1 @@\n-x = {i}\n+x = {i + 1}\n",
                    outcome=outcome, created=1000.0 + i)
 

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import tempfile
 import time
