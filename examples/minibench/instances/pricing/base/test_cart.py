@@ -1,4 +1,4 @@
-from cart import subtotal, total
+from cart import apply_discount, subtotal, total
 
 
 def test_subtotal():
