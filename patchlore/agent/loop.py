@@ -150,7 +150,7 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
             if stop:
                 result.status, result.message = "budget", stop
                 break
-            # 3. propose: N candidates from one request (one shared prompt prefix)
+            # 4. propose: N candidates from one request (one shared prompt prefix)
             progress(f"round {rnd}: asking {model.name} for {opts.samples} candidates")
             traj.log("prompt", round=rnd, messages=messages, n=opts.samples)
             with _timed(result, "propose"):
@@ -163,7 +163,7 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
                      seconds=round(reply.seconds, 3))
             with _timed(result, "parse"):
                 cands = _candidates(reply.texts, rnd, files)
-            # 4. verify every distinct candidate in the sandbox
+            # 5. verify every distinct candidate in the sandbox
             progress(f"round {rnd}: verifying {len(cands)} distinct candidate(s)")
             with _timed(result, "verify"):
                 for cand, run in pool.map(
@@ -181,7 +181,7 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
     finally:
         pool.close()
 
-    # 5. select: verified first, then the smallest change; identical diffs vote
+    # 6. select: verified first, then the smallest change; identical diffs vote
     verified = sorted((c for c in result.candidates if c.verified),
                       key=lambda c: (c.lines_changed, -c.votes))
     if verified:
@@ -191,7 +191,7 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
     elif result.status != "budget":
         result.message = f"no verified fix in {result.rounds} round(s)"
 
-    # 6. learn: the episode, the credit of the insights shown, new insights from a verified fix
+    # 7. learn: the episode, the credit of the insights shown, new insights from a verified fix
     if opts.memory is not None and opts.memory_mode == "online" and result.candidates:
         progress("learning from this repair")
         with _timed(result, "learn"):
