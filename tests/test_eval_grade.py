@@ -171,3 +171,15 @@ def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
     finally:
         for tag in tags:
             client.images.remove(tag, force=True)
+
+
+def test_hub_names_without_the_datasets_package_are_a_clear_error(tmp_path):
+    try:
+        import datasets  # noqa: F401
+        pytest.skip("datasets is installed: this checks the message when it is not")
+    except ImportError:
+        pass
+    res = run_cli("eval", "grade", "--dataset", "princeton-nlp/SWE-bench_Lite",
+                  "--predictions", "gold", "--repos-dir", str(tmp_path))
+    assert res.returncode == 2
+    assert "needs the `datasets` package" in res.stderr and "Traceback" not in res.stderr

@@ -13,7 +13,9 @@ app = typer.Typer(help="Evaluate on SWE-bench-format datasets.", no_args_is_help
 
 @app.command("grade")
 def grade(
-    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances."),
+    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
+                                 "or a Hugging Face dataset name."),
+    split: str = typer.Option("test", "--split", help="Split of a Hugging Face dataset."),
     predictions: str = typer.Option(..., "--predictions",
                                     help="Predictions file, or `gold` / `empty`."),
     repos_dir: Path = typer.Option(Path("repos"), "--repos-dir",
@@ -50,7 +52,7 @@ def grade(
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
                                           "timeout": timeout, "test_cmd": test_cmd,
                                           "workdir": workdir})
-    instances, problems = load_dataset(dataset)
+    instances, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
     preds = load_predictions(predictions, instances)
@@ -75,7 +77,9 @@ def grade(
 
 @app.command("run")
 def run(
-    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances."),
+    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
+                                 "or a Hugging Face dataset name."),
+    split: str = typer.Option("test", "--split", help="Split of a Hugging Face dataset."),
     repos_dir: Path = typer.Option(..., "--repos-dir",
                                    help="Local mirrors of the repos, named owner__name."),
     instances: list[str] = typer.Option(None, "--instances", help="Only these instance ids."),
@@ -120,7 +124,7 @@ def run(
         "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
         "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
         "memory_dir": str(memory) if memory else None})
-    loaded, problems = load_dataset(dataset)
+    loaded, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
     chosen = select(loaded, instances, slice_, pattern)

@@ -1,4 +1,5 @@
-"""SWE-bench-format datasets and predictions, read from local .json, .jsonl or .parquet files.
+"""SWE-bench-format datasets and predictions, read from local .json, .jsonl or .parquet files,
+or a Hugging Face dataset name when the `datasets` package is installed and the network allows.
 
 A malformed row is reported (row number and field) and skipped; the rest load.
 """
@@ -6,6 +7,7 @@ A malformed row is reported (row number and field) and skipped; the rest load.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +33,29 @@ class Instance:
     extra: dict = field(default_factory=dict)  # newer fields (image, eval_script, ...)
 
 
-def _rows(path: Path) -> list:
+def _hub_rows(name: str, split: str) -> list:
+    """A Hugging Face dataset by name (needs the `datasets` package and a network)."""
+    try:
+        import datasets
+    except ImportError:
+        raise PatchloreError(f"{name}: no such file, and loading a Hugging Face dataset needs "
+                             "the `datasets` package", hint="pip install datasets, or pass a "
+                             "local .json/.jsonl/.parquet file") from None
+    try:
+        return [dict(r) for r in datasets.load_dataset(name, split=split)]
+    except Exception as exc:  # offline, unknown name, unknown split: all one answer
+        raise PatchloreError(f"{name}: could not load it from the Hugging Face hub "
+                             f"({type(exc).__name__})",
+                             hint="check the name and network, or pass a local file") from None
+
+
+def _rows(path: Path, split: str = "test") -> list:
     if not path.is_file():
+        if re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) and path.suffix not in (
+                ".json", ".jsonl", ".parquet"):
+            return _hub_rows(str(path), split)
         raise PatchloreError(f"{path}: no such file", hint="pass --dataset a .json, .jsonl or "
-                             ".parquet file")
+                             ".parquet file, or a Hugging Face dataset name")
     if path.suffix == ".parquet":
         try:
             import pyarrow.parquet as pq
@@ -67,10 +88,10 @@ def _test_list(value, name: str) -> list[str]:
     return value
 
 
-def load_dataset(path: Path) -> tuple[list[Instance], list[str]]:
+def load_dataset(path: Path, split: str = "test") -> tuple[list[Instance], list[str]]:
     """The valid instances, and one message per malformed row."""
     instances, problems = [], []
-    for n, row in enumerate(_rows(path), 1):
+    for n, row in enumerate(_rows(path, split), 1):
         try:
             if isinstance(row, Exception):
                 raise row
