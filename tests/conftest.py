@@ -124,3 +124,32 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env = {**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "patchlore", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def testbed_image(mirror: Path, tag: str, work: Path, extra: dict[str, str] | None = None) -> str:
+    """An image like SWE-bench's: the sandbox image with the repo (and its .git) at /testbed,
+    plus `extra` files that only the image has."""
+    from patchlore.sandbox.docker_backend import docker_client
+
+    client = docker_client()
+    subprocess.run(["git", "clone", "-q", str(mirror), str(work)], check=True)
+    for name, text in (extra or {}).items():
+        (work / name).write_text(text)
+    tar = subprocess.run(["tar", "-C", str(work), "-c", "--transform", "s,^\\.,testbed,", "."],
+                         capture_output=True, check=True).stdout
+    box = client.containers.create(IMAGE, ["true"])
+    try:
+        box.put_archive("/", tar)
+        repository, _, version = tag.rpartition(":")
+        box.commit(repository=repository, tag=version)
+    finally:
+        box.remove(force=True)
+    return tag
+
+
+def remove_images(tags: list[str]) -> None:
+    from patchlore.sandbox.docker_backend import docker_client
+
+    client = docker_client()
+    for tag in tags:
+        client.images.remove(tag, force=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import remove_images, run_cli, testbed_image
 from patchlore.evals.dataset import load_dataset, load_predictions
 from patchlore.evals.grade import grade_all
 
@@ -137,29 +137,16 @@ def test_rerun_tells_flaky_from_failing():
 
 def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
     """SWE-bench-style: one image per instance with the repo at /testbed, chosen by template."""
-    from patchlore.sandbox.docker_backend import docker_client
-
     instances, _ = load_dataset(DATASET)
     chosen = [i for i in instances if i.instance_id in ("patchlore__roman-1",
                                                          "patchlore__median-1")]
-    client = docker_client()
     tags = []
     try:
         for inst in chosen:
-            tag = f"patchlore-test-testbed:{inst.instance_id.replace('__', '_1776_')}"
-            work = tmp_path / inst.instance_id
-            subprocess.run(["git", "clone", "-q", str(mirrors / inst.repo.replace("/", "__")),
-                            str(work)], check=True)
-            tar = subprocess.run(["tar", "-C", str(work), "-c", "--transform", "s,^\\.,testbed,",
-                                  "."], capture_output=True, check=True).stdout
-            box = client.containers.create(settings.image, ["true"])
-            try:
-                box.put_archive("/", tar)
-                box.commit(repository="patchlore-test-testbed",
-                           tag=inst.instance_id.replace("__", "_1776_"))
-            finally:
-                box.remove(force=True)
-            tags.append(tag)
+            tags.append(testbed_image(mirrors / inst.repo.replace("/", "__"),
+                                      "patchlore-test-testbed:"
+                                      + inst.instance_id.replace("__", "_1776_"),
+                                      tmp_path / inst.instance_id))
         settings.sandbox = "docker"
         report = grade_all(chosen, load_predictions("gold", chosen), tmp_path / "no-mirrors",
                            settings, tmp_path / "out",
@@ -169,8 +156,7 @@ def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
                           tmp_path / "out2", image_template="patchlore-test-testbed:{id_1776}")
         assert empty["resolved_ids"] == []
     finally:
-        for tag in tags:
-            client.images.remove(tag, force=True)
+        remove_images(tags)
 
 
 def test_hub_names_without_the_datasets_package_are_a_clear_error(tmp_path):
@@ -183,3 +169,28 @@ def test_hub_names_without_the_datasets_package_are_a_clear_error(tmp_path):
                   "--predictions", "gold", "--repos-dir", str(tmp_path))
     assert res.returncode == 2
     assert "needs the `datasets` package" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_missing_mirrors_are_cloned_from_the_git_base_url(mirrors, tmp_path, settings,
+                                                         monkeypatch):
+    # a stand-in for GitHub: bare repos under file://BASE/owner/name.git (no network here)
+    server = tmp_path / "server" / "patchlore"
+    server.mkdir(parents=True)
+    for name in ("median", "chunks"):
+        subprocess.run(["git", "clone", "-q", "--bare", str(mirrors / f"patchlore__{name}"),
+                        str(server / f"{name}.git")], check=True)
+    monkeypatch.setenv("PATCHLORE_GIT_BASE_URL", f"file://{tmp_path / 'server'}")
+    instances, _ = load_dataset(DATASET)
+    chosen = [i for i in instances if i.repo in ("patchlore/median", "patchlore/chunks",
+                                                 "patchlore/roman")]
+    settings.sandbox = "local"
+    empty_dir = tmp_path / "repos"
+    report = grade_all(chosen, load_predictions("gold", chosen), empty_dir, settings,
+                       tmp_path / "out", workers=2)
+    assert report["resolved_ids"] == ["patchlore__chunks-1", "patchlore__median-1"]
+    assert report["error_ids"] == ["patchlore__roman-1"]  # not on the server: a clear error
+    why = json.loads((tmp_path / "out" / "logs" / "patchlore__roman-1" / "report.json")
+                     .read_text())["reason"]
+    assert "no mirror" in why and "cloning" in why
+    assert sorted(p.name for p in empty_dir.iterdir()) == ["patchlore__chunks",
+                                                          "patchlore__median"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import remove_images, run_cli, testbed_image
 from stub_llm import StubLLM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +195,29 @@ def test_predictions_pass_swebench_s_own_loader(tmp_path):
     preds = json.loads(out.stdout.strip().splitlines()[-1])
     assert [p["instance_id"] for p in preds] == sorted(SCRIPT)
     assert preds[0]["model_name_or_path"] == "hosted_vllm/some-model"
+
+
+def test_run_inside_per_instance_images(mirrors, tmp_path, docker_ready):
+    """The agent works in an image that holds the repo (SWE-bench's layout), not a copy."""
+    ids = ["patchlore__chunks-1", "patchlore__durations-1"]
+    marker = {"test_only_in_image.py": "def test_marker():\n    assert True\n"}
+    tags = [testbed_image(mirrors / i.replace("-1", ""), "patchlore-test-run:"
+                          + i.replace("__", "_1776_"), tmp_path / i, marker) for i in ids]
+    try:
+        with StubLLM(answers(ids)) as stub:
+            args = eval_args(mirrors, tmp_path, stub, "--run-id", "img")
+            args[args.index("local")] = "docker"
+            args[args.index("chunks|durations|flatten")] = "chunks|durations"
+            res = run_cli(*args, "--image-template", "patchlore-test-run:{id_1776}",
+                          timeout=600)
+        assert res.returncode == 0, res.stderr
+        for iid in ids:  # the tests ran where only the image's file exists
+            events = (tmp_path / "img" / "instances" / iid / "trajectory.jsonl").read_text()
+            assert "test_only_in_image.py::test_marker" in events
+        graded = run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions",
+                         str(tmp_path / "img" / "predictions.jsonl"), "--repos-dir",
+                         str(mirrors), "--output", str(tmp_path / "g"), "--image-template",
+                         "patchlore-test-run:{id_1776}", "--json")
+        assert json.loads(graded.stdout)["resolved_ids"] == ids, graded.stderr
+    finally:
+        remove_images(tags)

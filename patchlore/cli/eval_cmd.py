@@ -81,7 +81,8 @@ def run(
                                  "or a Hugging Face dataset name."),
     split: str = typer.Option("test", "--split", help="Split of a Hugging Face dataset."),
     repos_dir: Path = typer.Option(..., "--repos-dir",
-                                   help="Local mirrors of the repos, named owner__name."),
+                                   help="Mirrors of the repos, named owner__name (missing ones "
+                                   "are cloned from $PATCHLORE_GIT_BASE_URL, default GitHub)."),
     instances: list[str] = typer.Option(None, "--instances", help="Only these instance ids."),
     slice_: str = typer.Option("", "--slice", help="A:B, after the other filters."),
     pattern: str = typer.Option("", "--filter", help="Regex on instance ids."),
@@ -95,6 +96,9 @@ def run(
     memory_url: str = options.MEMORY_URL,
     run_id: str = typer.Option(None, "--run-id", help="Resume this run (default: a new id)."),
     executor: str = typer.Option("threads", "--executor", help="threads, or ray for a cluster."),
+    image_template: str = typer.Option("", "--image-template",
+                                       help="Per-instance image with the repo inside (as grade)."),
+    workdir: str = typer.Option(None, "--workdir", help="The repo's path in those images."),
     ray_address: str = typer.Option("", "--ray-address",
                                      help="An existing Ray cluster (default: start one here)."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Runs live here."),
@@ -123,7 +127,7 @@ def run(
     settings = load_settings(Path.cwd(), {
         "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
         "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
-        "memory_dir": str(memory) if memory else None})
+        "memory_dir": str(memory) if memory else None, "workdir": workdir})
     loaded, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
@@ -146,7 +150,7 @@ def run(
         ui.info(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
 
     runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress, executor,
-                     ray_address)
+                     ray_address, image_template)
     done = sum(r["status"] == "done" for r in runner.results.values())
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")

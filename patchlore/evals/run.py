@@ -24,7 +24,7 @@ from patchlore.agent.session import run_repair
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
-from patchlore.evals.grade import checkout
+from patchlore.evals.grade import checkout, environment
 
 DONE, ERROR = "done", "error"
 
@@ -92,15 +92,16 @@ class Runner:
 
 
 def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: RepairOptions,
-                 out_dir: Path) -> dict:
+                 out_dir: Path, image_template: str = "") -> dict:
     start = time.monotonic()
     rec = {"instance_id": inst.instance_id}
     with tempfile.TemporaryDirectory(prefix="patchlore-eval-") as tmp:
         try:
+            # the agent reads the files from a checkout; with an image, it runs in the image
             work = checkout(inst, repos_dir, Path(tmp))
             opts = replace(base, task=inst.problem_statement, repo_name=inst.repo)
-            session = run_repair(work, settings, opts, runs_root=out_dir / "instances",
-                                 run_id=inst.instance_id)
+            session = run_repair(work, environment(inst, settings, image_template), opts,
+                                 runs_root=out_dir / "instances", run_id=inst.instance_id)
             result = session.result
             rec.update(status=DONE, outcome=result.status, model_patch=result.patch,
                        rounds=result.rounds, prompt_tokens=result.usage.prompt_tokens,
@@ -116,15 +117,16 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
 def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
             opts: RepairOptions, out_dir: Path, workers: int = 1,
             progress=lambda rec: None, executor: str = "threads",
-            ray_address: str = "") -> Runner:
+            ray_address: str = "", image_template: str = "") -> Runner:
     runner = Runner(out_dir, settings.model)
     todo = runner.todo(instances)
     if executor == "ray":
-        _run_on_ray(todo, repos_dir, settings, opts, out_dir, runner, progress, ray_address)
+        _run_on_ray(todo, repos_dir, settings, opts, out_dir, runner, progress, ray_address,
+                    image_template)
         return runner
 
     def one(inst: Instance) -> None:
-        rec = run_instance(inst, repos_dir, settings, replace(opts), out_dir)
+        rec = run_instance(inst, repos_dir, settings, replace(opts), out_dir, image_template)
         runner.record(rec)
         progress(rec)
 
@@ -135,7 +137,8 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
 
 
 def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts: RepairOptions,
-                out_dir: Path, runner: Runner, progress, address: str) -> None:
+                out_dir: Path, runner: Runner, progress, address: str,
+                image_template: str) -> None:
     """One Ray task per instance; the driver alone writes results. Each task opens its own
     memory store: on a cluster, give a shared chroma server (memory_url), and let repos_dir and
     the output directory be on storage every node sees."""
@@ -148,7 +151,8 @@ def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts:
              log_to_driver=False, configure_logging=False)
     task = ray.remote(num_cpus=1, max_retries=1)(run_instance)
     plain = replace(opts, memory=None)  # a store holds locks and clients: never pickled
-    pending = [task.remote(inst, repos_dir, settings, plain, out_dir) for inst in todo]
+    pending = [task.remote(inst, repos_dir, settings, plain, out_dir, image_template)
+               for inst in todo]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
         rec = ray.get(done[0])
