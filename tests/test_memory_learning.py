@@ -184,3 +184,20 @@ def test_planted_secrets_never_reach_store_export_or_trajectory(tmp_path):
             assert secret.encode() not in data and password.encode() not in data, p
             checked += 1
     assert checked >= 4 and (run_dir / "trajectory.jsonl").is_file()
+
+
+def test_merge_combines_duplicates_and_keeps_their_record(tmp_path):
+    store = MemoryStore(tmp_path / "m")
+    a = Insight(text="When dividing, check for zero.", supports=["ep-a"], helpful=2)
+    b = Insight(text="Guard divisions against empty inputs.", supports=["ep-b"], helpful=1,
+                harmful=1)
+    store.put_many([a, b])
+    ops = parse_ops(json.dumps([{"op": "MERGE", "ids": [a.id, b.id, "in-ghost"],
+                                 "text": "Before dividing, handle zero and empty inputs."},
+                                {"op": "MERGE", "ids": [a.id], "text": "only one"}]))
+    changed = apply_ops(store, ops, "ep-c")
+    store.put_many(changed)
+    (merged,) = store.insights(active_only=True)
+    assert merged.text == "Before dividing, handle zero and empty inputs."
+    assert merged.supports == ["ep-a", "ep-b"] and (merged.helpful, merged.harmful) == (3, 1)
+    assert {i.status for i in store.insights() if i.id in (a.id, b.id)} == {RETIRED}

@@ -61,11 +61,12 @@ def parse_ops(text: str) -> list[dict]:
     except json.JSONDecodeError:
         return []
     return [o for o in ops if isinstance(o, dict) and o.get("op") in
-            ("ADD", "EDIT", "AGREE", "REMOVE")] if isinstance(ops, list) else []
+            ("ADD", "EDIT", "AGREE", "MERGE", "REMOVE")] if isinstance(ops, list) else []
 
 
 def apply_ops(store: MemoryStore, ops: list[dict], episode_id: str) -> list[Insight]:
-    """ExpeL's operations. Ones naming a missing insight, and duplicates, are dropped."""
+    """ExpeL's operations, plus MERGE for two lessons that say the same. Ones naming a missing
+    insight, and duplicates, are dropped."""
     active = {i.id: i for i in store.insights(active_only=True)}
     norm = lambda s: " ".join(re.findall(r"\w+", s.lower()))  # noqa: E731
     known = {norm(i.text) for i in active.values()}
@@ -73,7 +74,23 @@ def apply_ops(store: MemoryStore, ops: list[dict], episode_id: str) -> list[Insi
     added = 0
     for op in ops:
         kind = op["op"]
-        target = None if kind == "ADD" else active.get(str(op.get("id", "")))
+        target = None if kind in ("ADD", "MERGE") else active.get(str(op.get("id", "")))
+        if kind == "MERGE":
+            parts = [active[i] for i in dict.fromkeys(map(str, op.get("ids") or []))
+                     if i in active and active[i].status == ACTIVE]
+            text = str(op.get("text", "")).strip()[:400]
+            if len(parts) < 2 or not text:
+                continue
+            merged = Insight(text=text, when="; ".join(p.when for p in parts if p.when)[:200],
+                             supports=sorted({s for p in parts for s in p.supports}),
+                             helpful=sum(p.helpful for p in parts),
+                             harmful=sum(p.harmful for p in parts))
+            for p in parts:  # the merged lesson carries their record; they step down
+                p.status, p.updated = RETIRED, time.time()
+                touched[p.id] = p
+            touched[merged.id] = merged
+            known.add(norm(text))
+            continue
         if kind == "ADD":
             text = str(op.get("text", "")).strip()
             if not text or norm(text) in known or added >= 2 or len(text) > 400:

@@ -92,6 +92,7 @@ Answer with a JSON list of operations and nothing else:
 [{"op": "ADD", "text": "When <situation>, <what to check or do>.", "when": "<when it applies>"},
  {"op": "EDIT", "id": "<id>", "text": "<better wording>"},
  {"op": "AGREE", "id": "<id>"},
+ {"op": "MERGE", "ids": ["<id>", "<id>"], "text": "<one lesson saying what both said>"},
  {"op": "REMOVE", "id": "<id>"}]
 
 Lessons must be general: no file, function or variable names from this repo, one or two
