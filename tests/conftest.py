@@ -126,7 +126,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           capture_output=True, text=True, timeout=timeout)
 
 
-def testbed_image(mirror: Path, tag: str, work: Path, extra: dict[str, str] | None = None) -> str:
+def make_testbed_image(mirror: Path, tag: str, work: Path, extra: dict[str, str] | None = None) -> str:
     """An image like SWE-bench's: the sandbox image with the repo (and its .git) at /testbed,
     plus `extra` files that only the image has."""
     from patchlore.sandbox.docker_backend import docker_client

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import remove_images, run_cli, testbed_image
+from conftest import remove_images, run_cli, make_testbed_image
 from patchlore.evals.dataset import load_dataset, load_predictions
 from patchlore.evals.grade import grade_all
 
@@ -143,7 +143,7 @@ def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
     tags = []
     try:
         for inst in chosen:
-            tags.append(testbed_image(mirrors / inst.repo.replace("/", "__"),
+            tags.append(make_testbed_image(mirrors / inst.repo.replace("/", "__"),
                                       "patchlore-test-testbed:"
                                       + inst.instance_id.replace("__", "_1776_"),
                                       tmp_path / inst.instance_id))

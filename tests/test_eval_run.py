@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import remove_images, run_cli, testbed_image
+from conftest import remove_images, run_cli, make_testbed_image
 from stub_llm import StubLLM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,7 +201,7 @@ def test_run_inside_per_instance_images(mirrors, tmp_path, docker_ready):
     """The agent works in an image that holds the repo (SWE-bench's layout), not a copy."""
     ids = ["patchlore__chunks-1", "patchlore__durations-1"]
     marker = {"test_only_in_image.py": "def test_marker():\n    assert True\n"}
-    tags = [testbed_image(mirrors / i.replace("-1", ""), "patchlore-test-run:"
+    tags = [make_testbed_image(mirrors / i.replace("-1", ""), "patchlore-test-run:"
                           + i.replace("__", "_1776_"), tmp_path / i, marker) for i in ids]
     try:
         with StubLLM(answers(ids)) as stub:
