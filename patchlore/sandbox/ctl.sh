@@ -58,6 +58,7 @@ case "$1" in
     git commit -q --allow-empty --no-verify -m snapshot
     own ;;
   reset) reset ;;
+  kill) kill_all ;;  # every process of PL_OWNER (with PL_KILL=1: all but PID 1), checked
   diff) git add -A; git diff --cached --no-color --no-ext-diff --no-renames HEAD ;;
   apply)  # apply FILE [reset]: the SWE-bench harness fallbacks in order, the tree restored after
           # each miss; with "reset", from the snapshot. FILE "-" takes the patch from $PL_PATCH.
@@ -80,5 +81,5 @@ case "$1" in
       git read-tree -u --reset "$tree"; git clean -q -ffd ${PL_CLEAN:-}
     done
     own; exit 1 ;;
-  *) echo "usage: ctl.sh init|reset|diff|apply FILE [reset]" >&2; exit 2 ;;
+  *) echo "usage: ctl.sh init|reset|kill|diff|apply FILE [reset]" >&2; exit 2 ;;
 esac

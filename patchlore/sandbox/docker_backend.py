@@ -30,14 +30,6 @@ STATE_DIR = "/var/lib/patchlore"
 SCRATCH = "/tmp/patchlore"
 HOME = "/tmp/patchlore-home"
 # PID 1 must reap orphans, or killed process trees pile up as zombies against the pid limit.
-# Run as the sandbox user: kill(-1) reaches all of its processes; `left` looks for survivors
-# (kill -0 -1 cannot: it succeeds even when only other users' processes exist).
-KILL_ALL = (
-    'left() { for p in /proc/[0-9]*; do [ "$p" = /proc/$$ ] && continue; '
-    '[ -O "$p" ] && return 0; done; return 1; }; '
-    "i=0; while [ $i -lt 100 ]; do kill -9 -1 2>/dev/null; left || exit 0; "
-    "sleep 0.02; i=$((i+1)); done; exit 1"
-)
 IDLE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
 
 
@@ -193,9 +185,10 @@ class DockerSandbox(SnapshotOps):
     ) -> CommandResult:
         return self._exec(["/bin/sh", "-c", command], command, USER, timeout, env or {})
 
-    def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
+    def _ctl(self, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 300) -> CommandResult:
         cmd = ["/bin/sh", f"{STATE_DIR}/ctl.sh", *args]
-        return self._exec(cmd, " ".join(args), "0:0", 300, {**self._ctl_env, **(env or {})})
+        return self._exec(cmd, " ".join(args), "0:0", timeout, {**self._ctl_env, **(env or {})})
 
     def _exec(self, argv, label, user, timeout, env) -> CommandResult:
         api = self.client.api
@@ -253,22 +246,16 @@ class DockerSandbox(SnapshotOps):
         )
 
     def _kill_tree(self, user: str) -> None:
-        """Kill every process of the sandbox user (or restart the container if that fails)."""
+        """Kill every process of the sandbox user (ctl.sh kill), or restart the container if
+        that fails."""
         if user != USER:
             return  # snapshot steps run as root and are short; never kill root's PID 1
-        done: list[int] = []
-
-        def kill() -> None:
-            try:
-                done.append(self.container.exec_run(["/bin/sh", "-c", KILL_ALL], user=USER)
-                            .exit_code)
-            except Exception:
-                pass  # a full pid table can refuse even this exec
-
-        worker = threading.Thread(target=kill, daemon=True)
-        worker.start()
-        worker.join(30)  # an engine that never answers must not hang the run
-        if done != [0]:
+        try:
+            # bounded: an engine that never answers must not hang the run
+            killed = self._ctl("kill", timeout=30).exit_code == 0
+        except Exception:  # a full pid table can refuse even this exec
+            killed = False
+        if not killed:
             self._restart()
 
     def _restart(self) -> None:

@@ -59,9 +59,10 @@ class LocalSandbox(SnapshotOps):
         full_env = {**_host_env(), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
         return self._spawn(["/bin/sh", "-c", command], command, timeout, full_env)
 
-    def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
+    def _ctl(self, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 300) -> CommandResult:
         env = {**_host_env(), **self._ctl_env, **(env or {})}
-        return self._spawn(["/bin/sh", str(self._ctl_path), *args], " ".join(args), 300, env)
+        return self._spawn(["/bin/sh", str(self._ctl_path), *args], " ".join(args), timeout, env)
 
     def _spawn(self, argv, label, timeout, env) -> CommandResult:
         timeout = self.default_timeout if timeout is None else timeout

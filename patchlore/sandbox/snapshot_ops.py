@@ -56,7 +56,8 @@ def parse_apply_report(stdout: str) -> ApplyResult:
 class SnapshotOps:
     scratch_path: str
 
-    def _ctl(self, *args: str, env: dict[str, str] | None = None) -> CommandResult:
+    def _ctl(self, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 300) -> CommandResult:
         raise NotImplementedError
 
     def write_file(self, path: str, data: bytes) -> None:
