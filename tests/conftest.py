@@ -109,6 +109,16 @@ def settings(tmp_path):
     return Settings(image=IMAGE, timeout=60, memory_dir=str(tmp_path / "mem"))
 
 
+@pytest.fixture(scope="session")
+def mirrors(tmp_path_factory) -> Path:
+    """The minibench's repos as local mirrors (owner__name), built once per test session."""
+    out = tmp_path_factory.mktemp("mirrors")
+    build = Path(__file__).resolve().parent.parent / "examples" / "minibench" / "build.py"
+    subprocess.run([sys.executable, str(build), "--mirrors", str(out)], check=True,
+                   capture_output=True)
+    return out
+
+
 def labelled_containers() -> list[str]:
     from patchlore.sandbox.base import SANDBOX_LABEL
     from patchlore.sandbox.docker_backend import docker_client

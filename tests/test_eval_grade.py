@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from patchlore.evals.grade import grade_all
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
-
-
-@pytest.fixture(scope="module")
-def mirrors(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mirrors")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "minibench" / "build.py"),
-                    "--mirrors", str(out)], check=True, capture_output=True)
-    return out
 
 
 def test_mirrors_rebuild_the_dataset_s_base_commits(mirrors):

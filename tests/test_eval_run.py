@@ -46,14 +46,6 @@ SCRIPT = {  # per instance: a failing reproduction test, then the fix
 }
 
 
-@pytest.fixture(scope="module")
-def mirrors(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mirrors")
-    subprocess.run([sys.executable, str(ROOT / "examples" / "minibench" / "build.py"),
-                    "--mirrors", str(out)], check=True, capture_output=True)
-    return out
-
-
 def answers(ids):
     return [[text] for iid in ids for text in SCRIPT[iid]]
 

@@ -12,6 +12,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from patchlore.memory.redact import redact_data
+
 
 def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -27,8 +29,6 @@ class Trajectory:
         self._start = time.monotonic()
 
     def log(self, kind: str, **data) -> None:
-        from patchlore.memory.redact import redact_data
-
         event = {"t": round(time.monotonic() - self._start, 3), "kind": kind,
                  **redact_data(data)}
         self._fh.write(json.dumps(event, default=str) + "\n")

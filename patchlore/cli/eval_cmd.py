@@ -13,19 +13,15 @@ app = typer.Typer(help="Evaluate on SWE-bench-format datasets.", no_args_is_help
 
 @app.command("grade")
 def grade(
-    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
-                                 "or a Hugging Face dataset name."),
-    split: str = typer.Option("test", "--split", help="Split of a Hugging Face dataset."),
+    dataset: Path = options.DATASET,
+    split: str = options.SPLIT,
     predictions: str = typer.Option(..., "--predictions",
                                     help="Predictions file, or `gold` / `empty`."),
     repos_dir: Path = typer.Option(Path("repos"), "--repos-dir",
                                    help="Local mirrors of the repos, named owner__name."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Report and logs."),
-    image_template: str = typer.Option(
-        "", "--image-template", help="Per-instance image with the repo inside, e.g. "
-        "swebench/sweb.eval.x86_64.{id_1776}:latest ({instance_id}, {owner}, {name}, {id_1776})."),
-    workdir: str = typer.Option(None, "--workdir", help="The repo's path in those images "
-                                "(default /testbed)."),
+    image_template: str = options.IMAGE_TEMPLATE,
+    workdir: str = options.IMAGE_WORKDIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Instances graded at once."),
     timeout: float = typer.Option(600, "--timeout", help="Seconds for one instance's tests."),
     rerun_flaky: int = typer.Option(0, "--rerun-flaky", help="Rerun failing tests K times."),
@@ -77,9 +73,8 @@ def grade(
 
 @app.command("run")
 def run(
-    dataset: Path = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
-                                 "or a Hugging Face dataset name."),
-    split: str = typer.Option("test", "--split", help="Split of a Hugging Face dataset."),
+    dataset: Path = options.DATASET,
+    split: str = options.SPLIT,
     repos_dir: Path = typer.Option(..., "--repos-dir",
                                    help="Mirrors of the repos, named owner__name (missing ones "
                                    "are cloned from $PATCHLORE_GIT_BASE_URL, default GitHub)."),
@@ -96,9 +91,8 @@ def run(
     memory_url: str = options.MEMORY_URL,
     run_id: str = typer.Option(None, "--run-id", help="Resume this run (default: a new id)."),
     executor: str = typer.Option("threads", "--executor", help="threads, or ray for a cluster."),
-    image_template: str = typer.Option("", "--image-template",
-                                       help="Per-instance image with the repo inside (as grade)."),
-    workdir: str = typer.Option(None, "--workdir", help="The repo's path in those images."),
+    image_template: str = options.IMAGE_TEMPLATE,
+    workdir: str = options.IMAGE_WORKDIR,
     ray_address: str = typer.Option("", "--ray-address",
                                      help="An existing Ray cluster (default: start one here)."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Runs live here."),

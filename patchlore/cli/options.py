@@ -19,3 +19,11 @@ TIMEOUT = typer.Option(None, "--timeout", help="Seconds before the command is ki
 MEMORY = typer.Option(None, "--memory", help="Memory store directory (default: setting).")
 MEMORY_URL = typer.Option(None, "--memory-url",
                           help="A shared `chroma run` server, e.g. http://127.0.0.1:8000.")
+DATASET = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
+                       "or a Hugging Face dataset name.")
+SPLIT = typer.Option("test", "--split", help="Split of a Hugging Face dataset.")
+IMAGE_TEMPLATE = typer.Option(
+    "", "--image-template", help="Per-instance image with the repo inside, e.g. "
+    "swebench/sweb.eval.x86_64.{id_1776}:latest ({instance_id}, {owner}, {name}, {id_1776}).")
+IMAGE_WORKDIR = typer.Option(None, "--workdir",
+                             help="The repo's path in those images (default /testbed).")

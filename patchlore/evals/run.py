@@ -126,7 +126,7 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
         return runner
 
     def one(inst: Instance) -> None:
-        rec = run_instance(inst, repos_dir, settings, replace(opts), out_dir, image_template)
+        rec = run_instance(inst, repos_dir, settings, opts, out_dir, image_template)
         runner.record(rec)
         progress(rec)
 
