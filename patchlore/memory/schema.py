@@ -85,6 +85,10 @@ class Insight:
         return f"{self.text}\n{self.when}"
 
 
+def kind_of(record: Episode | Insight) -> str:
+    return "episode" if isinstance(record, Episode) else "insight"
+
+
 def to_dict(record: Episode | Insight) -> dict:
     return asdict(record)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from patchlore.errors import PatchloreError
 from patchlore.memory.redact import redact_data
 from patchlore.memory.schema import (ACTIVE, SCHEMA_VERSION, VERIFIED, Episode, Insight,
-                                     from_dict, to_dict)
+                                     from_dict, kind_of, to_dict)
 
 KINDS = {"episode": "episodes", "insight": "insights"}
 
@@ -119,26 +119,19 @@ class MemoryStore:
             self._sync_index()
 
     def put(self, record: Episode | Insight) -> str:
-        kind = "episode" if isinstance(record, Episode) else "insight"
-        data = redact_data(to_dict(record))
-        self._append([{"v": SCHEMA_VERSION, "op": "put", "kind": kind, "id": record.id,
-                       "ts": time.time(), "data": data}])
+        self.put_many([record])
         return record.id
 
     def put_many(self, records: list[Episode | Insight]) -> None:
-        entries = []
-        for r in records:
-            kind = "episode" if isinstance(r, Episode) else "insight"
-            entries.append({"v": SCHEMA_VERSION, "op": "put", "kind": kind, "id": r.id,
-                            "ts": time.time(), "data": redact_data(to_dict(r))})
-        self._append(entries)
+        self._append([{"v": SCHEMA_VERSION, "op": "put", "kind": kind_of(r), "id": r.id,
+                       "ts": time.time(), "data": redact_data(to_dict(r))} for r in records])
 
     def forget(self, record_id: str) -> bool:
         self._refresh()
         if record_id not in self.records:
             return False
-        kind = "episode" if isinstance(self.records[record_id], Episode) else "insight"
-        self._append([{"v": SCHEMA_VERSION, "op": "forget", "kind": kind, "id": record_id,
+        self._append([{"v": SCHEMA_VERSION, "op": "forget",
+                       "kind": kind_of(self.records[record_id]), "id": record_id,
                        "ts": time.time()}])
         return True
 
@@ -295,8 +288,8 @@ class MemoryStore:
         with dest.open("w", encoding="utf-8") as fh:
             for rid in sorted(self.records):
                 r = self.records[rid]
-                kind = "episode" if isinstance(r, Episode) else "insight"
-                fh.write(json.dumps({"kind": kind, "data": to_dict(r)}, sort_keys=True) + "\n")
+                fh.write(json.dumps({"kind": kind_of(r), "data": to_dict(r)}, sort_keys=True)
+                         + "\n")
         return len(self.records)
 
     def import_(self, src: Path) -> int:
