@@ -150,18 +150,6 @@ def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
         remove_images(tags)
 
 
-def test_hub_names_without_the_datasets_package_are_a_clear_error(tmp_path):
-    try:
-        import datasets  # noqa: F401
-        pytest.skip("datasets is installed: this checks the message when it is not")
-    except ImportError:
-        pass
-    res = run_cli("eval", "grade", "--dataset", "princeton-nlp/SWE-bench_Lite",
-                  "--predictions", "gold", "--repos-dir", str(tmp_path))
-    assert res.returncode == 2
-    assert "needs the `datasets` package" in res.stderr and "Traceback" not in res.stderr
-
-
 def test_missing_mirrors_are_cloned_from_the_git_base_url(mirrors, tmp_path, settings,
                                                          monkeypatch):
     # a stand-in for GitHub: bare repos under file://BASE/owner/name.git (no network here)

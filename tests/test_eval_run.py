@@ -151,22 +151,6 @@ def test_ray_executor_on_local_ray(mirrors, tmp_path):
     assert all(p["model_patch"].startswith("--- a/") for p in preds), preds
 
 
-def swebench_python() -> Path:
-    """A separate venv with the `swebench` package (its dependencies clash with ours)."""
-    venv = ROOT / ".venv-swebench"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        uv = Path(sys.executable).parent / "uv"
-        made = subprocess.run([str(uv), "venv", "-q", "-p", sys.executable, str(venv)],
-                              capture_output=True, text=True)
-        got = made.returncode == 0 and subprocess.run(
-            [str(uv), "pip", "install", "-q", "--python", str(python), "swebench>=4,<6"],
-            capture_output=True, text=True)
-        if not got or got.returncode != 0:
-            pytest.skip(f"swebench could not be installed: {(got or made).stderr[-300:]}")
-    return python
-
-
 def test_predictions_pass_swebench_s_own_loader(tmp_path):
     from patchlore.evals.run import DONE, Runner
 
@@ -180,7 +164,7 @@ def test_predictions_pass_swebench_s_own_loader(tmp_path):
             "assert all({'instance_id', 'model_name_or_path', 'model_patch'} <= set(p)"
             " for p in preds)\n"
             "print(json.dumps(preds))")
-    out = subprocess.run([str(swebench_python()), "-c", code,
+    out = subprocess.run([sys.executable, "-c", code,
                           str(tmp_path / "run" / "predictions.jsonl")],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

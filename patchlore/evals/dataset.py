@@ -1,5 +1,6 @@
 """SWE-bench-format datasets and predictions, read from local .json, .jsonl or .parquet files,
-or a Hugging Face dataset name when the `datasets` package is installed and the network allows.
+or with the `datasets` package (the `hf` extra): a Hugging Face dataset name when the network
+allows, or a dataset folder downloaded from the hub.
 
 A malformed row is reported (row number and field) and skipped; the rest load.
 """
@@ -34,22 +35,26 @@ class Instance:
 
 
 def _hub_rows(name: str, split: str) -> list:
-    """A Hugging Face dataset by name (needs the `datasets` package and a network)."""
+    """A Hugging Face dataset by name or downloaded folder (needs the `datasets` package)."""
     try:
         import datasets
     except ImportError:
-        raise PatchloreError(f"{name}: no such file, and loading a Hugging Face dataset needs "
-                             "the `datasets` package", hint="pip install datasets, or pass a "
-                             "local .json/.jsonl/.parquet file") from None
+        raise PatchloreError(f"{name}: not a file, and loading a Hugging Face dataset needs "
+                             "the `datasets` package", hint="pip install 'patchlore[hf]', or "
+                             "pass a local .json/.jsonl/.parquet file") from None
     try:
         return [dict(r) for r in datasets.load_dataset(name, split=split)]
     except Exception as exc:  # offline, unknown name, unknown split: all one answer
-        raise PatchloreError(f"{name}: could not load it from the Hugging Face hub "
-                             f"({type(exc).__name__})",
-                             hint="check the name and network, or pass a local file") from None
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise PatchloreError(f"{name}: could not load split {split!r} with `datasets` "
+                             f"({type(exc).__name__}: {first})",
+                             hint="check the name, split and network, or pass a local file"
+                             ) from None
 
 
 def _rows(path: Path, split: str = "test") -> list:
+    if path.is_dir():  # a dataset folder as downloaded from the hub
+        return _hub_rows(str(path), split)
     if not path.is_file():
         if re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) and path.suffix not in (
                 ".json", ".jsonl", ".parquet"):
@@ -61,7 +66,7 @@ def _rows(path: Path, split: str = "test") -> list:
             import pyarrow.parquet as pq
         except ImportError:
             raise PatchloreError("reading .parquet needs pyarrow",
-                                 hint="pip install pyarrow") from None
+                                 hint="pip install 'patchlore[parquet]'") from None
         return pq.read_table(path).to_pylist()
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".jsonl":
