@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from conftest import remove_images, run_cli, make_testbed_image
 from stub_llm import StubLLM
 
