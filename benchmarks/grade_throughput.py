@@ -15,7 +15,7 @@ from pathlib import Path
 
 from patchlore.config import Settings
 from patchlore.evals.dataset import load_dataset, load_predictions
-from patchlore.evals.grade import grade_all
+from patchlore.evals.grade import GradeOptions, grade_all
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def main() -> None:
         for workers in args.workers:
             start = time.perf_counter()
             report = grade_all(instances, gold, mirrors, Settings(sandbox=args.sandbox),
-                               Path(tmp) / f"w{workers}", workers=workers)
+                               Path(tmp) / f"w{workers}", GradeOptions(workers=workers))
             secs = time.perf_counter() - start
             assert report["resolved_instances"] == len(instances)
             print(json.dumps({"sandbox": args.sandbox, "workers": workers,

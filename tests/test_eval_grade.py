@@ -10,7 +10,7 @@ import pytest
 
 from conftest import remove_images, run_cli, make_testbed_image
 from patchlore.evals.dataset import load_dataset, load_predictions
-from patchlore.evals.grade import grade_all
+from patchlore.evals.grade import GradeOptions, grade_all
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
@@ -33,7 +33,7 @@ def test_gold_resolves_all_and_empty_none(mirrors, tmp_path, settings, backend, 
     settings.sandbox = backend
     instances, _ = load_dataset(DATASET)
     gold = grade_all(instances, load_predictions("gold", instances), mirrors, settings,
-                     tmp_path / "gold", workers=2)
+                     tmp_path / "gold", GradeOptions(workers=2))
     assert gold["resolved_instances"] == len(instances) == gold["submitted_instances"]
     assert gold["error_ids"] == [] and gold["unresolved_ids"] == []
     empty = grade_all(instances, load_predictions("empty", instances), mirrors, settings,
@@ -109,20 +109,18 @@ def test_cli_grade(mirrors, tmp_path):
 
 def test_rerun_tells_flaky_from_failing():
     from patchlore.evals.dataset import Instance
-    from patchlore.evals.grade import RESOLVED, UNRESOLVED, _judge
-    from patchlore.sandbox.base import CommandResult
-    from patchlore.sandbox.testrun import TestOutcome, TestRun
+    from patchlore.evals.harness import JunitHarness, Run
 
     def run(**statuses):
-        return TestRun(CommandResult("pytest", 1, "", "", 0.1), "junit",
-                       {f"t.py::{k}": TestOutcome(v) for k, v in statuses.items()})
+        return Run("", False, {f"t.py::{k}": v for k, v in statuses.items()})
 
     inst = Instance("i", "o/r", "c", "", "", "", ["t.py::new"], ["t.py::old", "t.py::skip"])
+    judge = JunitHarness(inst, "pytest").judge
     first = run(new="failed", old="passed", skip="skipped")
-    assert _judge(inst, [first]).status == UNRESOLVED
-    graded = _judge(inst, [first, run(new="passed", old="passed", skip="skipped")])
-    assert graded.status == RESOLVED and graded.flaky == ["t.py::new"]
-    assert _judge(inst, [run(new="skipped", old="passed", skip="skipped")]).failed_f2p == \
+    assert not judge([first]).resolved
+    graded = judge([first, run(new="passed", old="passed", skip="skipped")])
+    assert graded.resolved and graded.flaky == ["t.py::new"]
+    assert judge([run(new="skipped", old="passed", skip="skipped")]).failed_f2p == \
         ["t.py::new"]  # a skipped FAIL_TO_PASS test fails; a skipped PASS_TO_PASS one is kept
 
 
@@ -139,12 +137,12 @@ def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
                                       + inst.instance_id.replace("__", "_1776_"),
                                       tmp_path / inst.instance_id))
         settings.sandbox = "docker"
+        opts = GradeOptions(image_template="patchlore-test-testbed:{id_1776}")
         report = grade_all(chosen, load_predictions("gold", chosen), tmp_path / "no-mirrors",
-                           settings, tmp_path / "out",
-                           image_template="patchlore-test-testbed:{id_1776}")
+                           settings, tmp_path / "out", opts)
         assert report["resolved_ids"] == sorted(i.instance_id for i in chosen), report
         empty = grade_all(chosen, {i.instance_id: "x" for i in chosen}, tmp_path, settings,
-                          tmp_path / "out2", image_template="patchlore-test-testbed:{id_1776}")
+                          tmp_path / "out2", opts)
         assert empty["resolved_ids"] == []
     finally:
         remove_images(tags)
@@ -165,7 +163,7 @@ def test_missing_mirrors_are_cloned_from_the_git_base_url(mirrors, tmp_path, set
     settings.sandbox = "local"
     empty_dir = tmp_path / "repos"
     report = grade_all(chosen, load_predictions("gold", chosen), empty_dir, settings,
-                       tmp_path / "out", workers=2)
+                       tmp_path / "out", GradeOptions(workers=2))
     assert report["resolved_ids"] == ["patchlore__chunks-1", "patchlore__median-1"]
     assert report["error_ids"] == ["patchlore__roman-1"]  # not on the server: a clear error
     why = json.loads((tmp_path / "out" / "logs" / "patchlore__roman-1" / "report.json")

@@ -26,6 +26,10 @@ def grade(
     timeout: float = typer.Option(600, "--timeout", help="Seconds for one instance's tests."),
     rerun_flaky: int = typer.Option(0, "--rerun-flaky", help="Rerun failing tests K times."),
     test_cmd: str = typer.Option(None, "--test-cmd", help="Default: the test_cmd setting."),
+    harness: str = typer.Option(
+        "auto", "--harness", help="auto: SWE-bench's own eval script and log parser (the "
+        "swebench extra) for rows that carry them, else pytest with JUnit XML; or junit | "
+        "swebench."),
     sandbox: str = options.SANDBOX,
     image: str = options.IMAGE,
     as_json: bool = options.JSON,
@@ -43,7 +47,7 @@ def grade(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.evals.dataset import load_dataset, load_predictions
-    from patchlore.evals.grade import grade_all
+    from patchlore.evals.grade import GradeOptions, grade_all
 
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
                                           "timeout": timeout, "test_cmd": test_cmd,
@@ -59,8 +63,8 @@ def grade(
         ui.info(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
                 + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
 
-    report = grade_all(instances, preds, repos_dir, settings, output, workers, rerun_flaky,
-                       progress, image_template)
+    opts = GradeOptions(workers, rerun_flaky, image_template, harness)
+    report = grade_all(instances, preds, repos_dir, settings, output, opts, progress)
     if as_json:
         ui.print_json(report)
     else:

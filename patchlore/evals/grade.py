@@ -1,9 +1,9 @@
 """Grading predictions the way SWE-bench does, in the sandbox.
 
-Per instance: the repo at its base commit, the model patch, then the test patch, then the tests
-that the test patch touches. Resolved = every FAIL_TO_PASS test and every PASS_TO_PASS test
-passes (PASSED and XFAIL pass; a skipped FAIL_TO_PASS test fails; a skipped PASS_TO_PASS test
-is kept). Failing tests can be rerun to tell flaky from failing.
+Per instance: the repo at its base commit (or the instance's image), the model patch, then the
+harness (evals/harness.py) sets up and runs the tests and judges them. Resolved = every
+FAIL_TO_PASS test and every PASS_TO_PASS test passes. Failing tests can be rerun to tell flaky
+from failing.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
-import shlex
 import shutil
 import subprocess
 import tempfile
@@ -25,8 +23,8 @@ from pathlib import Path
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
+from patchlore.evals.harness import harness_for
 from patchlore.sandbox.factory import open_sandbox
-from patchlore.sandbox.testrun import PASSED, SKIPPED, XFAIL, run_tests
 
 RESOLVED, UNRESOLVED, ERROR, EMPTY = "resolved", "unresolved", "error", "empty_patch"
 
@@ -40,6 +38,7 @@ class Grade:
     failed_p2p: list[str] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    harness: str = ""
 
 
 _clone_lock = threading.Lock()
@@ -97,18 +96,16 @@ def environment(inst: Instance, settings: Settings, image_template: str = "") ->
     return dataclasses.replace(settings, image=image, workdir=settings.workdir or "/testbed")
 
 
-def test_files(test_patch: str) -> list[str]:
-    return sorted(set(re.findall(r"^\+\+\+ b/(\S+)", test_patch, re.MULTILINE)))
-
-
-def passed(status: str | None, f2p: bool) -> bool:
-    if status in (PASSED, XFAIL):
-        return True
-    return status == SKIPPED and not f2p
+@dataclass
+class GradeOptions:
+    workers: int = 1
+    rerun_flaky: int = 0
+    image_template: str = ""
+    harness: str = "auto"  # auto | junit | swebench (see evals/harness.py)
 
 
 def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: Settings,
-                   log_dir: Path, rerun_flaky: int = 0, image_template: str = "") -> Grade:
+                   log_dir: Path, opts: GradeOptions) -> Grade:
     start = time.monotonic()
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "patch.diff").write_text(model_patch)
@@ -116,52 +113,34 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
         return Grade(inst.instance_id, EMPTY, "empty patch")
     with tempfile.TemporaryDirectory(prefix="patchlore-grade-") as tmp:
         try:
-            settings = environment(inst, settings, image_template)
+            harness = harness_for(inst, settings.test_cmd, opts.harness)
+            settings = environment(inst, settings, opts.image_template)
             work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
             with open_sandbox(settings, work) as box:
-                for name, patch in (("model patch", model_patch), ("test patch", inst.test_patch)):
-                    applied = box.apply_patch(patch)
-                    if not applied.applied:
-                        return _done(Grade(inst.instance_id, ERROR if name == "test patch"
-                                           else UNRESOLVED, f"{name} does not apply: "
-                                           f"{applied.reason}"), start, log_dir)
-                cmd = f"{settings.test_cmd} {shlex.join(test_files(inst.test_patch))}"
-                runs = [run_tests(box, cmd, timeout=settings.timeout)]
-                (log_dir / "test_output.txt").write_text(runs[0].command.stdout +
-                                                         runs[0].command.stderr)
-                grade = _judge(inst, runs)
-                for _ in range(rerun_flaky):
-                    if grade.status == RESOLVED:
+                applied = box.apply_patch(model_patch)
+                if not applied.applied:
+                    return _done(Grade(inst.instance_id, UNRESOLVED, "model patch does not "
+                                       f"apply: {applied.reason}"), start, log_dir)
+                why = harness.prepare(box)
+                if why:
+                    return _done(Grade(inst.instance_id, ERROR, why), start, log_dir)
+                log = log_dir / "test_output.txt"
+                runs = [harness.run(box, settings.timeout, log)]
+                verdict = harness.judge(runs)
+                for k in range(opts.rerun_flaky):
+                    if verdict.resolved:
                         break
-                    runs.append(run_tests(box, cmd, timeout=settings.timeout))
-                    grade = _judge(inst, runs)
-                if runs[0].command.timed_out and grade.status != RESOLVED:
-                    grade.reason = f"tests timed out after {settings.timeout:.0f} s"
+                    runs.append(harness.run(box, settings.timeout,
+                                            log.with_name(f"test_output.rerun{k + 1}.txt")))
+                    verdict = harness.judge(runs)
         except PatchloreError as exc:
             return _done(Grade(inst.instance_id, ERROR, exc.message), start, log_dir)
+    grade = Grade(inst.instance_id, RESOLVED if verdict.resolved else UNRESOLVED,
+                  verdict.reason, verdict.failed_f2p, verdict.failed_p2p, verdict.flaky,
+                  harness=harness.name)
+    if runs[0].timed_out and not verdict.resolved:
+        grade.reason = f"tests timed out after {settings.timeout:.0f} s"
     return _done(grade, start, log_dir)
-
-
-def _judge(inst: Instance, runs: list) -> Grade:
-    """A test counts as passed if it passed in any run; those that also failed are flaky."""
-    def outcomes(test: str) -> list[str | None]:
-        return [r.tests[test].status if test in r.tests else None for r in runs]
-
-    grade = Grade(inst.instance_id, UNRESOLVED)
-    for ids, f2p, bad in ((inst.FAIL_TO_PASS, True, grade.failed_f2p),
-                          (inst.PASS_TO_PASS, False, grade.failed_p2p)):
-        for test in ids:
-            results = [passed(s, f2p) for s in outcomes(test)]
-            if not any(results):
-                bad.append(test)
-            elif not all(results):
-                grade.flaky.append(test)
-    if not grade.failed_f2p and not grade.failed_p2p:
-        grade.status = RESOLVED
-    else:
-        grade.reason = (f"{len(grade.failed_f2p)} FAIL_TO_PASS and {len(grade.failed_p2p)} "
-                        "PASS_TO_PASS test(s) do not pass")
-    return grade
 
 
 def _done(grade: Grade, start: float, log_dir: Path) -> Grade:
@@ -171,18 +150,18 @@ def _done(grade: Grade, start: float, log_dir: Path) -> Grade:
 
 
 def grade_all(instances: list[Instance], predictions: dict[str, str], repos_dir: Path,
-              settings: Settings, out_dir: Path, workers: int = 1, rerun_flaky: int = 0,
-              progress=lambda grade: None, image_template: str = "") -> dict:
+              settings: Settings, out_dir: Path, opts: GradeOptions | None = None,
+              progress=lambda grade: None) -> dict:
+    opts = opts or GradeOptions()
     todo = [i for i in instances if i.instance_id in predictions]
 
     def one(inst: Instance) -> Grade:
         grade = grade_instance(inst, predictions[inst.instance_id], repos_dir, settings,
-                               out_dir / "logs" / inst.instance_id, rerun_flaky,
-                               image_template)
+                               out_dir / "logs" / inst.instance_id, opts)
         progress(grade)
         return grade
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
         grades = list(pool.map(one, todo))
     by = {s: sorted(g.instance_id for g in grades if g.status == s)
           for s in (RESOLVED, UNRESOLVED, ERROR, EMPTY)}

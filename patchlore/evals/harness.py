@@ -1,0 +1,197 @@
+"""How an instance's tests are run and judged: two harnesses behind one interface.
+
+- `JunitHarness` (the default): apply the test patch, run the test command on the files it
+  touches with JUnit XML, and judge by SWE-bench's rules (PASSED and XFAIL pass; a skipped
+  FAIL_TO_PASS test fails; a skipped PASS_TO_PASS test is kept).
+- `SwebenchHarness`: for instances that carry SWE-bench's own `eval_script` and `log_parser`
+  (SWE-bench 5 datasets put each repo's test command there): run the eval script as SWE-bench's
+  harness does, and let the `swebench` package parse the log and decide resolution.
+
+Both take a sandbox with the model patch applied; a test that passes in any run counts as
+passed, and one that also failed is flaky.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from patchlore.errors import PatchloreError
+from patchlore.evals.dataset import Instance
+from patchlore.sandbox.base import Sandbox
+from patchlore.sandbox.testrun import PASSED, SKIPPED, XFAIL, run_tests
+
+HARNESSES = ("auto", "junit", "swebench")
+
+
+@dataclass
+class Run:
+    log: str
+    timed_out: bool
+    statuses: dict[str, str] = field(default_factory=dict)  # test id -> the harness's word
+    invalid: str = ""  # why the log says nothing about the tests, if it does not
+
+
+@dataclass
+class Verdict:
+    resolved: bool
+    failed_f2p: list[str] = field(default_factory=list)
+    failed_p2p: list[str] = field(default_factory=list)
+    flaky: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+class Harness(Protocol):
+    name: str
+
+    def prepare(self, box: Sandbox) -> str:
+        """Set the tests up after the model patch; why that failed, or ''."""
+        ...
+
+    def run(self, box: Sandbox, timeout: float, log_path: Path) -> Run: ...
+
+    def judge(self, runs: list[Run]) -> Verdict: ...
+
+
+def harness_for(inst: Instance, test_cmd: str, choice: str = "auto") -> Harness:
+    if choice not in HARNESSES:
+        raise PatchloreError(f"unknown harness {choice!r}", hint=" | ".join(HARNESSES))
+    carries = bool(inst.extra.get("eval_script") and inst.extra.get("log_parser"))
+    if choice == "swebench" or (choice == "auto" and carries):
+        return SwebenchHarness(inst)
+    return JunitHarness(inst, test_cmd)
+
+
+def _merge(runs: list[Run], passing: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """One status per test: passing if it passed in any run; and the tests that flipped."""
+    merged: dict[str, str] = {}
+    seen: dict[str, set[bool]] = {}
+    for r in runs:
+        for test, status in r.statuses.items():
+            ok = status in passing
+            seen.setdefault(test, set()).add(ok)
+            if ok or test not in merged:
+                merged[test] = status
+    return merged, sorted(t for t, oks in seen.items() if len(oks) == 2)
+
+
+def _reason(failed_f2p: list[str], failed_p2p: list[str]) -> str:
+    return (f"{len(failed_f2p)} FAIL_TO_PASS and {len(failed_p2p)} PASS_TO_PASS test(s) do "
+            "not pass")
+
+
+def touched_files(test_patch: str) -> list[str]:
+    return sorted(set(re.findall(r"^\+\+\+ b/(\S+)", test_patch, re.MULTILINE)))
+
+
+class JunitHarness:
+    name = "junit"
+
+    def __init__(self, inst: Instance, test_cmd: str) -> None:
+        self.inst = inst
+        self.cmd = f"{test_cmd} {shlex.join(touched_files(inst.test_patch))}"
+
+    def prepare(self, box: Sandbox) -> str:
+        applied = box.apply_patch(self.inst.test_patch)
+        return "" if applied.applied else f"test patch does not apply: {applied.reason}"
+
+    def run(self, box: Sandbox, timeout: float, log_path: Path) -> Run:
+        result = run_tests(box, self.cmd, timeout=timeout)
+        log = result.command.stdout + result.command.stderr
+        log_path.write_text(log)
+        return Run(log, result.command.timed_out,
+                   {test: o.status for test, o in result.tests.items()})
+
+    def judge(self, runs: list[Run]) -> Verdict:
+        statuses, flipped = _merge(runs, (PASSED, XFAIL))
+
+        def passed(test: str, f2p: bool) -> bool:
+            status = statuses.get(test)
+            return status in (PASSED, XFAIL) or (status == SKIPPED and not f2p)
+
+        f2p = [t for t in self.inst.FAIL_TO_PASS if not passed(t, True)]
+        p2p = [t for t in self.inst.PASS_TO_PASS if not passed(t, False)]
+        wanted = set(self.inst.FAIL_TO_PASS) | set(self.inst.PASS_TO_PASS)
+        ok = not f2p and not p2p
+        return Verdict(ok, f2p, p2p, [t for t in flipped if t in wanted],
+                       "" if ok else _reason(f2p, p2p))
+
+
+class SwebenchHarness:
+    """SWE-bench's eval script, log parsers and resolution rule, from the `swebench` package."""
+
+    name = "swebench"
+    SCRIPT = "eval.sh"
+
+    def __init__(self, inst: Instance) -> None:
+        try:
+            from swebench.harness.log_parsers import PARSER_REGISTRY
+            from swebench.harness.utils import make_test_spec
+        except ImportError:
+            raise PatchloreError(
+                f"{inst.instance_id} carries a SWE-bench eval_script: grading it needs the "
+                "swebench package", hint="pip install 'patchlore[swebench]', or --harness junit"
+            ) from None
+        missing = [f for f in ("eval_script", "log_parser") if not inst.extra.get(f)]
+        if missing:
+            raise PatchloreError(f"{inst.instance_id}: the swebench harness needs the field "
+                                 f"{missing[0]!r}", hint="use --harness junit")
+        if inst.extra["log_parser"] not in PARSER_REGISTRY:
+            raise PatchloreError(f"{inst.instance_id}: swebench has no log parser named "
+                                 f"{inst.extra['log_parser']!r}",
+                                 hint="upgrade swebench, or fix the row's log_parser")
+        self.inst = inst
+        row = {"instance_id": inst.instance_id, "repo": inst.repo, "version": inst.version,
+               "FAIL_TO_PASS": inst.FAIL_TO_PASS, "PASS_TO_PASS": inst.PASS_TO_PASS,
+               "image": inst.extra.get("image", ""), "eval_script": inst.extra["eval_script"],
+               "log_parser": inst.extra["log_parser"],
+               "eval_type": inst.extra.get("eval_type") or "pass_and_fail",
+               "image_assets": inst.extra.get("image_assets")}
+        try:
+            self.spec = make_test_spec(row)
+        except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise PatchloreError(f"{inst.instance_id}: swebench cannot read this row "
+                                 f"({type(exc).__name__}: {exc})") from None
+
+    def prepare(self, box: Sandbox) -> str:
+        # SWE-bench's eval script applies the test patch itself
+        box.write_file(f"{box.scratch_path}/{self.SCRIPT}", self.spec.eval_script.encode())
+        return ""
+
+    def run(self, box: Sandbox, timeout: float, log_path: Path) -> Run:
+        from swebench.harness.constants import TESTS_TIMEOUT
+        from swebench.harness.grading import get_logs_eval
+
+        # one stream, as SWE-bench reads it: the markers come from `set -x` on stderr
+        result = box.run(f"/bin/bash {box.scratch_path}/{self.SCRIPT} 2>&1", timeout=timeout)
+        log = result.stdout + result.stderr
+        if result.timed_out:
+            log += f"\n{TESTS_TIMEOUT} after {timeout:.0f} seconds\n"
+        log_path.write_text(log)
+        statuses, found = get_logs_eval(self.spec, str(log_path))
+        return Run(log, result.timed_out, statuses,
+                   "" if found else "swebench found no valid test output in the log")
+
+    def judge(self, runs: list[Run]) -> Verdict:
+        from swebench.harness.constants import FAIL_TO_PASS, PASS_TO_PASS, EvalType, \
+            ResolvedStatus, TestStatus
+        from swebench.harness.grading import get_eval_tests_report, get_resolution_status
+
+        valid = [r for r in runs if not r.invalid]
+        if not valid:
+            return Verdict(False, list(self.inst.FAIL_TO_PASS), list(self.inst.PASS_TO_PASS),
+                           reason=runs[0].invalid)
+        statuses, flipped = _merge(valid, (TestStatus.PASSED.value, TestStatus.XFAIL.value))
+        report = get_eval_tests_report(
+            statuses, {"instance_id": self.inst.instance_id, FAIL_TO_PASS: self.spec.FAIL_TO_PASS,
+                       PASS_TO_PASS: self.spec.PASS_TO_PASS},
+            eval_type=EvalType(self.spec.eval_type))
+        ok = get_resolution_status(report) == ResolvedStatus.FULL.value
+        f2p, p2p = report[FAIL_TO_PASS]["failure"], report[PASS_TO_PASS]["failure"]
+        wanted = set(self.spec.FAIL_TO_PASS) | set(self.spec.PASS_TO_PASS)
+        return Verdict(ok, f2p, p2p, [t for t in flipped if t in wanted],
+                       "" if ok else _reason(f2p, p2p))
