@@ -22,6 +22,7 @@ def grade(
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Report and logs."),
     image_template: str = options.IMAGE_TEMPLATE,
     workdir: str = options.IMAGE_WORKDIR,
+    setup: bool = options.SETUP,
     workers: int = typer.Option(1, "--workers", min=1, help="Instances graded at once."),
     timeout: float = typer.Option(600, "--timeout", help="Seconds for one instance's tests."),
     rerun_flaky: int = typer.Option(0, "--rerun-flaky", help="Rerun failing tests K times."),
@@ -47,6 +48,7 @@ def grade(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.evals.dataset import load_dataset, load_predictions
+    from patchlore.evals.environment import EnvOptions
     from patchlore.evals.grade import GradeOptions, grade_all
 
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
@@ -63,7 +65,7 @@ def grade(
         ui.info(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
                 + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
 
-    opts = GradeOptions(workers, rerun_flaky, image_template, harness)
+    opts = GradeOptions(workers, rerun_flaky, harness, EnvOptions(image_template, setup))
     report = grade_all(instances, preds, repos_dir, settings, output, opts, progress)
     if as_json:
         ui.print_json(report)
@@ -97,6 +99,7 @@ def run(
     executor: str = typer.Option("threads", "--executor", help="threads, or ray for a cluster."),
     image_template: str = options.IMAGE_TEMPLATE,
     workdir: str = options.IMAGE_WORKDIR,
+    setup: bool = options.SETUP,
     ray_address: str = typer.Option("", "--ray-address",
                                      help="An existing Ray cluster (default: start one here)."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Runs live here."),
@@ -120,6 +123,7 @@ def run(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.evals.dataset import load_dataset
+    from patchlore.evals.environment import EnvOptions
     from patchlore.evals.run import run_all, select
 
     settings = load_settings(Path.cwd(), {
@@ -148,7 +152,7 @@ def run(
         ui.info(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
 
     runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress, executor,
-                     ray_address, image_template)
+                     ray_address, EnvOptions(image_template, setup))
     done = sum(r["status"] == "done" for r in runner.results.values())
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")

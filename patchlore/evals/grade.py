@@ -8,13 +8,8 @@ from failing.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-import shutil
-import subprocess
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -23,7 +18,9 @@ from pathlib import Path
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
+from patchlore.evals.environment import EnvOptions, environment
 from patchlore.evals.harness import harness_for
+from patchlore.evals.repos import checkout
 from patchlore.sandbox.factory import open_sandbox
 
 RESOLVED, UNRESOLVED, ERROR, EMPTY = "resolved", "unresolved", "error", "empty_patch"
@@ -41,67 +38,12 @@ class Grade:
     harness: str = ""
 
 
-_clone_lock = threading.Lock()
-
-
-def mirror_of(repo: str, repos_dir: Path) -> Path:
-    """The local mirror of `owner/name` in repos_dir (owner__name), cloned on first use from
-    $PATCHLORE_GIT_BASE_URL (default GitHub) when it is not there yet."""
-    mirror = repos_dir / repo.replace("/", "__")
-    with _clone_lock:  # parallel workers share one clone
-        if mirror.is_dir():
-            return mirror
-        base = os.environ.get("PATCHLORE_GIT_BASE_URL", "https://github.com").rstrip("/")
-        repos_dir.mkdir(parents=True, exist_ok=True)
-        partial = mirror.with_name(mirror.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
-            done = subprocess.run(["git", "clone", "-q", "--bare", f"{base}/{repo}.git",
-                                   str(partial)], capture_output=True, text=True, timeout=3600)
-        except subprocess.TimeoutExpired:
-            done = subprocess.CompletedProcess([], 1, "", "timed out after an hour")
-        if done.returncode != 0:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise PatchloreError(f"{repo}: no mirror in {repos_dir} and cloning {base}/{repo}.git "
-                                 f"failed: {done.stderr.strip()[-200:]}",
-                                 hint="put a clone there, named owner__name")
-        partial.rename(mirror)  # only a complete clone ever carries the mirror's name
-    return mirror
-
-
-def checkout(inst: Instance, repos_dir: Path, dest: Path) -> Path:
-    """A working copy of the instance's repo at its base commit, from its mirror."""
-    mirror = mirror_of(inst.repo, repos_dir)
-    work = dest / "repo"
-    for cmd in (["git", "clone", "-q", "--no-checkout", str(mirror), str(work)],
-                ["git", "-C", str(work), "checkout", "-q", inst.base_commit]):
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise PatchloreError(f"{inst.instance_id}: {' '.join(cmd[:3])} failed: "
-                                 f"{done.stderr.strip()[:200]}")
-    return work
-
-
-def environment(inst: Instance, settings: Settings, image_template: str = "") -> Settings:
-    """The instance's own `image` field, else --image-template, else the settings as they are.
-    An image holds the repo already (SWE-bench's at /testbed): nothing is copied in."""
-    image = inst.extra.get("image") or ""
-    if not image and image_template:
-        owner, _, name = inst.repo.partition("/")
-        image = image_template.format(
-            instance_id=inst.instance_id, owner=owner, name=name,
-            id_1776=inst.instance_id.replace("__", "_1776_"))  # SWE-bench's image naming
-    if not image:
-        return settings
-    return dataclasses.replace(settings, image=image, workdir=settings.workdir or "/testbed")
-
-
 @dataclass
 class GradeOptions:
     workers: int = 1
     rerun_flaky: int = 0
-    image_template: str = ""
     harness: str = "auto"  # auto | junit | swebench (see evals/harness.py)
+    env: EnvOptions = field(default_factory=EnvOptions)
 
 
 def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: Settings,
@@ -114,7 +56,7 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
     with tempfile.TemporaryDirectory(prefix="patchlore-grade-") as tmp:
         try:
             harness = harness_for(inst, settings.test_cmd, opts.harness)
-            settings = environment(inst, settings, opts.image_template)
+            settings = environment(inst, settings, repos_dir, opts.env)
             work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
             with open_sandbox(settings, work) as box:
                 applied = box.apply_patch(model_patch)

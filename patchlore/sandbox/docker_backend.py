@@ -19,7 +19,7 @@ from pathlib import Path
 from patchlore.errors import SandboxError, SandboxUnavailable
 from patchlore.sandbox.base import SANDBOX_LABEL, CommandResult
 from patchlore.sandbox.output import KILL_FACTOR, OutputCap
-from patchlore.sandbox.snapshot import Snapshot, snapshot_tar
+from patchlore.sandbox.snapshot import Snapshot, file_tar, snapshot_tar
 from patchlore.sandbox.snapshot_ops import SnapshotOps, ctl_script
 from patchlore.sandbox import registry
 
@@ -153,12 +153,8 @@ class DockerSandbox(SnapshotOps):
             raise SandboxError(f"could not copy files into the sandbox at {path}")
 
     def write_file(self, path: str, data: bytes) -> None:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            info = tarfile.TarInfo(os.path.basename(path))
-            info.size, info.mode, info.uid, info.gid = len(data), 0o644, SANDBOX_UID, SANDBOX_UID
-            tar.addfile(info, io.BytesIO(data))
-        self._put(buf.getvalue(), os.path.dirname(path) or "/")
+        self._put(file_tar({os.path.basename(path): data}, SANDBOX_UID, SANDBOX_UID),
+                  os.path.dirname(path) or "/")
 
     def read_file(self, path: str, limit: int = 50_000_000) -> bytes | None:
         from docker.errors import NotFound

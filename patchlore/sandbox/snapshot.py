@@ -108,6 +108,17 @@ def snapshot_tar(snap: Snapshot, prefix: str, uid: int = 1000, gid: int = 1000) 
     return buf.getvalue()
 
 
+def file_tar(files: dict[str, bytes], uid: int = 0, gid: int = 0, mode: int = 0o644) -> bytes:
+    """A tar of {path: content}: small files handed to a container in one copy."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.uid, info.gid = len(data), mode, uid, gid
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
 def copy_snapshot(snap: Snapshot, dest: Path) -> None:
     """Copy the snapshot's files into `dest` (for the local backend)."""
     import shutil

@@ -1,0 +1,48 @@
+"""A tiny PEP 517/660 build backend with no dependencies, for the tests' own packages: pip
+builds them offline, as wheels for a local index or in place (editable). It packs `src/`."""
+
+import base64
+import hashlib
+import os
+import tomllib
+import zipfile
+
+
+def _project() -> tuple[str, str]:
+    with open("pyproject.toml", "rb") as fh:
+        project = tomllib.load(fh)["project"]
+    return project["name"], project["version"]
+
+
+def _wheel(directory: str, files: dict[str, bytes]) -> str:
+    name, version = _project()
+    dist = f"{name.replace('-', '_')}-{version}"
+    info = f"{dist}.dist-info"
+    files = {**files,
+             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+             .encode(),
+             f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: wheelkit\nRoot-Is-Purelib: true\n"
+             b"Tag: py3-none-any\n"}
+    record = [f"{path},sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+              .rstrip(b"=").decode() + f",{len(data)}" for path, data in files.items()]
+    files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
+    wheel = f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, wheel), "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return wheel
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None) -> str:
+    files = {}
+    for root, _, names in os.walk("src"):
+        for n in names:
+            with open(os.path.join(root, n), "rb") as fh:
+                files[os.path.relpath(os.path.join(root, n), "src")] = fh.read()
+    return _wheel(wheel_directory, files)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None) -> str:
+    name, _ = _project()
+    pth = f"_{name.replace('-', '_')}_editable.pth"
+    return _wheel(wheel_directory, {pth: (os.path.abspath("src") + "\n").encode()})
