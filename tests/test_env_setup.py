@@ -158,6 +158,8 @@ def test_requirements_are_installed_once_and_make_gold_resolve(dataset, index, e
     again = grade(dataset, tmp_path / "again", env)  # the image is reused, not rebuilt
     assert json.loads(again.stdout)["resolved_ids"] == ["patchlore__tinycalc-1"]
     assert env_images() == {tag} and log.stat().st_mtime_ns == built_at
+    pruned = run_cli("sandbox", "prune", "--env-images")
+    assert tag in pruned.stderr and env_images() == set()
 
 
 def test_the_agent_works_in_the_prepared_image(dataset, index, env_images, tmp_path):

@@ -140,16 +140,24 @@ def _show_run(run, backend: str) -> None:
 @app.command("prune")
 def prune(
     everything: bool = typer.Option(False, "--all", help="Also remove containers of live runs."),
+    env_images: bool = typer.Option(False, "--env-images", help="Also remove the images with "
+                                    "instances' requirements installed (rebuilt when needed)."),
 ) -> None:
     """Remove sandbox containers left behind by runs that are no longer alive.
 
     \b
-    Example:
+    Examples:
       patchlore sandbox prune
+      patchlore sandbox prune --env-images
     """
     from patchlore.cli import ui
     from patchlore.sandbox.docker_backend import prune as prune_containers
+    from patchlore.sandbox.docker_backend import prune_env_images
 
     removed = prune_containers(everything=everything)
     ui.info(f"removed {len(removed)} sandbox container(s)" +
             (f": {' '.join(removed)}" if removed else ""))
+    if env_images:
+        tags = prune_env_images()
+        ui.info(f"removed {len(tags)} environment image(s)" +
+                (f": {' '.join(tags)}" if tags else ""))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchlore.config import Settings
-from patchlore.errors import PatchloreError
+from patchlore.errors import PatchloreError, SandboxUnavailable
 from patchlore.evals.dataset import Instance
 from patchlore.evals.repos import checkout, mirror_of
 
@@ -66,6 +66,13 @@ def environment(inst: Instance, settings: Settings, repos_dir: Path,
         return dataclasses.replace(settings, image=image, workdir=settings.workdir or "/testbed")
     if not opts.setup or settings.workdir or settings.sandbox == "local":
         return settings
+    if settings.sandbox == "auto":
+        from patchlore.sandbox.docker_backend import docker_client
+
+        try:
+            docker_client()
+        except SandboxUnavailable:
+            return settings  # the sandbox falls back to local, which has no images
     env_image = prepared_image(inst, settings.image, repos_dir, opts.setup_timeout)
     return dataclasses.replace(settings, image=env_image) if env_image else settings
 
@@ -168,6 +175,7 @@ def derive_from_repo(client, base: str, tag: str, script: str, repo: Path,
                      env: dict[str, str], ca: str, timeout: float, log: Path,
                      inst: Instance) -> None:
     from patchlore.sandbox.derive import derive_image
+    from patchlore.sandbox.docker_backend import ENV_LABEL
     from patchlore.sandbox.snapshot import file_tar, snapshot_tar, take_snapshot
 
     files = [snapshot_tar(take_snapshot(repo), REPO.lstrip("/"), uid=0, gid=0)]
@@ -176,7 +184,7 @@ def derive_from_repo(client, base: str, tag: str, script: str, repo: Path,
     try:
         derive_image(client, base, tag, script, files=files, env=env, timeout=timeout,
                      log_path=log, changes=[f"ENV {IMAGE_PATH}",
-                                            f"LABEL patchlore.env={inst.repo}"])
+                                            f"LABEL {ENV_LABEL}={inst.repo}"])
     except PatchloreError as exc:
         raise PatchloreError(f"{inst.instance_id}: {exc.message}", hint=exc.hint) from None
 

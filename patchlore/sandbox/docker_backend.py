@@ -26,6 +26,7 @@ from patchlore.sandbox import registry
 SANDBOX_UID = 1000
 USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
 COPY_PATH = "/repo"
+ENV_LABEL = "patchlore.env"  # on images derived with an instance's requirements
 STATE_DIR = "/var/lib/patchlore"
 SCRATCH = "/tmp/patchlore"
 HOME = "/tmp/patchlore-home"
@@ -293,4 +294,20 @@ def prune(client=None, everything: bool = False) -> list[str]:
         if everything or not alive:
             c.remove(force=True)
             removed.append(c.short_id)
+    return removed
+
+
+def prune_env_images(client=None) -> list[str]:
+    """Remove the images derived with an instance's requirements (label patchlore.env)."""
+    from docker.errors import APIError
+
+    client = client or docker_client()
+    removed = []
+    for image in client.images.list(filters={"label": ENV_LABEL}):
+        for tag in image.tags or [image.id]:
+            try:
+                client.images.remove(tag)
+                removed.append(tag)
+            except APIError:
+                pass  # in use by a running sandbox: left for the next prune
     return removed
