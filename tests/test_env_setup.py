@@ -1,119 +1,35 @@
 """Installing an instance's requirements into an image derived from the sandbox image, for real:
 pip in a container downloads from a package index that the test serves on the Docker bridge
-(PyPI itself stands behind a remote network; a local PEP 503 index takes its place), and
-installs the repo in place with its own build backend (tests/wheelkit.py)."""
+(tests/pkgindex.py: PyPI itself stands behind a remote network), and installs the repo in place
+with its own build backend (tests/wheelkit.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from conftest import remove_images, run_cli
+from pkgindex import PackageIndex, git, make_tinycalc
 from stub_llm import StubLLM
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import install_steps
 
-HERE = Path(__file__).resolve().parent
-BASE = """from pl_tinydep import double
-
-
-def quadruple(x):
-    return double(x) + x
-"""
-FIXED = BASE.replace("return double(x) + x", "return double(double(x))")
-TESTS = "from tinycalc import quadruple\n\n\ndef test_zero():\n    assert quadruple(0) == 0\n"
-NEW_TEST = "\n\ndef test_two():\n    assert quadruple(2) == 8\n"
-PYPROJECT = """[build-system]
-requires = []
-build-backend = "wheelkit"
-backend-path = ["_build"]
-
-[project]
-name = "{name}"
-version = "{version}"
-"""
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c",
-                           "user.email=t@t", *args], capture_output=True, text=True,
-                          check=True).stdout
-
-
-def write_tree(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-
-
-def commit_diff(repo: Path, files: dict[str, str]) -> str:
-    """The diff that `files` make to the repo's HEAD (left uncommitted, then undone)."""
-    write_tree(repo, files)
-    diff = git(repo, "diff")
-    git(repo, "checkout", "--", ".")
-    return diff
-
-
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, docker_ready):
-    """A PEP 503 index with pl-tinydep 1.0, served where containers on the bridge reach it."""
-    import sys
-
-    from patchlore.sandbox.docker_backend import docker_client
-
-    root = tmp_path_factory.mktemp("index")
-    dep = tmp_path_factory.mktemp("pl-tinydep")
-    write_tree(dep, {"pyproject.toml": PYPROJECT.format(name="pl-tinydep", version="1.0"),
-                     "src/pl_tinydep/__init__.py": "def double(x):\n    return 2 * x\n"})
-    (root / "files").mkdir()
-    built = subprocess.run([sys.executable, "-c", "import sys, wheelkit; "
-                            "print(wheelkit.build_wheel(sys.argv[1]))", str(root / "files")],
-                           cwd=dep, env={"PYTHONPATH": str(HERE)}, capture_output=True,
-                           text=True, check=True).stdout.strip()
-    (root / "simple" / "pl-tinydep").mkdir(parents=True)
-    (root / "simple" / "pl-tinydep" / "index.html").write_text(
-        f'<a href="../../files/{built}">{built}</a>\n')
-    server = ThreadingHTTPServer(("0.0.0.0", 0),
-                                 partial(SimpleHTTPRequestHandler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    gateway = docker_client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    served = PackageIndex(tmp_path_factory.mktemp("index"))
     try:
-        yield {"PIP_INDEX_URL": f"http://{gateway}:{server.server_address[1]}/simple/",
-               "PIP_TRUSTED_HOST": gateway}
+        yield served.env
     finally:
-        server.shutdown()
+        served.close()
 
 
 @pytest.fixture
 def dataset(tmp_path):
-    """A mirror of patchlore/tinycalc (src layout, a requirement, its own build backend) and
-    a one-instance dataset for it."""
-    repos = tmp_path / "repos"
-    repo = repos / "patchlore__tinycalc"
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q")
-    write_tree(repo, {"pyproject.toml": PYPROJECT.format(name="tinycalc", version="0.1"),
-                      "_build/wheelkit.py": (HERE / "wheelkit.py").read_text(),
-                      "requirements.txt": "pl-tinydep==1.0\n",
-                      "src/tinycalc/__init__.py": BASE, "tests/test_calc.py": TESTS})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
-    row = {"instance_id": "patchlore__tinycalc-1", "repo": "patchlore/tinycalc",
-           "base_commit": git(repo, "rev-parse", "HEAD").strip(),
-           "problem_statement": "quadruple(2) returns 6, not 8.",
-           "patch": commit_diff(repo, {"src/tinycalc/__init__.py": FIXED}),
-           "test_patch": commit_diff(repo, {"tests/test_calc.py": TESTS + NEW_TEST}),
-           "FAIL_TO_PASS": ["tests/test_calc.py::test_two"],
-           "PASS_TO_PASS": ["tests/test_calc.py::test_zero"]}
     path = tmp_path / "tinycalc.jsonl"
-    path.write_text(json.dumps(row) + "\n")
-    return {"path": path, "repos": repos, "row": row}
+    row = make_tinycalc(tmp_path / "repos", path)
+    return {"path": path, "repos": tmp_path / "repos", "row": row}
 
 
 @pytest.fixture

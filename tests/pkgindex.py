@@ -1,0 +1,110 @@
+"""A package index and a repo with requirements, for tests and benchmarks of environment setup.
+
+PyPI stands behind a remote network; a PEP 503 index served on the Docker bridge takes its
+place, with wheels built by the tests' own backend (tests/wheelkit.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PYPROJECT = """[build-system]
+requires = []
+build-backend = "wheelkit"
+backend-path = ["_build"]
+
+[project]
+name = "{name}"
+version = "{version}"
+"""
+BASE = """from pl_tinydep import double
+
+
+def quadruple(x):
+    return double(x) + x
+"""
+FIXED = BASE.replace("return double(x) + x", "return double(double(x))")
+TESTS = "from tinycalc import quadruple\n\n\ndef test_zero():\n    assert quadruple(0) == 0\n"
+NEW_TEST = "\n\ndef test_two():\n    assert quadruple(2) == 8\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c",
+                           "user.email=t@t", *args], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # one line per request would drown the output
+        pass
+
+
+class PackageIndex:
+    """pl-tinydep 1.0 on an index that containers on the bridge reach; `env` points pip at it."""
+
+    def __init__(self, root: Path) -> None:
+        from patchlore.sandbox.docker_backend import docker_client
+
+        dep = root / "pl-tinydep"
+        write_tree(dep, {"pyproject.toml": PYPROJECT.format(name="pl-tinydep", version="1.0"),
+                         "src/pl_tinydep/__init__.py": "def double(x):\n    return 2 * x\n"})
+        (root / "files").mkdir()
+        built = subprocess.run([sys.executable, "-c", "import sys, wheelkit; "
+                                "print(wheelkit.build_wheel(sys.argv[1]))", str(root / "files")],
+                               cwd=dep, env={"PYTHONPATH": str(HERE)}, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        (root / "simple" / "pl-tinydep").mkdir(parents=True)
+        (root / "simple" / "pl-tinydep" / "index.html").write_text(
+            f'<a href="../../files/{built}">{built}</a>\n')
+        self.server = ThreadingHTTPServer(("0.0.0.0", 0),
+                                          partial(_Quiet, directory=str(root)))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        bridge = docker_client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        self.env = {"PIP_INDEX_URL": f"http://{bridge}:{self.server.server_address[1]}/simple/",
+                    "PIP_TRUSTED_HOST": bridge}
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def diff_of(repo: Path, files: dict[str, str]) -> str:
+    """The diff that `files` make to the repo's HEAD (written, diffed, then undone)."""
+    write_tree(repo, files)
+    diff = git(repo, "diff")
+    git(repo, "checkout", "--", ".")
+    return diff
+
+
+def make_tinycalc(repos: Path, dataset: Path) -> dict:
+    """A mirror of patchlore/tinycalc (src layout, a requirement, its own build backend) in
+    `repos`, and a one-instance dataset for it at `dataset`; returns the row."""
+    repo = repos / "patchlore__tinycalc"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    write_tree(repo, {"pyproject.toml": PYPROJECT.format(name="tinycalc", version="0.1"),
+                      "_build/wheelkit.py": (HERE / "wheelkit.py").read_text(),
+                      "requirements.txt": "pl-tinydep==1.0\n",
+                      "src/tinycalc/__init__.py": BASE, "tests/test_calc.py": TESTS})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    row = {"instance_id": "patchlore__tinycalc-1", "repo": "patchlore/tinycalc",
+           "base_commit": git(repo, "rev-parse", "HEAD").strip(),
+           "problem_statement": "quadruple(2) returns 6, not 8.",
+           "patch": diff_of(repo, {"src/tinycalc/__init__.py": FIXED}),
+           "test_patch": diff_of(repo, {"tests/test_calc.py": TESTS + NEW_TEST}),
+           "FAIL_TO_PASS": ["tests/test_calc.py::test_two"],
+           "PASS_TO_PASS": ["tests/test_calc.py::test_zero"]}
+    dataset.write_text(json.dumps(row) + "\n")
+    return row
