@@ -29,6 +29,8 @@ def eval_script(row: dict) -> str:
     base = row["base_commit"]
     return "\n".join([
         "#!/bin/bash", "set -uxo pipefail", "cd /testbed",
+        # SWE-bench's scripts write where only root may (a package reinstall, locale-gen)
+        "mkdir -p /usr/local/share/sweb && touch /usr/local/share/sweb/reinstalled",
         f"git checkout {base} {files}",
         "git apply -v - <<'EOF_114329324912'", row["test_patch"].rstrip("\n"),
         "EOF_114329324912",
@@ -88,6 +90,7 @@ def test_gold_resolves_with_swebench_s_parser_and_rule(images, tmp_path):
     assert json.loads((log_dir / "report.json").read_text())["harness"] == "swebench"
     log = (log_dir / "test_output.txt").read_text()
     assert ">>>>> Start Test Output" in log and "PASSED test_chunks.py::" in log
+    assert "Permission denied" not in log
 
 
 def test_a_patch_that_fixes_nothing_is_unresolved(images, mirrors, tmp_path):
@@ -128,3 +131,14 @@ def test_junit_can_be_forced_on_the_same_rows(images, tmp_path):
     assert junit["resolved_ids"] == sorted(IDS)
     graded = json.loads((tmp_path / "junit" / "logs" / IDS[0] / "report.json").read_text())
     assert graded["harness"] == "junit"
+
+
+def test_a_hanging_eval_script_is_killed_at_the_time_limit(images, tmp_path):
+    rows = swebench_rows(images)[:1]
+    rows[0]["eval_script"] = rows[0]["eval_script"].replace(
+        "python3 -m pytest -rA", "sleep 600 & sleep 600; python3 -m pytest -rA")
+    report = grade(write(tmp_path / "sweb.jsonl", rows), "gold", tmp_path / "out",
+                   "--timeout", "3")
+    assert report["unresolved_ids"] == [IDS[0]]
+    graded = json.loads((tmp_path / "out" / "logs" / IDS[0] / "report.json").read_text())
+    assert graded["reason"] == "tests timed out after 3 s" and graded["seconds"] < 60

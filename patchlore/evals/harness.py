@@ -166,8 +166,10 @@ class SwebenchHarness:
         from swebench.harness.constants import TESTS_TIMEOUT
         from swebench.harness.grading import get_logs_eval
 
-        # one stream, as SWE-bench reads it: the markers come from `set -x` on stderr
-        result = box.run(f"/bin/bash {box.scratch_path}/{self.SCRIPT} 2>&1", timeout=timeout)
+        # one stream, as SWE-bench reads it: the markers come from `set -x` on stderr. As root,
+        # as SWE-bench runs it: its scripts reinstall the package and generate locales.
+        result = box.run(f"/bin/bash {box.scratch_path}/{self.SCRIPT} 2>&1", timeout=timeout,
+                         root=True)
         log = result.stdout + result.stderr
         if result.timed_out:
             log += f"\n{TESTS_TIMEOUT} after {timeout:.0f} seconds\n"

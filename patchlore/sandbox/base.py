@@ -50,8 +50,12 @@ class Sandbox(Protocol):
     repo_path: str  # the repo's path inside the sandbox
 
     def run(
-        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None
-    ) -> CommandResult: ...
+        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None,
+        root: bool = False,
+    ) -> CommandResult:
+        """Run as the sandbox's unprivileged user, or with `root` as the image's root (for
+        scripts written for it, like SWE-bench's eval scripts); still without network."""
+        ...
 
     def apply_patch(self, patch: str, reset: bool = False) -> ApplyResult:
         """Apply a unified diff (with `reset`, to the snapshot: one step per candidate)."""

@@ -178,16 +178,20 @@ class DockerSandbox(SnapshotOps):
 
     # --- commands --------------------------------------------------------------------------
     def run(
-        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None
+        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None,
+        root: bool = False,
     ) -> CommandResult:
-        return self._exec(["/bin/sh", "-c", command], command, USER, timeout, env or {})
+        return self._exec(["/bin/sh", "-c", command], command, "0:0" if root else USER,
+                          timeout, env or {}, killable=True)
 
     def _ctl(self, *args: str, env: dict[str, str] | None = None,
              timeout: float = 300) -> CommandResult:
         cmd = ["/bin/sh", f"{STATE_DIR}/ctl.sh", *args]
-        return self._exec(cmd, " ".join(args), "0:0", timeout, {**self._ctl_env, **(env or {})})
+        # not killable: the kill itself is a ctl step, and snapshot steps are short
+        return self._exec(cmd, " ".join(args), "0:0", timeout, {**self._ctl_env, **(env or {})},
+                          killable=False)
 
-    def _exec(self, argv, label, user, timeout, env) -> CommandResult:
+    def _exec(self, argv, label, user, timeout, env, killable: bool) -> CommandResult:
         api = self.client.api
         timeout = self.default_timeout if timeout is None else timeout
         exec_id = api.exec_create(
@@ -223,7 +227,8 @@ class DockerSandbox(SnapshotOps):
             # a finished command whose background child still holds the output pipe open
             lingering = poll >= 0.05 and not api.exec_inspect(exec_id)["Running"]
             if timed_out or flooded.is_set() or lingering:
-                self._kill_tree(user)
+                if killable:
+                    self._kill_tree()
                 break
             poll = min(poll * 2, 0.2)
         reader.join(5)
@@ -242,11 +247,9 @@ class DockerSandbox(SnapshotOps):
             truncated=bool(out.cut or err.cut),
         )
 
-    def _kill_tree(self, user: str) -> None:
-        """Kill every process of the sandbox user (ctl.sh kill), or restart the container if
-        that fails."""
-        if user != USER:
-            return  # snapshot steps run as root and are short; never kill root's PID 1
+    def _kill_tree(self) -> None:
+        """Kill every process but PID 1 (ctl.sh kill), or restart the container if that
+        fails."""
         try:
             # bounded: an engine that never answers must not hang the run
             killed = self._ctl("kill", timeout=30).exit_code == 0

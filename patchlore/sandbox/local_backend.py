@@ -54,7 +54,8 @@ class LocalSandbox(SnapshotOps):
             raise
 
     def run(
-        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None
+        self, command: str, timeout: float | None = None, env: dict[str, str] | None = None,
+        root: bool = False,  # the local sandbox runs everything as the user who started it
     ) -> CommandResult:
         full_env = {**_host_env(), "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
         return self._spawn(["/bin/sh", "-c", command], command, timeout, full_env)
