@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,8 @@ from conftest import FIX, IMAGE, run_cli
 GROUPS = ["fix", "runs", "memory", "model", "doctor", "sandbox", "config"]
 COMMANDS = [["fix"], ["runs", "list"], ["runs", "show"], ["model", "check"], ["model", "serve"],
             ["doctor"], ["sandbox", "build"], ["sandbox", "exec"], ["sandbox", "prune"],
-            ["config", "show"], *[["memory", c] for c in (
+            ["config", "show"], ["eval", "grade"], ["eval", "run"], ["eval", "report"],
+            *[["memory", c] for c in (
                 "list", "show", "search", "stats", "forget", "export", "import", "reindex",
                 "prune")]]
 
@@ -25,6 +27,19 @@ def one_line_error(res: subprocess.CompletedProcess, *words: str) -> None:
     assert "Traceback" not in res.stderr + res.stdout
     for w in words:
         assert w in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["eval", "grade", "--predictions", "gold", "--harness", "nope"], "--harness"),
+    (["eval", "run", "--repos-dir", ".", "--executor", "nope"], "--executor"),
+    (["eval", "report", ".", "--format", "nope"], "--format"),
+])
+def test_an_unknown_choice_is_a_usage_error(args, flag, tmp_path):
+    if args[1] != "report":
+        args = [*args, "--dataset", "examples/minibench/minibench.jsonl"]
+    res = run_cli(*args, cwd=Path(__file__).resolve().parent.parent, env={"HOME": str(tmp_path)})
+    assert res.returncode == 2
+    one_line_error(res, flag, "'nope'")
 
 
 def test_help_lists_the_command_groups():

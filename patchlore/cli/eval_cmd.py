@@ -51,6 +51,9 @@ def grade(
     from patchlore.evals.environment import EnvOptions
     from patchlore.evals.grade import GradeOptions, grade_all
 
+    from patchlore.evals.harness import HARNESSES
+
+    options.one_of("--harness", harness, HARNESSES)
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
                                           "timeout": timeout, "test_cmd": test_cmd,
                                           "workdir": workdir})
@@ -126,6 +129,7 @@ def run(
     from patchlore.evals.environment import EnvOptions
     from patchlore.evals.run import run_all, select
 
+    options.one_of("--executor", executor, ("threads", "ray"))
     settings = load_settings(Path.cwd(), {
         "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
         "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
@@ -176,6 +180,7 @@ def report(
     from patchlore.evals.report import markdown, resolved_text, summarize
     from patchlore.evals.report import plot as draw
 
+    options.one_of("--format", fmt, ("table", "markdown", "json"))
     rows = [summarize(r) for r in runs]
     if plot:
         draw(rows, plot)

@@ -31,3 +31,12 @@ SETUP = typer.Option(
     "commit; setup may use the network, tests never do).")
 IMAGE_WORKDIR = typer.Option(None, "--workdir",
                              help="The repo's path in those images (default /testbed).")
+
+
+def one_of(flag: str, value: str, allowed: tuple[str, ...]) -> str:
+    """`value` if it is one of `allowed`, else the usage error that names the flag."""
+    if value not in allowed:
+        from patchlore.errors import PatchloreError
+
+        raise PatchloreError(f"{flag} {value!r}: use {', '.join(allowed[:-1])} or {allowed[-1]}")
+    return value
