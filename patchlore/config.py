@@ -42,6 +42,14 @@ class Settings:
         metadata={"help": "repo path inside the image; empty copies the repo in at /repo"},
     )
     test_cmd: str = field(default="python3 -m pytest -q", metadata={"help": "test command"})
+    setup: bool = field(
+        default=True,
+        metadata={"help": "install the repo's requirements into a derived sandbox image"},
+    )
+    setup_cmd: str = field(
+        default="",
+        metadata={"help": "commands that install them (one per line); empty: guessed"},
+    )
     timeout: float = field(default=600.0, metadata={"help": "seconds per sandbox command"})
     mem_limit: str = field(default="2g", metadata={"help": "sandbox memory limit"})
     cpus: float = field(default=2.0, metadata={"help": "sandbox CPU limit"})

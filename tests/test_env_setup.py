@@ -6,6 +6,7 @@ with its own build backend (tests/wheelkit.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from conftest import remove_images, run_cli
 from pkgindex import PackageIndex, git, make_tinycalc
 from stub_llm import StubLLM
 from patchlore.evals.dataset import Instance
-from patchlore.evals.environment import install_steps
+from patchlore.evals.environment import row_recipe
+from patchlore.sandbox.envsetup import recipe
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, docker_ready):
@@ -123,11 +125,40 @@ def test_a_row_s_own_recipe_wins_over_guessing():
                     extra={"pre_install": ["apt-get -h"], "pip_packages": ["a==1", "b>2"],
                            "install": "python -m pip install -e . --no-deps"})
     files = {"requirements.txt": "x\n", "setup.py": ""}
-    assert install_steps(inst, files.get) == [
+    assert recipe(files.get, row_recipe(inst)) == [
         "apt-get -h", "python -m pip install a==1 'b>2'",
         "python -m pip install -e . --no-deps"]
-    guessed = Instance("i", "o/r", "c", "", "", "", [], [])
+    assert recipe(files.get) == ["python -m pip install -r requirements.txt",
+                                 "python -m pip install -e ."]
     extras = '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
-    assert install_steps(guessed, {"requirements-dev.txt": "", "pyproject.toml": extras}.get) \
-        == ["python -m pip install -r requirements-dev.txt", "python -m pip install -e '.[test]'"]
-    assert install_steps(guessed, {"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
+    assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get) == [
+        "python -m pip install -r requirements-dev.txt", "python -m pip install -e '.[test]'"]
+    assert recipe({"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
+
+
+def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp_path):
+    """The same derived image serves `fix` and `sandbox exec` on a working tree."""
+    row = make_tinycalc(tmp_path / "repos", tmp_path / "d.jsonl")
+    repo = tmp_path / "repos" / "patchlore__tinycalc"
+    subprocess.run(["git", "-C", str(repo), "apply"], input=row["test_patch"], text=True,
+                   check=True)  # the failing test, uncommitted: the suite is red
+    env = {**index, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}
+    bare = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--no-setup",
+                   "--", "python3 -m pytest -q", env=env)
+    assert bare.returncode == 2  # pytest's own: the tests could not even be collected
+    assert "No module named 'tinycalc'" in bare.stdout
+    fix = ("src/tinycalc/__init__.py\n<<<<<<< SEARCH\n    return double(x) + x\n=======\n"
+           "    return double(double(x))\n>>>>>>> REPLACE\n")
+    with StubLLM([[fix]]) as stub:
+        res = run_cli("fix", "--repo", str(repo), "--model", "hosted_vllm/stub-coder",
+                      "--api-base", stub.api_base, "--samples", "1", "--rounds", "1",
+                      "--memory-mode", "off", "--sandbox", "docker", "--json", env=env,
+                      timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads(res.stdout)["status"] == "verified"
+    assert "installing the repo's requirements into patchlore-env:" in res.stderr
+    (tag,) = env_images()
+    again = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                    "python3 -m pytest -q", env=env)
+    assert again.returncode == 1 and "1 failed, 1 passed" in again.stdout  # deps are there
+    assert "installing" not in again.stderr and env_images() == {tag}

@@ -10,7 +10,6 @@ import pytest
 
 from conftest import remove_images, run_cli, make_testbed_image
 from patchlore.evals.dataset import load_dataset, load_predictions
-from patchlore.evals.environment import EnvOptions
 from patchlore.evals.grade import GradeOptions, grade_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +137,7 @@ def test_images_with_the_repo_inside(mirrors, tmp_path, settings, docker_ready):
                                       + inst.instance_id.replace("__", "_1776_"),
                                       tmp_path / inst.instance_id))
         settings.sandbox = "docker"
-        opts = GradeOptions(env=EnvOptions(image_template="patchlore-test-testbed:{id_1776}"))
+        opts = GradeOptions(image_template="patchlore-test-testbed:{id_1776}")
         report = grade_all(chosen, load_predictions("gold", chosen), tmp_path / "no-mirrors",
                            settings, tmp_path / "out", opts)
         assert report["resolved_ids"] == sorted(i.instance_id for i in chosen), report

@@ -41,7 +41,10 @@ def runs_dir(root: Path) -> Path:
 def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                warn: Callable[[str], None] = lambda m: None,
                progress: Callable[[str], None] = lambda m: None,
-               runs_root: Path | None = None, run_id: str | None = None) -> Session:
+               runs_root: Path | None = None, run_id: str | None = None,
+               note: Callable[[str], None] | None = None) -> Session:
+    """`progress` hears each step (a spinner); `note`, what deserves a line of its own (a
+    first-time requirements install that may take minutes)."""
     llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
     snapshot = take_snapshot(root)
     if settings.memory_mode != "off" and opts.memory is None:
@@ -56,10 +59,13 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
              test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds)
     try:
         progress("starting the sandbox")
-        with open_sandbox(settings, str(root), warn=warn, snapshot=snapshot) as box:
+        with open_sandbox(settings, str(root), warn=warn, snapshot=snapshot,
+                          note=note or progress,
+                          name=opts.repo_name) as box:
             result = repair(snapshot, box, llm, opts, traj,
                             more_boxes=lambda: open_sandbox(settings, str(root),
-                                                            snapshot=snapshot),
+                                                            snapshot=snapshot,
+                                                            name=opts.repo_name),
                             progress=progress)
     finally:
         traj.close()

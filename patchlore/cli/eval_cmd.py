@@ -48,7 +48,6 @@ def grade(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.evals.dataset import load_dataset, load_predictions
-    from patchlore.evals.environment import EnvOptions
     from patchlore.evals.grade import GradeOptions, grade_all
 
     from patchlore.evals.harness import HARNESSES
@@ -56,7 +55,7 @@ def grade(
     options.one_of("--harness", harness, HARNESSES)
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
                                           "timeout": timeout, "test_cmd": test_cmd,
-                                          "workdir": workdir})
+                                          "workdir": workdir, "setup": setup})
     instances, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
@@ -68,7 +67,7 @@ def grade(
         ui.info(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
                 + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
 
-    opts = GradeOptions(workers, rerun_flaky, harness, EnvOptions(image_template, setup))
+    opts = GradeOptions(workers, rerun_flaky, harness, image_template)
     report = grade_all(instances, preds, repos_dir, settings, output, opts, progress)
     if as_json:
         ui.print_json(report)
@@ -126,14 +125,13 @@ def run(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.evals.dataset import load_dataset
-    from patchlore.evals.environment import EnvOptions
     from patchlore.evals.run import run_all, select
 
     options.one_of("--executor", executor, ("threads", "ray"))
     settings = load_settings(Path.cwd(), {
         "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
         "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
-        "memory_dir": str(memory) if memory else None, "workdir": workdir})
+        "memory_dir": str(memory) if memory else None, "workdir": workdir, "setup": setup})
     loaded, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
@@ -156,7 +154,7 @@ def run(
         ui.info(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
 
     runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress, executor,
-                     ray_address, EnvOptions(image_template, setup))
+                     ray_address, image_template)
     done = sum(r["status"] == "done" for r in runner.results.values())
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")

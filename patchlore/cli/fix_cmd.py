@@ -35,6 +35,7 @@ def fix(
     memory_url: str = options.MEMORY_URL,
     sandbox: str = options.SANDBOX,
     image: str = options.IMAGE,
+    setup: bool = options.SETUP,
     as_json: bool = options.JSON,
 ) -> None:
     """Fix failing tests: propose candidate patches, verify each in the sandbox, keep the best.
@@ -61,7 +62,7 @@ def fix(
     start = time.monotonic()
     root = find_repo_root(repo)
     settings = load_settings(root, {"test_cmd": test_cmd, "model": model, "api_base": api_base,
-                                    "sandbox": sandbox, "image": image,
+                                    "sandbox": sandbox, "image": image, "setup": setup,
                                     "memory_mode": memory_mode, "memory_url": memory_url,
                                     "memory_dir": str(memory) if memory else None})
     task = issue or ""
@@ -76,7 +77,7 @@ def fix(
         deadline=start + timeout if timeout else None, workers=workers or 0,
         allow_test_edits=allow_test_edits)
     with ui.progress("starting") as say:
-        session = run_repair(root, settings, opts, warn=ui.warn, progress=say)
+        session = run_repair(root, settings, opts, warn=ui.warn, progress=say, note=ui.info)
     result = session.result
     if result.patch and output:
         output.write_text(result.patch)

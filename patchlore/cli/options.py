@@ -26,9 +26,9 @@ IMAGE_TEMPLATE = typer.Option(
     "", "--image-template", help="Per-instance image with the repo inside, e.g. "
     "swebench/sweb.eval.x86_64.{id_1776}:latest ({instance_id}, {owner}, {name}, {id_1776}).")
 SETUP = typer.Option(
-    True, "--setup/--no-setup", help="Without an image of its own, install an instance's "
-    "requirements into an image derived from the sandbox image (once per repo and setup "
-    "commit; setup may use the network, tests never do).")
+    None, "--setup/--no-setup", help="Install the repo's requirements into an image derived "
+    "from the sandbox image (built once, then reused; the build may use the network, tests "
+    "never do). Default: the setup setting (on).")
 IMAGE_WORKDIR = typer.Option(None, "--workdir",
                              help="The repo's path in those images (default /testbed).")
 

@@ -60,6 +60,7 @@ def exec_(
     workdir: str = options.WORKDIR,
     timeout: float = options.TIMEOUT,
     network: bool = typer.Option(None, "--network/--no-network", help="Allow network access."),
+    setup: bool = options.SETUP,
     patch: Path = typer.Option(None, "--patch", help="Apply this diff in the sandbox first."),
     as_json: bool = options.JSON,
 ) -> None:
@@ -80,11 +81,11 @@ def exec_(
     from patchlore.sandbox.testrun import run_tests
 
     root, settings = _repo_settings(repo, sandbox=sandbox, image=image, workdir=workdir,
-                                    timeout=timeout, network=network)
+                                    timeout=timeout, network=network, setup=setup)
     cmd = command[0] if len(command) == 1 else shlex.join(command)
     diff = _read_patch(patch) if patch else None
     with ui.status(f"starting a sandbox of {root}"):
-        box = open_sandbox(settings, str(root), warn=ui.warn)
+        box = open_sandbox(settings, str(root), warn=ui.warn, note=ui.info)
     with box:
         if diff is not None:
             applied = box.apply_patch(diff)

@@ -18,7 +18,7 @@ from pathlib import Path
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
-from patchlore.evals.environment import EnvOptions, environment
+from patchlore.evals.environment import environment
 from patchlore.evals.harness import harness_for
 from patchlore.evals.repos import checkout
 from patchlore.sandbox.factory import open_sandbox
@@ -43,7 +43,7 @@ class GradeOptions:
     workers: int = 1
     rerun_flaky: int = 0
     harness: str = "auto"  # auto | junit | swebench (see evals/harness.py)
-    env: EnvOptions = field(default_factory=EnvOptions)
+    image_template: str = ""
 
 
 def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: Settings,
@@ -56,9 +56,9 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
     with tempfile.TemporaryDirectory(prefix="patchlore-grade-") as tmp:
         try:
             harness = harness_for(inst, settings.test_cmd, opts.harness)
-            settings = environment(inst, settings, repos_dir, opts.env)
+            settings = environment(inst, settings, opts.image_template)
             work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
-            with open_sandbox(settings, work) as box:
+            with open_sandbox(settings, work, name=inst.repo) as box:
                 applied = box.apply_patch(model_patch)
                 if not applied.applied:
                     return _done(Grade(inst.instance_id, UNRESOLVED, "model patch does not "

@@ -24,7 +24,7 @@ from patchlore.agent.session import run_repair
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
-from patchlore.evals.environment import EnvOptions, environment
+from patchlore.evals.environment import environment
 from patchlore.evals.repos import checkout
 
 DONE, ERROR = "done", "error"
@@ -93,7 +93,7 @@ class Runner:
 
 
 def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: RepairOptions,
-                 out_dir: Path, env: EnvOptions | None = None) -> dict:
+                 out_dir: Path, image_template: str = "") -> dict:
     start = time.monotonic()
     rec = {"instance_id": inst.instance_id}
     with tempfile.TemporaryDirectory(prefix="patchlore-eval-") as tmp:
@@ -101,7 +101,7 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
             # the agent reads the files from a checkout; with an image, it runs in the image
             work = checkout(inst, repos_dir, Path(tmp))
             opts = replace(base, task=inst.problem_statement, repo_name=inst.repo)
-            session = run_repair(work, environment(inst, settings, repos_dir, env), opts,
+            session = run_repair(work, environment(inst, settings, image_template), opts,
                                  runs_root=out_dir / "instances", run_id=inst.instance_id)
             result = session.result
             rec.update(status=DONE, outcome=result.status, model_patch=result.patch,
@@ -118,16 +118,16 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
 def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
             opts: RepairOptions, out_dir: Path, workers: int = 1,
             progress=lambda rec: None, executor: str = "threads",
-            ray_address: str = "", env: EnvOptions | None = None) -> Runner:
+            ray_address: str = "", image_template: str = "") -> Runner:
     runner = Runner(out_dir, settings.model)
     todo = runner.todo(instances)
     if executor == "ray":
         _run_on_ray(todo, repos_dir, settings, opts, out_dir, runner, progress, ray_address,
-                    env)
+                    image_template)
         return runner
 
     def one(inst: Instance) -> None:
-        rec = run_instance(inst, repos_dir, settings, opts, out_dir, env)
+        rec = run_instance(inst, repos_dir, settings, opts, out_dir, image_template)
         runner.record(rec)
         progress(rec)
 
@@ -139,7 +139,7 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
 
 def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts: RepairOptions,
                 out_dir: Path, runner: Runner, progress, address: str,
-                env: EnvOptions | None) -> None:
+                image_template: str) -> None:
     """One Ray task per instance; the driver alone writes results. Each task opens its own
     memory store: on a cluster, give a shared chroma server (memory_url), and let repos_dir and
     the output directory be on storage every node sees."""
@@ -152,7 +152,7 @@ def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts:
              log_to_driver=False, configure_logging=False)
     task = ray.remote(num_cpus=1, max_retries=1)(run_instance)
     plain = replace(opts, memory=None)  # a store holds locks and clients: never pickled
-    pending = [task.remote(inst, repos_dir, settings, plain, out_dir, env)
+    pending = [task.remote(inst, repos_dir, settings, plain, out_dir, image_template)
                for inst in todo]
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
