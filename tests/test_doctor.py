@@ -72,7 +72,7 @@ def test_failures_each_have_a_fix(tmp_path):
 
 
 def test_table_output(tmp_path):
-    res = run_cli("doctor", "--repo", str(tmp_path),
-                  env={"PATCHLORE_API_BASE": "http://127.0.0.1:9/v1"})
+    res = run_cli("doctor", "--repo", str(tmp_path),  # wide enough that no cell folds
+                  env={"PATCHLORE_API_BASE": "http://127.0.0.1:9/v1", "COLUMNS": "200"})
     assert res.returncode == 1
     assert "model" in res.stdout and "fail" in res.stdout and "vllm serve" in res.stdout

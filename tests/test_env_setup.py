@@ -147,6 +147,10 @@ def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp
                    "--", "python3 -m pytest -q", env=env)
     assert bare.returncode == 2  # pytest's own: the tests could not even be collected
     assert "No module named 'tinycalc'" in bare.stdout
+    before = requirements_check(repo, env)
+    assert "built by the first sandbox" in before["detail"]
+    assert "python -m pip install -r requirements.txt; python -m pip install -e ." in \
+        before["detail"]
     fix = ("src/tinycalc/__init__.py\n<<<<<<< SEARCH\n    return double(x) + x\n=======\n"
            "    return double(double(x))\n>>>>>>> REPLACE\n")
     with StubLLM([[fix]]) as stub:
@@ -162,3 +166,9 @@ def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp
                     "python3 -m pytest -q", env=env)
     assert again.returncode == 1 and "1 failed, 1 passed" in again.stdout  # deps are there
     assert "installing" not in again.stderr and env_images() == {tag}
+    assert requirements_check(repo, env)["detail"].startswith(f"{tag} (built)")
+
+
+def requirements_check(repo: Path, env: dict) -> dict:
+    res = run_cli("doctor", "--json", "--repo", str(repo), env=env)
+    return next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "requirements")

@@ -49,6 +49,30 @@ def check_docker(image: str) -> list[Check]:
     return checks
 
 
+def check_requirements(root: Path, settings) -> Check:
+    """What the sandbox will install for this repo, and whether that image is built yet."""
+    from patchlore.errors import NotARepoError, SandboxUnavailable
+    from patchlore.sandbox.docker_backend import docker_client
+    from patchlore.sandbox.envsetup import exists, plan
+    from patchlore.sandbox.snapshot import take_snapshot
+
+    if not settings.setup:
+        return Check("requirements", "ok", "not installed in the sandbox (setup = false)")
+    try:
+        snap = take_snapshot(root)
+    except NotARepoError:
+        return Check("requirements", "ok", "not a git repo: nothing to check")
+    try:
+        client = docker_client(timeout=5)
+        steps, tag = plan(client, settings.image, snap, settings.setup_cmd)
+    except SandboxUnavailable:  # the docker and image rows say why
+        return Check("requirements", "ok", "not checked without Docker and the image")
+    if not steps:
+        return Check("requirements", "ok", "nothing to install: the sandbox image as it is")
+    done = "built" if exists(client, tag) else "built by the first sandbox (needs your index)"
+    return Check("requirements", "ok", f"{tag} ({done}): {'; '.join(steps)}")
+
+
 def check_model(model: str, api_base: str) -> Check:
     import json
     import urllib.error
@@ -86,7 +110,8 @@ def check_memory_dir(path: str) -> Check:
 
 
 def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
-    """Check Docker, the sandbox image, the model endpoint and the memory directory.
+    """Check Docker, the sandbox image, the repo's requirements, the model endpoint and the
+    memory directory.
 
     Exits 0 when nothing failed, 1 otherwise; every failure comes with a fix.
 
@@ -105,7 +130,7 @@ def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
         root = repo
     settings = load_settings(root)
     with ui.status("checking"):
-        checks = [check_git(), *check_docker(settings.image),
+        checks = [check_git(), *check_docker(settings.image), check_requirements(root, settings),
                   check_model(settings.model, settings.api_base),
                   check_memory_dir(settings.memory_dir)]
     failed = any(c.status == "fail" for c in checks)

@@ -97,6 +97,24 @@ def setup_env() -> tuple[dict[str, str], str]:
     return env, ""
 
 
+def plan(client, base: str, snap: Snapshot, setup_cmd: str = "",
+         name: str = "") -> tuple[list[str], str]:
+    """The install steps for the repo, and the tag of the image that holds their result
+    (`base` itself when there is nothing to install)."""
+    from patchlore.sandbox.docker_backend import require_image
+
+    read = snapshot_reader(snap)
+    steps = recipe(read, setup_cmd)
+    if not steps:
+        return [], base
+    inputs = {f: read(f) for f in (*REQUIREMENT_FILES, *PACKAGING_FILES)}
+    key = hashlib.sha256(json.dumps([require_image(client, base).id, setup_script(steps),
+                                     inputs], sort_keys=True).encode()).hexdigest()[:12]
+    slug = re.sub(r"[^a-z0-9_.-]+", "-", (name or snap.root.name).replace("/", "__").lower()
+                  ).strip("-.")[:60]
+    return steps, f"patchlore-env:{slug or 'repo'}-{key}"
+
+
 def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = "",
                             name: str = "", note: Callable[[str], None] = lambda m: None,
                             timeout: float = 1800.0) -> str:
@@ -105,22 +123,15 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
     from filelock import FileLock
 
     from patchlore.sandbox.derive import derive_image
-    from patchlore.sandbox.docker_backend import ENV_LABEL, require_image
+    from patchlore.sandbox.docker_backend import ENV_LABEL
 
-    read = snapshot_reader(snap)
-    steps = recipe(read, setup_cmd)
+    steps, tag = plan(client, base, snap, setup_cmd, name)
     if not steps:
         return base
-    script = setup_script(steps)
-    inputs = {f: read(f) for f in (*REQUIREMENT_FILES, *PACKAGING_FILES)}
-    key = hashlib.sha256(json.dumps([require_image(client, base).id, script, inputs],
-                                    sort_keys=True).encode()).hexdigest()[:12]
-    slug = re.sub(r"[^a-z0-9_.-]+", "-", (name or snap.root.name).replace("/", "__").lower()
-                  ).strip("-.")[:60]
-    tag = f"patchlore-env:{slug or 'repo'}-{key}"
+    key = tag.rsplit("-", 1)[1]
     cache = _cache_dir()
     with FileLock(str(cache / f"{key}.lock")):  # parallel runs build it once
-        if _exists(client, tag):
+        if exists(client, tag):
             return tag
         note(f"installing the repo's requirements into {tag} (once; later runs reuse it)")
         env, ca = setup_env()
@@ -129,16 +140,16 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
             files.append(file_tar({CA_PATH: Path(ca).read_bytes()}))
         log = cache / f"{key}.log"
         try:
-            derive_image(client, base, tag, script, files=files, env=env, timeout=timeout,
-                         log_path=log, changes=[f"ENV {IMAGE_PATH}",
-                                                f"LABEL {ENV_LABEL}={slug}"])
+            derive_image(client, base, tag, setup_script(steps), files=files, env=env,
+                         timeout=timeout, log_path=log,
+                         changes=[f"ENV {IMAGE_PATH}", f"LABEL {ENV_LABEL}={tag}"])
         except PatchloreError as exc:
             raise PatchloreError(exc.message, hint=f"see {log}; set setup_cmd to the commands "
                                  "that install the requirements, or --no-setup") from None
     return tag
 
 
-def _exists(client, tag: str) -> bool:
+def exists(client, tag: str) -> bool:
     from docker.errors import ImageNotFound
 
     try:
