@@ -142,3 +142,11 @@ def test_a_hanging_eval_script_is_killed_at_the_time_limit(images, tmp_path):
     assert report["unresolved_ids"] == [IDS[0]]
     graded = json.loads((tmp_path / "out" / "logs" / IDS[0] / "report.json").read_text())
     assert graded["reason"] == "tests timed out after 3 s" and graded["seconds"] < 60
+
+
+def test_an_eval_script_without_its_image_is_an_error_saying_so(tmp_path):
+    rows = swebench_rows({iid: "" for iid in IDS})
+    report = grade(write(tmp_path / "sweb.jsonl", rows), "gold", tmp_path / "out")
+    assert report["error_ids"] == sorted(IDS)
+    graded = json.loads((tmp_path / "out" / "logs" / IDS[0] / "report.json").read_text())
+    assert graded["reason"] == f"{IDS[0]}: SWE-bench's eval_script runs in the instance's own image"

@@ -57,6 +57,11 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
         try:
             harness = harness_for(inst, settings.test_cmd, opts.harness)
             settings = environment(inst, settings, opts.image_template)
+            if harness.name == "swebench" and not settings.workdir:
+                raise PatchloreError(
+                    f"{inst.instance_id}: SWE-bench's eval_script runs in the instance's own "
+                    "image", hint="give rows an `image` field or --image-template, or use "
+                    "--harness junit")
             work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
             with open_sandbox(settings, work, name=inst.repo) as box:
                 applied = box.apply_patch(model_patch)
