@@ -172,3 +172,42 @@ def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp
 def requirements_check(repo: Path, env: dict) -> dict:
     res = run_cli("doctor", "--json", "--repo", str(repo), env=env)
     return next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "requirements")
+
+
+def test_when_the_install_fails_fix_and_exec_fall_back_to_the_plain_image(env_images, tmp_path):
+    """A package whose build backend cannot be fetched (offline): its tests need nothing, so the
+    plain image still runs them; the user is told, once per sandbox start, and how to stop it."""
+    repo = tmp_path / "pkg"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools>=999"]\n'
+                                         'build-backend = "setuptools.build_meta"\n')
+    (repo / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a package")
+    env = {"PIP_INDEX_URL": "http://127.0.0.1:9/simple/", "PIP_RETRIES": "0",
+           "PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                  "python3 -m pytest -q", env=env)
+    assert res.returncode == 0, res.stderr
+    assert "1 passed" in res.stdout
+    warning = next(ln for ln in res.stderr.splitlines() if ln.startswith("warning:"))
+    assert "environment setup for patchlore-env:pkg-" in warning and "--no-setup" in warning
+    assert env_images() == set()
+
+
+def test_the_build_gets_the_host_s_pip_settings_but_not_its_paths(monkeypatch, tmp_path):
+    from patchlore.sandbox.envsetup import CA_ENV, CA_PATH, PIP_ENV, setup_env
+
+    for k in (*PIP_ENV, *CA_ENV):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("PIP_INDEX_URL", "file:///opt/pypi/simple")
+    monkeypatch.setenv("PIP_FIND_LINKS", "/opt/wheels https://wheels.example/w")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy:3128")
+    assert setup_env() == ({"PIP_FIND_LINKS": "https://wheels.example/w",
+                            "HTTPS_PROXY": "http://proxy:3128"}, "")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    env, bundle = setup_env()
+    assert env["PIP_CERT"] == CA_PATH and bundle == str(ca)

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from patchlore.agent.loop import RepairOptions, RepairResult, repair
@@ -60,12 +60,11 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     try:
         progress("starting the sandbox")
         with open_sandbox(settings, str(root), warn=warn, snapshot=snapshot,
-                          note=note or progress,
-                          name=opts.repo_name) as box:
+                          note=note or progress, name=opts.repo_name) as box:
+            # more sandboxes for parallel candidates: the image the first one settled on
+            same = replace(settings, image=getattr(box, "image", settings.image), setup=False)
             result = repair(snapshot, box, llm, opts, traj,
-                            more_boxes=lambda: open_sandbox(settings, str(root),
-                                                            snapshot=snapshot,
-                                                            name=opts.repo_name),
+                            more_boxes=lambda: open_sandbox(same, str(root), snapshot=snapshot),
                             progress=progress)
     finally:
         traj.close()

@@ -63,7 +63,7 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
                     "image", hint="give rows an `image` field or --image-template, or use "
                     "--harness junit")
             work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
-            with open_sandbox(settings, work, name=inst.repo) as box:
+            with open_sandbox(settings, work, name=inst.repo, setup_required=True) as box:
                 applied = box.apply_patch(model_patch)
                 if not applied.applied:
                     return _done(Grade(inst.instance_id, UNRESOLVED, "model patch does not "

@@ -35,7 +35,9 @@ REQUIREMENT_FILES = ("requirements.txt", "requirements-test.txt", "requirements_
 PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 TEST_EXTRAS = ("test", "tests", "testing")
 PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
+           "PIP_RETRIES", "PIP_FIND_LINKS",
            "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+URL_LISTS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
 CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 IMAGE_PATH = "PATH=" + VENV + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # so `pytest` (not only `python -m pytest`) runs under the venv's python
@@ -89,8 +91,13 @@ def setup_script(steps: list[str]) -> str:
 def setup_env() -> tuple[dict[str, str], str]:
     """The host's pip settings for the setup container, and its CA bundle (a proxy that
     re-signs TLS needs it), if any."""
-    env = {k: os.environ[k] for k in PIP_ENV if os.environ.get(k)
-           and "file:" not in os.environ[k]}  # host paths mean nothing in the container
+    env = {}
+    for k in PIP_ENV:
+        value = os.environ.get(k, "")
+        if k in URL_LISTS:  # host paths and file: URLs mean nothing in the container
+            value = " ".join(u for u in value.split() if u.startswith(("http://", "https://")))
+        if value:
+            env[k] = value
     for k in CA_ENV:
         if os.environ.get(k) and Path(os.environ[k]).is_file():
             return {**env, "PIP_CERT": CA_PATH}, os.environ[k]

@@ -13,12 +13,13 @@ from patchlore.sandbox.snapshot import Snapshot, take_snapshot
 def open_sandbox(
     settings: Settings, repo: str = ".", warn: Callable[[str], None] = lambda m: None,
     snapshot: Snapshot | None = None, note: Callable[[str], None] = lambda m: None,
-    name: str = "",
+    name: str = "", setup_required: bool = False,
 ) -> Sandbox:
     """A started sandbox of `repo` as it is now (or of `snapshot`, taken earlier); with
     `settings.workdir` set, of the repo that already lives in the image at that path. In
     Docker, with `settings.setup`, the repo's requirements are installed first (once, in a
-    derived image: sandbox/envsetup.py); `note` hears about that, `name` names that image."""
+    derived image: sandbox/envsetup.py); `note` hears about that, `name` names that image.
+    If that install fails, the plain image is used with a warning, unless `setup_required`."""
     if settings.workdir:
         snapshot = None
     elif snapshot is None:
@@ -43,9 +44,13 @@ def open_sandbox(
         if settings.setup and snapshot is not None:
             from patchlore.sandbox.envsetup import image_with_requirements
 
-            # the build is one more sandbox command, bounded like any other
-            image = image_with_requirements(client, image, snapshot, settings.setup_cmd,
-                                            name, note, timeout=settings.timeout)
+            try:  # the build is one more sandbox command, bounded like any other
+                image = image_with_requirements(client, image, snapshot, settings.setup_cmd,
+                                                name, note, timeout=settings.timeout)
+            except PatchloreError as exc:
+                if setup_required:
+                    raise
+                warn(f"{exc.message} ({exc.hint}); using {image} without them")
         return DockerSandbox(
             snapshot, image=image, workdir=settings.workdir, network=settings.network,
             mem_limit=settings.mem_limit, cpus=settings.cpus, pids_limit=settings.pids_limit,
