@@ -39,11 +39,14 @@ def derive_image(client, base: str, tag: str, script: str, *, files: list[bytes]
     from requests.exceptions import ConnectionError as RequestsConnectionError
     from requests.exceptions import ReadTimeout
 
+    from patchlore.sandbox.docker_backend import LOCKDOWN
+
     labels = {SANDBOX_LABEL: "1", "patchlore.pid": str(os.getpid()),
               "patchlore.host": socket.gethostname(), "patchlore.setup": tag}
     setup = _Setup(client.containers.create(
         base, ["/bin/sh", "-c", script], user="0:0", network_mode="bridge",
-        environment=env or {}, labels=labels, mem_limit=mem_limit))
+        environment=env or {}, labels=labels, mem_limit=mem_limit, pids_limit=4096,
+        **LOCKDOWN))  # the repo's own setup code runs here, as root, with network
     try:
         container = setup.container
         for tar in files:

@@ -26,6 +26,10 @@ from patchlore.sandbox import registry
 SANDBOX_UID = 1000
 USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
 COPY_PATH = "/repo"
+# what a container may do beyond an unprivileged process: own, chown and signal files and
+# processes inside it, switch users; nothing that reaches the host or the kernel
+LOCKDOWN = {"security_opt": ["no-new-privileges:true"], "cap_drop": ["ALL"],
+            "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"]}
 ENV_LABEL = "patchlore.env"  # on images derived with an instance's requirements
 STATE_DIR = "/var/lib/patchlore"
 SCRATCH = "/tmp/patchlore"
@@ -121,9 +125,7 @@ class DockerSandbox(SnapshotOps):
             memswap_limit=mem_limit,
             nano_cpus=int(cpus * 1e9),
             pids_limit=pids_limit,
-            security_opt=["no-new-privileges:true"],
-            cap_drop=["ALL"],
-            cap_add=["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"],
+            **LOCKDOWN,
             environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
         )
         registry.track(self)
