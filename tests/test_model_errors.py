@@ -3,6 +3,11 @@ as the memory's embedder; --apply refusing a tree that moved."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from conftest import CALC, FIX, make_repo
@@ -55,3 +60,29 @@ def test_apply_refuses_when_the_file_changed_since_the_snapshot(tmp_path):
         apply_to_worktree(snap, FIX, tmp_path / "run")
     assert "edited meanwhile" in (repo / "calc.py").read_text()
     assert not (tmp_path / "run" / "backup").exists()
+
+
+def test_importing_litellm_loads_no_dotenv_file(tmp_path):
+    """litellm's DEV mode loads a `.env` found by walking up from its own package directory;
+    one there would pour its variables into our environment (and on into local sandboxes)."""
+    import importlib.util
+
+    site = Path(importlib.util.find_spec("litellm").origin).parent.parent
+    dotenv = site / ".env"
+    assert not dotenv.exists()
+    dotenv.write_text("PATCHLORE_DOTENV_CANARY=leaked\n")
+    probe = tmp_path / "probe.py"  # a file, not -c: dotenv then searches from litellm's dir
+    probe.write_text("import os, sys\n"
+                     "if sys.argv[1] == 'plain':\n    import litellm\n"
+                     "else:\n    from patchlore.litellm_import import import_litellm\n"
+                     "    import_litellm()\n"
+                     "print(os.environ.get('PATCHLORE_DOTENV_CANARY'))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM_")}
+    try:
+        seen = {how: subprocess.run([sys.executable, str(probe), how], capture_output=True,
+                                    text=True, env={**env, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+                                    timeout=120).stdout.strip()
+                for how in ("plain", "patchlore")}
+    finally:
+        dotenv.unlink()
+    assert seen == {"plain": "leaked", "patchlore": "None"}

@@ -68,10 +68,9 @@ class LitellmModel:
     extra: dict = field(default_factory=dict)
 
     def complete(self, messages: list[dict], n: int = 1) -> Reply:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # never fetch prices
-        import litellm
+        from patchlore.litellm_import import import_litellm
 
-        litellm.suppress_debug_info = True
+        litellm = import_litellm()
         kwargs = dict(model=self.name, messages=messages, n=n, timeout=self.timeout,
                       temperature=self.temperature if n > 1 else 0.0,
                       max_tokens=self.max_tokens, **self.extra)

@@ -117,8 +117,9 @@ class LitellmEmbedding(_Base):
         self.model, self.api_base = model, api_base
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        import litellm
+        from patchlore.litellm_import import import_litellm
 
+        litellm = import_litellm()
         kwargs = {"api_base": self.api_base} if self.api_base else {}
         resp = litellm.embedding(model=self.model, input=texts, **kwargs)
         return [d["embedding"] for d in resp.data]
