@@ -211,3 +211,33 @@ def test_the_build_gets_the_host_s_pip_settings_but_not_its_paths(monkeypatch, t
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     env, bundle = setup_env()
     assert env["PIP_CERT"] == CA_PATH and bundle == str(ca)
+
+
+def test_the_derived_image_keeps_the_base_image_s_path(index, env_images, tmp_path,
+                                                       monkeypatch):
+    from conftest import IMAGE
+    from patchlore.evals.repos import checkout
+    from patchlore.evals.dataset import load_dataset
+    from patchlore.sandbox.docker_backend import docker_client
+    from patchlore.sandbox.envsetup import image_with_requirements
+    from patchlore.sandbox.snapshot import take_snapshot
+
+    for k, v in {**index, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}.items():
+        monkeypatch.setenv(k, v)
+    client = docker_client()
+    box = client.containers.create(IMAGE, ["true"])
+    try:  # a base image of someone else's, with its own PATH
+        box.commit("patchlore-test-custom-path", "1",
+                   changes=["ENV PATH=/opt/custom/bin:/usr/bin:/bin"])
+    finally:
+        box.remove(force=True)
+    try:
+        make_tinycalc(tmp_path / "repos", tmp_path / "d.jsonl")
+        (inst,), _ = load_dataset(tmp_path / "d.jsonl")
+        snap = take_snapshot(checkout(inst, tmp_path / "repos", tmp_path / "work"))
+        tag = image_with_requirements(client, "patchlore-test-custom-path:1", snap)
+        assert tag in env_images()
+        assert "PATH=/opt/patchlore/venv/bin:/opt/custom/bin:/usr/bin:/bin" in \
+            client.images.get(tag).attrs["Config"]["Env"]
+    finally:
+        remove_images(sorted(env_images()) + ["patchlore-test-custom-path:1"])

@@ -39,7 +39,7 @@ PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFA
            "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 URL_LISTS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
 CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-IMAGE_PATH = "PATH=" + VENV + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # so `pytest` (not only `python -m pytest`) runs under the venv's python
 PYTEST_SHIM = f"#!{VENV}/bin/python\nimport sys\nfrom pytest import console_main\n" \
               "sys.exit(console_main())\n"
@@ -130,7 +130,7 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
     from filelock import FileLock
 
     from patchlore.sandbox.derive import derive_image
-    from patchlore.sandbox.docker_backend import ENV_LABEL
+    from patchlore.sandbox.docker_backend import ENV_LABEL, require_image
 
     steps, tag = plan(client, base, snap, setup_cmd, name)
     if not steps:
@@ -146,10 +146,12 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
         if ca:
             files.append(file_tar({CA_PATH: Path(ca).read_bytes()}))
         log = cache / f"{key}.log"
+        path = next((e[5:] for e in require_image(client, base).attrs["Config"].get("Env") or []
+                     if e.startswith("PATH=")), DEFAULT_PATH)  # keep the base image's own
         try:
             derive_image(client, base, tag, setup_script(steps), files=files, env=env,
                          timeout=timeout, log_path=log,
-                         changes=[f"ENV {IMAGE_PATH}", f"LABEL {ENV_LABEL}={tag}"])
+                         changes=[f"ENV PATH={VENV}/bin:{path}", f"LABEL {ENV_LABEL}={tag}"])
         except PatchloreError as exc:
             raise PatchloreError(exc.message, hint=f"see {log}; set setup_cmd to the commands "
                                  "that install the requirements, or --no-setup") from None
