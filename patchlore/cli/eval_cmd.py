@@ -61,14 +61,14 @@ def grade(
         ui.warn(f"skipped: {p}")
     preds = load_predictions(predictions, instances)
     done = []
-
-    def progress(g) -> None:
-        done.append(g)
-        ui.info(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
-                + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
-
     opts = GradeOptions(workers, rerun_flaky, harness, image_template)
-    report = grade_all(instances, preds, repos_dir, settings, output, opts, progress)
+    with ui.tally(len(preds), "grading") as line:
+        def progress(g) -> None:
+            done.append(g)
+            line(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
+                 + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
+
+        report = grade_all(instances, preds, repos_dir, settings, output, opts, progress)
     if as_json:
         ui.print_json(report)
     else:
@@ -147,14 +147,14 @@ def run(
     out_dir = output / run_id
     ui.info(f"run {run_id}: {len(chosen)} instance(s) -> {out_dir}")
     count = []
+    with ui.tally(len(chosen), f"run {run_id}") as line:
+        def progress(rec: dict) -> None:
+            count.append(rec)
+            state = rec.get("outcome") or f"error: {rec.get('reason', '')}"
+            line(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
 
-    def progress(rec: dict) -> None:
-        count.append(rec)
-        state = rec.get("outcome") or f"error: {rec.get('reason', '')}"
-        ui.info(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
-
-    runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress, executor,
-                     ray_address, image_template)
+        runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress,
+                         executor, ray_address, image_template)
     done = sum(r["status"] == "done" for r in runner.results.values())
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")

@@ -76,6 +76,27 @@ def progress(first: str):
         yield lambda message: live.update(_escape(message))
 
 
+@contextmanager
+def tally(total: int, label: str):
+    """For batches: `with tally(n, "grading") as done: done(line)` prints each finished item's
+    line; in a terminal, under a bar with the count and time left."""
+    if plain() or total < 2:
+        yield info
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeRemainingColumn
+
+    columns = (TextColumn(_escape(label)), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def done(line: str) -> None:
+            bar.console.print(_escape(line))
+            bar.advance(task)
+        yield done
+
+
 def show_diff(diff: str) -> None:
     if plain():
         sys.stdout.write(diff if diff.endswith("\n") else diff + "\n")
