@@ -49,7 +49,6 @@ def grade(
     from patchlore.config import load_settings
     from patchlore.evals.dataset import load_dataset, load_predictions
     from patchlore.evals.grade import GradeOptions, grade_all
-
     from patchlore.evals.harness import HARNESSES
 
     options.one_of("--harness", harness, HARNESSES)

@@ -142,7 +142,7 @@ def _show_run(run, backend: str) -> None:
 def prune(
     everything: bool = typer.Option(False, "--all", help="Also remove containers of live runs."),
     env_images: bool = typer.Option(False, "--env-images", help="Also remove the images with "
-                                    "instances' requirements installed (rebuilt when needed)."),
+                                    "repos' requirements installed (rebuilt when needed)."),
 ) -> None:
     """Remove sandbox containers left behind by runs that are no longer alive.
 

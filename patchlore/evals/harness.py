@@ -79,9 +79,14 @@ def _merge(runs: list[Run], passing: tuple[str, ...]) -> tuple[dict[str, str], l
     return merged, sorted(t for t, oks in seen.items() if len(oks) == 2)
 
 
-def _reason(failed_f2p: list[str], failed_p2p: list[str]) -> str:
-    return (f"{len(failed_f2p)} FAIL_TO_PASS and {len(failed_p2p)} PASS_TO_PASS test(s) do "
-            "not pass")
+def _verdict(f2p: list[str], p2p: list[str], flipped: list[str], wanted: list[str],
+             resolved: bool | None = None) -> Verdict:
+    """Resolved (unless a rule of its own says otherwise) when no FAIL_TO_PASS (f2p) or
+    PASS_TO_PASS (p2p) test fails; flaky are the wanted tests that flipped between runs."""
+    ok = (not f2p and not p2p) if resolved is None else resolved
+    reason = "" if ok else (f"{len(f2p)} FAIL_TO_PASS and {len(p2p)} PASS_TO_PASS test(s) do "
+                            "not pass")
+    return Verdict(ok, f2p, p2p, [t for t in flipped if t in set(wanted)], reason)
 
 
 def touched_files(test_patch: str) -> list[str]:
@@ -113,12 +118,9 @@ class JunitHarness:
             status = statuses.get(test)
             return status in (PASSED, XFAIL) or (status == SKIPPED and not f2p)
 
-        f2p = [t for t in self.inst.FAIL_TO_PASS if not passed(t, True)]
-        p2p = [t for t in self.inst.PASS_TO_PASS if not passed(t, False)]
-        wanted = set(self.inst.FAIL_TO_PASS) | set(self.inst.PASS_TO_PASS)
-        ok = not f2p and not p2p
-        return Verdict(ok, f2p, p2p, [t for t in flipped if t in wanted],
-                       "" if ok else _reason(f2p, p2p))
+        return _verdict([t for t in self.inst.FAIL_TO_PASS if not passed(t, True)],
+                        [t for t in self.inst.PASS_TO_PASS if not passed(t, False)], flipped,
+                        self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS)
 
 
 class SwebenchHarness:
@@ -192,8 +194,6 @@ class SwebenchHarness:
             statuses, {"instance_id": self.inst.instance_id, FAIL_TO_PASS: self.spec.FAIL_TO_PASS,
                        PASS_TO_PASS: self.spec.PASS_TO_PASS},
             eval_type=EvalType(self.spec.eval_type))
-        ok = get_resolution_status(report) == ResolvedStatus.FULL.value
-        f2p, p2p = report[FAIL_TO_PASS]["failure"], report[PASS_TO_PASS]["failure"]
-        wanted = set(self.spec.FAIL_TO_PASS) | set(self.spec.PASS_TO_PASS)
-        return Verdict(ok, f2p, p2p, [t for t in flipped if t in wanted],
-                       "" if ok else _reason(f2p, p2p))
+        return _verdict(report[FAIL_TO_PASS]["failure"], report[PASS_TO_PASS]["failure"],
+                        flipped, self.spec.FAIL_TO_PASS + self.spec.PASS_TO_PASS,
+                        resolved=get_resolution_status(report) == ResolvedStatus.FULL.value)

@@ -30,7 +30,7 @@ COPY_PATH = "/repo"
 # processes inside it, switch users; nothing that reaches the host or the kernel
 LOCKDOWN = {"security_opt": ["no-new-privileges:true"], "cap_drop": ["ALL"],
             "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETUID", "SETGID"]}
-ENV_LABEL = "patchlore.env"  # on images derived with an instance's requirements
+ENV_LABEL = "patchlore.env"  # on images derived with a repo's requirements (envsetup.py)
 STATE_DIR = "/var/lib/patchlore"
 SCRATCH = "/tmp/patchlore"
 HOME = "/tmp/patchlore-home"
@@ -303,7 +303,7 @@ def prune(client=None, everything: bool = False) -> list[str]:
 
 
 def prune_env_images(client=None) -> list[str]:
-    """Remove the images derived with an instance's requirements (label patchlore.env)."""
+    """Remove the images derived with a repo's requirements (label patchlore.env)."""
     from docker.errors import APIError
 
     client = client or docker_client()

@@ -111,10 +111,10 @@ def plan(client, base: str, snap: Snapshot, setup_cmd: str = "",
     from patchlore.sandbox.docker_backend import require_image
 
     read = snapshot_reader(snap)
-    steps = recipe(read, setup_cmd)
+    inputs = {f: read(f) for f in (*REQUIREMENT_FILES, *PACKAGING_FILES)}  # read once
+    steps = recipe(inputs.get, setup_cmd)
     if not steps:
         return [], base
-    inputs = {f: read(f) for f in (*REQUIREMENT_FILES, *PACKAGING_FILES)}
     key = hashlib.sha256(json.dumps([require_image(client, base).id, setup_script(steps),
                                      inputs], sort_keys=True).encode()).hexdigest()[:12]
     slug = re.sub(r"[^a-z0-9_.-]+", "-", (name or snap.root.name).replace("/", "__").lower()
