@@ -6,6 +6,9 @@ place, with wheels built by the tests' own backend (tests/wheelkit.py)."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -51,6 +54,19 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+def bridge_gateway(client) -> str:
+    """The host's address as containers on the default bridge see it: their default route.
+
+    The network's IPAM `Gateway` would say the same, but a fresh engine leaves the key out."""
+    image = os.environ.get("PATCHLORE_TEST_IMAGE", "patchlore-sandbox:latest")
+    routes = client.containers.run(image, ["cat", "/proc/net/route"], network="bridge",
+                                   remove=True).decode()
+    # columns: Iface Destination Gateway ...; the gateway is a little-endian hex IPv4 address
+    gateway = next(line.split()[2] for line in routes.splitlines()[1:]
+                   if line.split()[1] == "00000000")
+    return socket.inet_ntoa(struct.pack("<I", int(gateway, 16)))
+
+
 class PackageIndex:
     """pl-tinydep 1.0 on an index that containers on the bridge reach; `env` points pip at it."""
 
@@ -71,7 +87,7 @@ class PackageIndex:
         self.server = ThreadingHTTPServer(("0.0.0.0", 0),
                                           partial(_Quiet, directory=str(root)))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        bridge = docker_client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        bridge = bridge_gateway(docker_client())
         self.env = {"PIP_INDEX_URL": f"http://{bridge}:{self.server.server_address[1]}/simple/",
                     "PIP_TRUSTED_HOST": bridge}
 
