@@ -1,7 +1,7 @@
 """How an instance's tests are run and judged: two harnesses behind one interface.
 
-- `JunitHarness` (the default): apply the test patch, run the test command on the files it
-  touches with JUnit XML, and judge by SWE-bench's rules (PASSED and XFAIL pass; a skipped
+- `JunitHarness` (the default): apply the test patch, run the test command on the test files it
+  touches (SWE-bench's test directives) with JUnit XML, and judge by SWE-bench's rules (PASSED and XFAIL pass; a skipped
   FAIL_TO_PASS test fails; a skipped PASS_TO_PASS test is kept).
 - `SwebenchHarness`: for instances that carry SWE-bench's own `eval_script` and `log_parser`
   (SWE-bench 5 datasets put each repo's test command there): run the eval script as SWE-bench's
@@ -89,8 +89,23 @@ def _verdict(f2p: list[str], p2p: list[str], flipped: list[str], wanted: list[st
     return Verdict(ok, f2p, p2p, [t for t in flipped if t in set(wanted)], reason)
 
 
-def touched_files(test_patch: str) -> list[str]:
-    return sorted(set(re.findall(r"^\+\+\+ b/(\S+)", test_patch, re.MULTILINE)))
+# SWE-bench's list (swebench.harness.constants.NON_TEST_EXTS), for when swebench is not installed
+NON_TEST_EXTS = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml",
+                 ".toml")
+
+
+def directives_of(test_patch: str) -> list[str]:
+    """The files the test runner is given, by SWE-bench's rule (its `get_test_directives`, which
+    swebench 5 no longer ships): every file the test patch touches except data files. Files the
+    patch deletes are left out too: the runner would stop on a missing path."""
+    try:
+        from swebench.harness.constants import NON_TEST_EXTS as exts
+    except ImportError:
+        exts = NON_TEST_EXTS
+    deleted = set(re.findall(r"^--- a/(\S+)\n\+\+\+ /dev/null$", test_patch, re.MULTILINE))
+    return [f for f in dict.fromkeys(re.findall(r"^diff --git a/.* b/(.*)$", test_patch,
+                                                re.MULTILINE))
+            if f not in deleted and not f.endswith(tuple(exts))]
 
 
 class JunitHarness:
@@ -98,7 +113,7 @@ class JunitHarness:
 
     def __init__(self, inst: Instance, test_cmd: str) -> None:
         self.inst = inst
-        self.cmd = f"{test_cmd} {shlex.join(touched_files(inst.test_patch))}"
+        self.cmd = f"{test_cmd} {shlex.join(directives_of(inst.test_patch))}"
 
     def prepare(self, box: Sandbox) -> str:
         applied = box.apply_patch(self.inst.test_patch)
