@@ -1,8 +1,10 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for tests: real HTTP, real litellm.
 
-Each chat request takes the next scripted answer: a list of choice texts (cycled to fill `n`),
-or an int HTTP status to fail with; or the script is a function of the request body (for
-callers whose requests arrive in no fixed order). Every request body is recorded.
+Each chat request takes the next scripted answer: a list of choices (cycled to fill `n`), each
+a text or a dict {"content": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}, or an int
+HTTP status to fail with; or the script is a function of the request body (for callers whose
+requests arrive in no fixed order). Every request body is recorded. Like a vLLM server started
+without --enable-auto-tool-choice, a request offering tools is refused (400) unless `tools`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class StubLLM:
-    def __init__(self, script=None, model: str = "stub-coder"):
+    def __init__(self, script=None, model: str = "stub-coder", tools: bool = False):
         self.script = script if callable(script) else list(script or [])
         self.model = model
+        self.tools = tools
         self.requests: list[dict] = []
         self.delay = 0.0
         stub = self
@@ -50,6 +53,11 @@ class StubLLM:
                                               for i, t in enumerate(texts)],
                                      "usage": {"prompt_tokens": 1, "total_tokens": 1}})
                     return
+                if body.get("tools") and not stub.tools:  # vLLM's words, not consuming the script
+                    self._send(400, {"error": {"message": '"auto" tool choice requires '
+                                               "--enable-auto-tool-choice and --tool-call-parser "
+                                               "to be set", "type": "BadRequestError"}})
+                    return
                 if stub.delay:
                     time.sleep(stub.delay)
                 if callable(stub.script):  # routes by request content: order-free
@@ -61,14 +69,16 @@ class StubLLM:
                                                   "type": "server_error"}})
                     return
                 n = int(body.get("n") or 1)
-                texts = [answer[i % len(answer)] for i in range(n)]
+                choices = [_message(answer[i % len(answer)], len(stub.requests), i)
+                           for i in range(n)]
+                texts = [c["content"] or "" for c in choices]
                 prompt_tokens = sum(len(str(m.get("content", ""))) // 4 for m in body["messages"])
                 self._send(200, {
                     "id": f"chatcmpl-{len(stub.requests)}", "object": "chat.completion",
                     "created": int(time.time()), "model": body.get("model", stub.model),
-                    "choices": [{"index": i, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": t}}
-                                for i, t in enumerate(texts)],
+                    "choices": [{"index": i, "message": m,
+                                 "finish_reason": "tool_calls" if "tool_calls" in m else "stop"}
+                                for i, m in enumerate(choices)],
                     "usage": {"prompt_tokens": prompt_tokens,
                               "completion_tokens": sum(len(t) // 4 for t in texts),
                               "total_tokens": prompt_tokens + sum(len(t) // 4 for t in texts)},
@@ -97,3 +107,18 @@ class StubLLM:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _message(choice, request: int, index: int) -> dict:
+    """An assistant message from a scripted choice: a text, or a dict with tool calls."""
+    if isinstance(choice, str):
+        return {"role": "assistant", "content": choice}
+    msg = {"role": "assistant", "content": choice.get("content")}
+    calls = choice.get("tool_calls") or []
+    if calls:
+        msg["tool_calls"] = [
+            {"id": f"call-{request}-{index}-{k}", "type": "function",
+             "function": {"name": c["name"], "arguments": c["arguments"] if isinstance(
+                 c["arguments"], str) else json.dumps(c["arguments"])}}
+            for k, c in enumerate(calls)]
+    return msg

@@ -22,9 +22,19 @@ class ModelError(PatchloreError):
     """The model cannot be reached or used: a setup problem (exit 2)."""
 
 
+class ToolsUnsupported(ModelError):
+    """The server refused a request that offered tools (vLLM without auto tool choice)."""
+
+
+class ContextFull(ModelError):
+    """The conversation no longer fits the model's context window."""
+
+
 @dataclass
 class Reply:
     texts: list[str]
+    # per choice, the tool calls asked for: {"id", "name", "arguments"} (a JSON string)
+    calls: list[list[dict]] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -53,7 +63,8 @@ class Usage:
 class Model(Protocol):
     name: str
 
-    def complete(self, messages: list[dict], n: int = 1) -> Reply: ...
+    def complete(self, messages: list[dict], n: int = 1,
+                 tools: list[dict] | None = None) -> Reply: ...
 
 
 @dataclass
@@ -67,13 +78,18 @@ class LitellmModel:
     backoff: float = 1.0
     extra: dict = field(default_factory=dict)
 
-    def complete(self, messages: list[dict], n: int = 1) -> Reply:
+    def complete(self, messages: list[dict], n: int = 1,
+                 tools: list[dict] | None = None) -> Reply:
         from patchlore.litellm_import import import_litellm
 
         litellm = import_litellm()
         kwargs = dict(model=self.name, messages=messages, n=n, timeout=self.timeout,
                       temperature=self.temperature if n > 1 else 0.0,
                       max_tokens=self.max_tokens, **self.extra)
+        if tools:
+            # litellm's MCP gateway check imports the optional `mcp` package whenever tools are
+            # given, and fails without it; plain function tools never need that gateway
+            kwargs.update(tools=tools, tool_choice="auto", _skip_mcp_handler=True)
         if self.api_base:
             kwargs["api_base"] = self.api_base
         if self.name.startswith("hosted_vllm/") and not os.environ.get("HOSTED_VLLM_API_KEY"):
@@ -90,23 +106,31 @@ class LitellmModel:
                 if kind in TRANSIENT and attempt < limit:
                     time.sleep(self.backoff * 2**attempt)
                     continue
-                raise self._explain(exc) from None
+                raise self._explain(exc, bool(tools)) from None
         texts = [(c.message.content or "") for c in response.choices]
+        calls = [[{"id": t.id, "name": t.function.name, "arguments": t.function.arguments or ""}
+                  for t in (getattr(c.message, "tool_calls", None) or [])]
+                 for c in response.choices]
         usage = getattr(response, "usage", None)
         cost, known = 0.0, True
         try:
             cost = float(litellm.completion_cost(completion_response=response) or 0.0)
         except Exception:  # unknown model price: zero, and the summary says so
             known = False
-        return Reply(texts=texts,
+        return Reply(texts=texts, calls=calls,
                      prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                      completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                      cost=cost, cost_known=known, seconds=time.monotonic() - start)
 
-    def _explain(self, exc: Exception) -> ModelError:
+    def _explain(self, exc: Exception, tools: bool = False) -> ModelError:
         kind = type(exc).__name__
         where = self.api_base or "the provider"
         text = str(exc).split("\n")[0][:200]
+        if kind == "ContextWindowExceededError" or "maximum context length" in str(exc):
+            return ContextFull(f"the conversation outgrew {self.name}'s context: {text}",
+                               hint="serve the model with a larger --max-model-len")
+        if tools and kind in ("BadRequestError", "UnsupportedParamsError"):
+            return ToolsUnsupported(f"{where} refused tool calls: {text}")
         if kind in ("APIConnectionError", "Timeout", "ServiceUnavailableError") or _refused(exc):
             return ModelError(f"model server at {where} not reachable ({kind})",
                               hint="start it (`vllm serve MODEL`), or pass --api-base / --model")
@@ -147,20 +171,22 @@ class ReplayModel:
             except json.JSONDecodeError:
                 raise ModelError(f"replay: {p}:{n} is not JSON") from None
             if event.get("kind") == "model_reply":
-                self.replies.append(Reply(texts=event["texts"],
+                self.replies.append(Reply(texts=event["texts"], calls=event.get("calls", []),
                                           prompt_tokens=event.get("prompt_tokens", 0),
                                           completion_tokens=event.get("completion_tokens", 0)))
         if not self.replies:
             raise ModelError(f"replay: {p} holds no model replies")
         self.name = f"replay:{path}"
 
-    def complete(self, messages: list[dict], n: int = 1) -> Reply:
+    def complete(self, messages: list[dict], n: int = 1,
+                 tools: list[dict] | None = None) -> Reply:
         if not self.replies:
             raise ModelError("replay: the recording has no more replies",
                              hint="replay with the same --samples and --rounds as the recording")
         reply = self.replies.pop(0)
         texts = [reply.texts[i % len(reply.texts)] for i in range(n)]
-        return Reply(texts=texts, prompt_tokens=reply.prompt_tokens,
+        calls = [reply.calls[i % len(reply.calls)] if reply.calls else [] for i in range(n)]
+        return Reply(texts=texts, calls=calls if tools else [], prompt_tokens=reply.prompt_tokens,
                      completion_tokens=reply.completion_tokens)
 
 
