@@ -29,7 +29,7 @@ class Settings:
     """Every setting, with its default. Field metadata holds the help line."""
 
     model: str = field(
-        default="hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct",
+        default="hosted_vllm/mistralai/Devstral-Small-2-24B-Instruct-2512",
         metadata={"help": "litellm model name"},
     )
     api_base: str = field(

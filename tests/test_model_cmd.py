@@ -47,7 +47,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_waits_for_health_prints_flags_and_stops_the_server(tmp_path):
+def serve(tmp_path, *args: str) -> tuple[str, str]:
+    """`model serve ARGS` against a stand-in vllm: the ready line and vllm's arguments."""
     fake = tmp_path / "vllm"
     fake.write_text(textwrap.dedent(f"""\
         #!{sys.executable}
@@ -67,17 +68,40 @@ def test_serve_waits_for_health_prints_flags_and_stops_the_server(tmp_path):
     fake.chmod(0o755)
     port = free_port()
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}", "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "patchlore", "model", "serve", "org/coder-7b",
-                             "--port", str(port), "--max-model-len", "4096"],
+    proc = subprocess.Popen([sys.executable, "-m", "patchlore", "model", "serve", *args,
+                             "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()
-        assert line.strip() == (f"ready: --model hosted_vllm/org/coder-7b "
-                                f"--api-base http://localhost:{port}/v1")
-        assert "--max-model-len 4096" in (tmp_path / "args.txt").read_text()
+        line = proc.stdout.readline().strip()
+        vllm_args = (tmp_path / "args.txt").read_text()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     finally:
         proc.kill()
     with socket.socket() as s:  # the server is gone with it
         assert s.connect_ex(("127.0.0.1", port)) != 0
+    return line.replace(str(port), "PORT"), vllm_args
+
+
+def test_serve_waits_for_health_prints_flags_and_stops_the_server(tmp_path):
+    line, args = serve(tmp_path, "org/coder-7b", "--max-model-len", "4096")
+    assert line == "ready: --model hosted_vllm/org/coder-7b --api-base http://localhost:PORT/v1"
+    assert "--max-model-len 4096" in args
+
+
+def test_serve_a_preset_adds_its_tool_parser_and_the_users_flags_win(tmp_path):
+    line, args = serve(tmp_path, "glm-4.7-flash", "--max-model-len", "32768")
+    assert line == ("ready: --model hosted_vllm/zai-org/GLM-4.7-Flash "
+                    "--api-base http://localhost:PORT/v1 --agent explore")
+    assert args.startswith("serve zai-org/GLM-4.7-Flash ")
+    assert "--enable-auto-tool-choice --tool-call-parser glm47 --reasoning-parser glm45" in args
+    # vLLM takes the last of a repeated flag: the user's, after the preset's
+    assert args.index("--max-model-len 65536") < args.index("--max-model-len 32768")
+
+
+def test_presets_list_every_model_with_a_tool_parser():
+    res = run_cli("model", "presets", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert {"devstral-small-2", "qwen3-coder-30b", "glm-4.7-flash"} <= set(data)
+    assert all("--tool-call-parser" in p["flags"] for p in data.values())

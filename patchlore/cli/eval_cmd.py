@@ -116,7 +116,7 @@ def run(
     \b
     Examples:
       patchlore eval run --dataset examples/minibench/minibench.jsonl --repos-dir /tmp/mirrors \\
-          --model hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct --api-base http://gpu:8000/v1
+          --model hosted_vllm/mistralai/Devstral-Small-2-24B-Instruct-2512 --api-base http://gpu:8000/v1
       patchlore eval run --dataset d.jsonl --repos-dir mirrors --run-id 20261122-a --workers 4
     """
     from patchlore.agent.loop import RepairOptions

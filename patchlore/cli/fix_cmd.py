@@ -48,7 +48,7 @@ def fix(
     Examples:
       patchlore fix                                   # the repo's failing tests
       patchlore fix --test-cmd "pytest -q tests/unit" --samples 8 --apply
-      patchlore fix --model hosted_vllm/Qwen/Qwen2.5-Coder-7B-Instruct --api-base http://gpu:8000/v1
+      patchlore fix --model hosted_vllm/mistralai/Devstral-Small-2-24B-Instruct-2512 --api-base http://gpu:8000/v1
       patchlore fix --issue "total() ignores the discount" --output fix.diff
       patchlore fix --model replay:.patchlore/runs/20261122-101500-ab12cd
     """
