@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from patchlore.agent.edits import edits_to_diff, parse_answer
+from patchlore.agent.explore import Budget
 from patchlore.agent.learn import learn
 from patchlore.agent.localize import localize, read_sources
 from patchlore.agent.model import Model, Usage
@@ -337,13 +338,7 @@ def _outcomes(run: TestRun, ids: list[str], chars: int) -> str:
 
 
 def _budget_left(result: RepairResult, opts: RepairOptions) -> str:
-    if opts.max_calls is not None and result.usage.calls >= opts.max_calls:
-        return f"stopped at --max-calls {opts.max_calls}"
-    if opts.max_cost is not None and result.usage.cost >= opts.max_cost:
-        return f"stopped at --max-cost {opts.max_cost}"
-    if opts.deadline is not None and time.monotonic() >= opts.deadline:
-        return "stopped at --timeout"
-    return ""
+    return Budget(result.usage, opts.max_calls, opts.max_cost, opts.deadline).exceeded()
 
 
 def _finish(result: RepairResult, start: float, traj: Trajectory) -> RepairResult:
