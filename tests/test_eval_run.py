@@ -146,7 +146,7 @@ def test_ray_executor_on_local_ray(mirrors, tmp_path):
     preds = [json.loads(x) for x in (tmp_path / "ray" / "predictions.jsonl").read_text()
              .splitlines()]
     assert sorted(p["instance_id"] for p in preds) == sorted(SCRIPT)
-    assert all(p["model_patch"].startswith("--- a/") for p in preds), preds
+    assert all(p["model_patch"].startswith("diff --git a/") for p in preds), preds
 
 
 def test_predictions_pass_swebench_s_own_loader(tmp_path):

@@ -108,7 +108,7 @@ def test_without_apply_the_tree_is_untouched_and_output_written(repo, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "+    return round(amount * (1 - percent / 100), 2)" in res.stdout  # the diff
     assert "verified" in res.stderr and "unpriced" in res.stderr
-    assert (tmp_path / "fix.diff").read_text().startswith("--- a/cart.py")
+    assert (tmp_path / "fix.diff").read_text().startswith("diff --git a/cart.py b/cart.py")
     after = tree_digest(repo)
     assert {k: v for k, v in after.items() if not k.startswith(".patchlore")} == before
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from patchlore.agent.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT, SYSTEM,
                                              TOOL_REMINDER, observation)
 from patchlore.agent.model import ContextFull, Model, Reply, ToolsUnsupported, Usage
+from patchlore.agent.verify import TEST_FILE
 from patchlore.sandbox.base import Sandbox
 
 BLOCK = re.compile(r"```bash[ \t]*\n(.*?)```", re.DOTALL)
@@ -216,8 +217,6 @@ def _tool_command(call: dict) -> str | None:
 def without_own_tests(diff: str) -> str:
     """The diff without the test files it creates: the model's own checks, never shipped
     (changes to existing tests stay, for verification to judge)."""
-    from patchlore.agent.loop import TEST_FILE  # lazily: the loop imports this module
-
     parts = re.split(r"(?m)^(?=diff --git )", diff)
     keep = []
     for part in parts:

@@ -4,10 +4,15 @@
                                        ^                   |
                                        +---- feedback -----+   (bounded rounds)
 
-Only the sandbox decides what is verified: every test that failed now passes, and every test
-that passed still passes. Given only an issue text and green tests, reproduce first asks the
-model for a test that fails on the bug; candidates are verified with it, and it is left out of
-the final patch. Recall and learn (memory) plug in around propose and after select.
+`repair()` runs these steps in order; each is a function below, named after it. Only the
+sandbox decides what is verified (agent/verify.py), and the patch that ships is the sandbox's
+own diff of the verified candidate. Given only an issue text and green tests, reproduce first
+asks the model for a test that fails on the bug; candidates are verified with it, and it is
+left out of the final patch.
+
+Proposers plug in at "propose": each gets the `Repair` (what the steps before it found) and
+returns candidates for a round; the pipeline proposer (localized code, SEARCH/REPLACE edits,
+N answers from one request) is the default.
 """
 
 from __future__ import annotations
@@ -19,23 +24,27 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 from patchlore.agent.edits import edits_to_diff, parse_answer
 from patchlore.agent.explore import Budget
 from patchlore.agent.learn import learn
-from patchlore.agent.localize import localize, read_sources
-from patchlore.agent.model import Model, Usage
+from patchlore.agent.localize import Snippet, localize, read_sources
+from patchlore.agent.model import Model, Reply, Usage
 from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, memory_block,
                                      repro_message, task_message)
-from patchlore.agent.trajectory import Trajectory
+from patchlore.agent.trajectory import Trajectory, cap_text
+from patchlore.agent.verify import (Status, Verdict, VerifyOptions, failing_tests, time_left,
+                                    verify)
+from patchlore.errors import PatchloreError
 from patchlore.memory.retrieve import recall
 from patchlore.memory.signature import signature_of
 from patchlore.memory.store import MemoryStore
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.snapshot import Snapshot
-from patchlore.sandbox.testrun import ERROR, FAILED, PASSED, XFAIL, TestRun, run_tests
+from patchlore.sandbox.testrun import ERROR, FAILED, TestRun, run_tests
 
-TEST_FILE = re.compile(r"(^|/)(tests?/|testing/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+EXIT_NO_TESTS = 5  # pytest: nothing collected
 
 
 @dataclass
@@ -47,7 +56,7 @@ class RepairOptions:
     test_timeout: float | None = None
     max_calls: int | None = None
     max_cost: float | None = None
-    deadline: float | None = None  # time.monotonic() at which the run stops
+    deadline: float | None = None  # time.monotonic() at which the run stops, tests included
     workers: int = 1  # sandboxes verifying candidates at once
     memory: MemoryStore | None = None
     memory_mode: str = "off"  # off | read (recall only) | online (recall and learn)
@@ -59,13 +68,27 @@ class RepairOptions:
 @dataclass
 class Candidate:
     round: int
-    diff: str
-    answer: str = ""
+    diff: str  # as proposed
+    answer: str = ""  # the model's answer, capped (trajectory.cap_text)
+    source: str = "pipeline"  # the proposer it came from
     votes: int = 1
-    verified: bool = False
-    reason: str = ""
+    status: Status = Status.PROPOSED
+    reason: str = ""  # why it is not verified (empty when it is)
+    patch: str = ""  # the sandbox's own diff once applied: what ships
     lines_changed: int = 0
     counts: dict = field(default_factory=dict)
+
+    @property
+    def verified(self) -> bool:
+        return self.status == Status.VERIFIED
+
+    def judged(self, verdict: Verdict) -> None:
+        self.status, self.reason, self.patch = verdict.status, verdict.reason, verdict.patch
+        self.lines_changed = _lines_changed(verdict.patch) if verdict.patch else 0
+        self.counts = verdict.run.counts if verdict.run else {}
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "status": self.status.value, "verified": self.verified}
 
 
 @dataclass
@@ -86,204 +109,162 @@ class RepairResult:
         return self.status == "verified"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["candidates"] = [c.to_dict() for c in self.candidates]
+        return out
+
+
+@dataclass
+class Repair:
+    """One repair as the steps build it up; what a proposer gets to work with."""
+
+    snapshot: Snapshot
+    box: Sandbox
+    model: Model
+    opts: RepairOptions
+    traj: Trajectory
+    progress: Callable[[str], None]
+    more_boxes: Callable[[], Sandbox] | None = None
+    result: RepairResult = field(default_factory=lambda: RepairResult("unverified", ""))
+    baseline: TestRun | None = None  # the tests before any change (with the repro test)
+    failing: list[str] = field(default_factory=list)  # what must pass (FAIL_TO_PASS)
+    files: dict[str, str] = field(default_factory=dict)  # the repo's readable sources
+    repro: str = ""  # the reproduction test's diff: verified with, never shipped
+    snippets: list[Snippet] = field(default_factory=list)
+    memory_text: str = ""
+    shown: list[str] = field(default_factory=list)  # ids of the insights in the prompt
+
+    def verify_options(self) -> VerifyOptions:
+        return VerifyOptions(self.opts.test_cmd, self.opts.test_timeout, self.opts.deadline,
+                             self.opts.allow_test_edits, extra=self.repro)
+
+    def run_tests(self, phase: str, **where) -> TestRun:
+        """The test command on the box as it is, within the time left; recorded."""
+        run = run_tests(self.box, self.opts.test_cmd, timeout=time_left(self.verify_options()))
+        self.tested(run, phase, **where)
+        return run
+
+    def tested(self, run: TestRun, phase: str, **where) -> None:
+        self.result.test_seconds += run.command.duration
+        self.traj.log("test_run", phase=phase, **where, run=run.to_dict())
+
+    def ask(self, messages: list[dict], rnd: int) -> Reply:
+        """One request for opts.samples answers, counted and recorded."""
+        self.traj.log("prompt", round=rnd, messages=messages, n=self.opts.samples)
+        reply = self.model.complete(messages, n=self.opts.samples)
+        self.result.usage.add(reply)
+        self.traj.log("model_reply", round=rnd, texts=reply.texts,
+                      prompt_tokens=reply.prompt_tokens,
+                      completion_tokens=reply.completion_tokens, cost=reply.cost,
+                      seconds=round(reply.seconds, 3))
+        return reply
+
+    def budget_left(self) -> str:
+        """Why the run must stop now ('' while it may go on)."""
+        opts = self.opts
+        return Budget(self.result.usage, opts.max_calls, opts.max_cost, opts.deadline).exceeded()
+
+
+class Proposer(Protocol):
+    name: str
+
+    def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
+        """Candidates for round `rnd`; `last` are the previous round's, judged (feedback)."""
+        ...
+
+
+ProposerFactory = Callable[[Repair], Proposer]
 
 
 def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
            traj: Trajectory, more_boxes: Callable[[], Sandbox] | None = None,
-           progress: Callable[[str], None] = lambda s: None) -> RepairResult:
+           progress: Callable[[str], None] = lambda s: None,
+           proposers: list[ProposerFactory] | None = None) -> RepairResult:
     start = time.monotonic()
-    result = RepairResult(status="unverified", message="")
+    r = Repair(snapshot, box, model, opts, traj, progress, more_boxes)
+    if _reproduce(r):
+        _localize(r)
+        _recall(r)
+        _rounds(r, [make(r) for make in proposers or [PipelineProposer]])
+        _select(r)
+        _learn(r)
+    r.result.seconds = time.monotonic() - start
+    traj.log("result", **{k: v for k, v in r.result.to_dict().items() if k != "candidates"})
+    return r.result
 
-    # 1. reproduce: what fails now, and what passes and must keep passing
-    progress("reproducing: running the tests")
-    with _timed(result, "reproduce"):
-        baseline = run_tests(box, opts.test_cmd, timeout=opts.test_timeout)
-    result.test_seconds += baseline.command.duration
-    traj.log("test_run", phase="baseline", run=baseline.to_dict())
-    failing = _failing(baseline)
-    files = read_sources(snapshot.root, snapshot.files)
-    repro = ""  # with only an issue text: a reproduction test, verified with, never shipped
-    if not failing and opts.task:
-        progress("reproducing: asking for a test that shows the bug")
-        with _timed(result, "reproduce"):
-            repro, baseline = _reproduction(box, model, opts, files, baseline, result, traj)
-        if not repro:
-            result.status = "unverified"
-            result.message = "could not write a reproduction test that fails on the bug"
-            return _finish(result, start, traj)
-        failing = _failing(baseline)
-        files[REPRO_FILE] = _added_file(repro)
-    result.failing_before = failing
-    if not failing:
-        result.status, result.message = "nothing-to-fix", "the tests pass: nothing to fix"
-        return _finish(result, start, traj)
 
-    # 2. localize: traceback frames in the repo, then lexical search, within a token budget
-    with _timed(result, "localize"):
-        traces = "\n".join(t.message for t in baseline.tests.values() if not t.passed)
-        if baseline.kind != "junit":
-            traces = baseline.command.stdout[-4000:] + baseline.command.stderr[-4000:]
-        test_files = sorted({t.split("::")[0] for t in failing if "::" in t})
-        snippets = localize(files, traces, test_files, f"{opts.task}\n{traces}",
-                            box.repo_path, opts.context_tokens)
-    traj.log("localize", files=[(s.path, s.why) for s in snippets])
-
-    # 3. recall: a few verified demonstrations and the insights that apply
-    failures = _failure_map(baseline, failing)
-    shown: list[str] = []
-    memory_text = ""
-    if opts.memory is not None and opts.memory_mode in ("read", "online"):
-        progress("recalling similar repairs")
-        with _timed(result, "recall"):
-            found = recall(opts.memory, f"{opts.task}\n{signature_of(failures).text()}")
-        shown = [i.id for i in found.insights]
-        memory_text = memory_block(found.insights, found.demos)
-        traj.log("recall", insights=shown, demos=[d.id for d in found.demos])
-
-    messages = [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": task_message(opts.task, _failure_text(baseline),
-                                                         snippets, memory=memory_text)}]
-    pool = _BoxPool(box, more_boxes, opts.workers)
+def _rounds(r: Repair, proposers: list[Proposer]) -> None:
+    """propose -> verify, with feedback, until a candidate is verified or a limit is hit."""
+    pool = _BoxPool(r.box, r.more_boxes, r.opts.workers)
+    last: list[Candidate] = []
     try:
-        for rnd in range(1, opts.rounds + 1):
-            stop = _budget_left(result, opts)
+        for rnd in range(1, r.opts.rounds + 1):
+            stop = r.budget_left()
             if stop:
-                result.status, result.message = "budget", stop
-                break
-            # 4. propose: N candidates from one request (one shared prompt prefix)
-            progress(f"round {rnd}: asking {model.name} for {opts.samples} candidates")
-            traj.log("prompt", round=rnd, messages=messages, n=opts.samples)
-            with _timed(result, "propose"):
-                reply = model.complete(messages, n=opts.samples)
-            result.usage.add(reply)
-            result.rounds = rnd
-            traj.log("model_reply", round=rnd, texts=reply.texts,
-                     prompt_tokens=reply.prompt_tokens,
-                     completion_tokens=reply.completion_tokens, cost=reply.cost,
-                     seconds=round(reply.seconds, 3))
-            with _timed(result, "parse"):
-                cands = _candidates(reply.texts, rnd, files)
-            # 5. verify every distinct candidate in the sandbox
-            progress(f"round {rnd}: verifying {len(cands)} distinct candidate(s)")
-            with _timed(result, "verify"):
-                for cand, run in pool.map(
-                        lambda c, b: _verify(c, b, baseline, failing, opts, repro), cands):
-                    if run is not None:
-                        result.test_seconds += run.command.duration
-                        traj.log("test_run", phase="candidate", round=rnd, run=run.to_dict())
-                    traj.log("candidate", **asdict(cand))
-            result.candidates += cands
-            if any(c.verified for c in cands):
-                break
-            messages += [{"role": "assistant", "content": reply.texts[0]},
-                         {"role": "user", "content": feedback_message(
-                             [(c.diff or c.answer[-800:], c.reason) for c in cands])}]
+                r.result.status, r.result.message = "budget", stop
+                return
+            r.result.rounds = rnd
+            last = _propose(r, proposers, rnd, last)
+            _verify(r, pool, last, rnd)
+            r.result.candidates += last
+            if any(c.verified for c in last):
+                return
     finally:
         pool.close()
-
-    # 6. select: verified first, then the smallest change; identical diffs vote
-    verified = sorted((c for c in result.candidates if c.verified),
-                      key=lambda c: (c.lines_changed, -c.votes))
-    if verified:
-        result.status, result.patch = "verified", verified[0].diff
-        result.message = (f"verified fix: {len(failing)} failing test(s) now pass, "
-                          "no passing test broke")
-    elif result.status != "budget":
-        result.message = f"no verified fix in {result.rounds} round(s)"
-
-    # 7. learn: the episode, the credit of the insights shown, new insights from a verified fix
-    if opts.memory is not None and opts.memory_mode == "online" and result.candidates:
-        progress("learning from this repair")
-        with _timed(result, "learn"):
-            episode = learn(opts.memory, model, result, opts.repo_name, opts.task, failures,
-                            str(traj.dir), shown, traj)
-        traj.log("learn", episode=episode.id, outcome=episode.outcome)
-    return _finish(result, start, traj)
+    if r.opts.deadline is not None and time.monotonic() >= r.opts.deadline:
+        r.result.status, r.result.message = "budget", "stopped at --timeout"
 
 
-def _failing(run: TestRun) -> list[str]:
-    if run.kind == "junit" and run.tests:
-        return run.ids(FAILED, ERROR)
-    return [] if run.passed else [f"`{run.command.command}` (exit {run.command.exit_code})"]
+# 1. reproduce: what fails now, and what passes and must keep passing
+
+def _reproduce(r: Repair) -> bool:
+    """False when there is nothing to repair (the result says why)."""
+    result, opts = r.result, r.opts
+    r.progress("reproducing: running the tests")
+    with _timed(result, "reproduce"):
+        r.baseline = r.run_tests("baseline")
+    unusable = r.baseline.unusable
+    # an issue in a repo without tests: the reproduction test will be the first
+    no_tests_yet = opts.task and r.baseline.command.exit_code == EXIT_NO_TESTS
+    if unusable and not no_tests_yet:
+        raise PatchloreError(f"{unusable}: `{opts.test_cmd}`",
+                             hint="pass the repo's test command with --test-cmd")
+    if r.baseline.command.timed_out and r.budget_left():
+        result.status, result.message = "budget", f"{r.budget_left()} (the tests did not finish)"
+        return False
+    r.failing = [] if unusable else failing_tests(r.baseline)
+    r.files = read_sources(r.snapshot.root, r.snapshot.files)
+    if not r.failing and opts.task:
+        r.progress("reproducing: asking for a test that shows the bug")
+        with _timed(result, "reproduce"):
+            r.repro, r.baseline = _reproduction(r)
+        if not r.repro:
+            result.message = "could not write a reproduction test that fails on the bug"
+            return False
+        r.failing = failing_tests(r.baseline)
+        r.files[REPRO_FILE] = _added_file(r.repro)
+    result.failing_before = r.failing
+    if not r.failing:
+        result.status, result.message = "nothing-to-fix", "the tests pass: nothing to fix"
+        return False
+    return True
 
 
-def _failure_map(run: TestRun, failing: list[str]) -> dict[str, str]:
-    if run.kind == "junit" and run.tests:
-        return {t: run.tests[t].message for t in failing if t in run.tests}
-    return {t: (run.command.stdout + run.command.stderr)[-3000:] for t in failing}
-
-
-def _failure_text(run: TestRun, limit: int = 6000) -> str:
-    if run.kind == "junit" and run.tests:
-        text = "\n\n".join(f"{k}\n{t.message}" for k, t in sorted(run.tests.items())
-                           if t.status in (FAILED, ERROR))
-    else:
-        text = (run.command.stdout + run.command.stderr)[-limit:]
-    return text[:limit]
-
-
-def _candidates(texts: list[str], rnd: int, files: dict[str, str]) -> list[Candidate]:
-    """Distinct candidates from the answers; identical normalized diffs become votes."""
-    from unidiff import PatchSet
-    from unidiff.errors import UnidiffParseError
-
-    by_key: dict[str, Candidate] = {}
-    out = []
-    for text in texts:
-        parsed = parse_answer(text)
-        problems: list[str] = []
-        diff = "\n".join(parsed.diffs)
-        if parsed.edits:
-            diff, problems = edits_to_diff(parsed.edits, files.get)
-        cand = Candidate(round=rnd, diff=diff, answer=text)
-        if parsed.empty:
-            cand.reason = "no edits found: answer with SEARCH/REPLACE blocks"
-        elif problems:
-            cand.reason = "some edits did not match:\n" + "\n".join(problems)
-        elif not diff.strip():
-            cand.reason = "the edits change nothing"
-        try:
-            patch = PatchSet(diff) if diff.strip() else []
-            cand.lines_changed = sum(f.added + f.removed for f in patch)
-        except UnidiffParseError:
-            pass  # the sandbox's patch tools will say what is wrong with it
-        key = _normalize(diff) if not cand.reason else f"invalid-{len(out)}"
-        if key in by_key:
-            by_key[key].votes += 1
-            continue
-        by_key[key] = cand
-        out.append(cand)
-    return out
-
-
-def _normalize(diff: str) -> str:
-    return "\n".join(ln.rstrip() for ln in diff.splitlines()
-                     if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
-
-
-def _reproduction(box: Sandbox, model: Model, opts: RepairOptions, files: dict[str, str],
-                  before: TestRun, result: RepairResult, traj: Trajectory) -> tuple[str, TestRun]:
+def _reproduction(r: Repair) -> tuple[str, TestRun]:
     """A reproduction test that fails now; returns its diff and the test run with it added."""
-    snippets = localize(files, "", [], opts.task, box.repo_path, opts.context_tokens)
-    messages = [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": repro_message(opts.task, snippets)}]
-    traj.log("prompt", round=0, messages=messages, n=opts.samples)
-    reply = model.complete(messages, n=opts.samples)
-    result.usage.add(reply)
-    traj.log("model_reply", round=0, texts=reply.texts, prompt_tokens=reply.prompt_tokens,
-             completion_tokens=reply.completion_tokens, cost=reply.cost,
-             seconds=round(reply.seconds, 3))
+    before = r.baseline
+    snippets = localize(r.files, "", [], r.opts.task, r.box.repo_path, r.opts.context_tokens)
+    reply = r.ask([{"role": "system", "content": SYSTEM},
+                   {"role": "user", "content": repro_message(r.opts.task, snippets)}], 0)
     passing = {k for k, t in before.tests.items() if t.passed}
-    for cand in _candidates(reply.texts, 0, files):
-        if cand.reason or not _added_file(cand.diff) or not box.apply_patch(cand.diff,
-                                                                             reset=True).applied:
+    for cand in _candidates(reply.texts, 0, r.files):
+        if (cand.status == Status.INVALID or not _added_file(cand.diff)
+                or not r.box.apply_patch(cand.diff, reset=True).applied):
             continue
-        run = run_tests(box, opts.test_cmd, timeout=opts.test_timeout)
-        result.test_seconds += run.command.duration
-        new_failures = [t for t in _failing(run) if t.startswith(REPRO_FILE)]
+        run = r.run_tests("reproduction")
+        new_failures = [t for t in failing_tests(run) if t.startswith(REPRO_FILE)]
         others_ok = passing <= {k for k, t in run.tests.items() if t.passed}
-        traj.log("reproduction", diff=cand.diff, fails=new_failures, others_ok=others_ok)
+        r.traj.log("reproduction", diff=cand.diff, fails=new_failures, others_ok=others_ok)
         if new_failures and others_ok:
             return cand.diff, run
     return "", before
@@ -298,53 +279,176 @@ def _added_file(diff: str) -> str:
     return "".join(ln[1:] + "\n" for ln in m.group(1).splitlines() if ln.startswith("+"))
 
 
-def _verify(cand: Candidate, box: Sandbox, baseline: TestRun, failing: list[str],
-            opts: RepairOptions, repro: str = "") -> tuple[Candidate, TestRun | None]:
-    if cand.reason:
-        return cand, None
-    touched = re.findall(r"^\+\+\+ b/(\S+)|^--- a/(\S+)", cand.diff, re.MULTILINE)
-    tests_touched = sorted({a or b for a, b in touched if TEST_FILE.search(a or b)})
-    if tests_touched and not opts.allow_test_edits:
-        cand.reason = f"edits test files ({', '.join(tests_touched)}): fix the code, not the tests"
-        return cand, None
-    applied = box.apply_patch(repro + cand.diff, reset=True)
-    if not applied.applied:
-        cand.reason = f"the diff does not apply: {applied.reason}"
-        return cand, None
-    run = run_tests(box, opts.test_cmd, timeout=opts.test_timeout)
-    cand.counts = run.counts
-    if run.command.timed_out:
-        cand.reason = "the tests timed out"
-    elif baseline.kind == "junit" and baseline.tests:
-        ok = {k for k, t in run.tests.items() if t.passed}
-        still = [t for t in failing if t not in ok]
-        kept = {k for k, t in baseline.tests.items() if t.status in (PASSED, XFAIL)}
-        broken = sorted(kept - ok)
-        parts = []
-        if broken:
-            parts.append("breaks tests that passed before:\n" + _outcomes(run, broken, 800))
-        if still:
-            parts.append("still failing:\n" + _outcomes(run, still, 1200))
-        cand.reason = "\n".join(parts)
-    elif not run.passed:
-        cand.reason = f"the test command still fails:\n{(run.command.stdout + run.command.stderr)[-1500:]}"
-    cand.verified = not cand.reason
-    return cand, run
+# 2. localize: traceback frames in the repo, then lexical search, within a token budget
+
+def _localize(r: Repair) -> None:
+    baseline = r.baseline
+    with _timed(r.result, "localize"):
+        traces = "\n".join(t.message for t in baseline.tests.values() if not t.passed)
+        if not baseline.per_test:
+            traces = baseline.command.stdout[-4000:] + baseline.command.stderr[-4000:]
+        test_files = sorted({t.split("::")[0] for t in r.failing if "::" in t})
+        r.snippets = localize(r.files, traces, test_files, f"{r.opts.task}\n{traces}",
+                              r.box.repo_path, r.opts.context_tokens)
+    r.traj.log("localize", files=[(s.path, s.why) for s in r.snippets])
 
 
-def _outcomes(run: TestRun, ids: list[str], chars: int) -> str:
-    return "\n".join(f"{t}\n{run.tests[t].message[-chars:]}" if t in run.tests
-                     else f"{t} (missing)" for t in ids[:5])
+# 3. recall: a few verified demonstrations and the insights that apply
+
+def _recall(r: Repair) -> None:
+    if r.opts.memory is None or r.opts.memory_mode not in ("read", "online"):
+        return
+    r.progress("recalling similar repairs")
+    with _timed(r.result, "recall"):
+        found = recall(r.opts.memory,
+                       f"{r.opts.task}\n{signature_of(_failure_map(r)).text()}")
+    r.shown = [i.id for i in found.insights]
+    r.memory_text = memory_block(found.insights, found.demos)
+    r.traj.log("recall", insights=r.shown, demos=[d.id for d in found.demos])
 
 
-def _budget_left(result: RepairResult, opts: RepairOptions) -> str:
-    return Budget(result.usage, opts.max_calls, opts.max_cost, opts.deadline).exceeded()
+def _failure_map(r: Repair) -> dict[str, str]:
+    run = r.baseline
+    if run.per_test:
+        return {t: run.tests[t].message for t in r.failing if t in run.tests}
+    return {t: (run.command.stdout + run.command.stderr)[-3000:] for t in r.failing}
 
 
-def _finish(result: RepairResult, start: float, traj: Trajectory) -> RepairResult:
-    result.seconds = time.monotonic() - start
-    traj.log("result", **{k: v for k, v in result.to_dict().items() if k != "candidates"})
-    return result
+def _failure_text(run: TestRun, limit: int = 6000) -> str:
+    if run.per_test:
+        text = "\n\n".join(f"{k}\n{t.message}" for k, t in sorted(run.tests.items())
+                           if t.status in (FAILED, ERROR))
+    else:
+        text = (run.command.stdout + run.command.stderr)[-limit:]
+    return text[:limit]
+
+
+# 4. propose: candidates from each proposer
+
+def _propose(r: Repair, proposers: list[Proposer], rnd: int,
+             last: list[Candidate]) -> list[Candidate]:
+    cands: list[Candidate] = []
+    with _timed(r.result, "propose"):
+        for p in proposers:
+            cands += p.propose(rnd, last)
+    return cands
+
+
+class PipelineProposer:
+    """The localized code in one prompt; N answers as SEARCH/REPLACE edits from one request
+    (one shared prompt prefix); later rounds add why the last round's candidates failed."""
+
+    name = "pipeline"
+
+    def __init__(self, r: Repair) -> None:
+        self.r = r
+        self.messages = [{"role": "system", "content": SYSTEM},
+                         {"role": "user", "content": task_message(
+                             r.opts.task, _failure_text(r.baseline), r.snippets,
+                             memory=r.memory_text)}]
+        self.last_answer = ""
+
+    def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
+        if last:
+            self.messages += [{"role": "assistant", "content": self.last_answer},
+                              {"role": "user", "content": feedback_message(
+                                  [(c.diff or c.answer[-800:], c.reason) for c in last])}]
+        self.r.progress(f"round {rnd}: asking {self.r.model.name} for {self.r.opts.samples} "
+                        "candidates")
+        reply = self.r.ask(self.messages, rnd)
+        self.last_answer = cap_text(reply.texts[0]) if reply.texts else ""
+        return _candidates(reply.texts, rnd, self.r.files)
+
+
+def _candidates(texts: list[str], rnd: int, files: dict[str, str]) -> list[Candidate]:
+    """Distinct candidates from the answers; identical answers (the same normalized diff, or
+    the same failure) become votes."""
+    by_key: dict[tuple[str, str], Candidate] = {}
+    for text in texts:
+        parsed = parse_answer(text)
+        problems: list[str] = []
+        diff = "\n".join(parsed.diffs)
+        if parsed.edits:
+            diff, problems = edits_to_diff(parsed.edits, files.get)
+        cand = Candidate(round=rnd, diff=diff, answer=cap_text(text))
+        if parsed.empty:
+            cand.reason = "no edits found: answer with SEARCH/REPLACE blocks"
+        elif problems:
+            cand.reason = "some edits did not match:\n" + "\n".join(problems)
+        elif not diff.strip():
+            cand.reason = "the edits change nothing"
+        if cand.reason:
+            cand.status = Status.INVALID
+        else:
+            cand.lines_changed = _lines_changed(diff)
+        key = (_normalize(diff) if diff.strip() else text.strip(), cand.reason)
+        if key in by_key:
+            by_key[key].votes += 1
+        else:
+            by_key[key] = cand
+    return list(by_key.values())
+
+
+def _normalize(diff: str) -> str:
+    return "\n".join(ln.rstrip() for ln in diff.splitlines()
+                     if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+
+
+def _lines_changed(diff: str) -> int:
+    from unidiff import PatchSet
+    from unidiff.errors import UnidiffParseError
+
+    try:
+        return sum(f.added + f.removed for f in PatchSet(diff))
+    except UnidiffParseError:
+        return 0  # the sandbox's patch tools will say what is wrong with it
+
+
+# 5. verify every distinct candidate in the sandbox (agent/verify.py owns the rule)
+
+def _verify(r: Repair, pool: _BoxPool, cands: list[Candidate], rnd: int) -> None:
+    todo = [c for c in cands if c.status == Status.PROPOSED]
+    r.progress(f"round {rnd}: verifying {len(todo)} distinct candidate(s)")
+    opts = r.verify_options()
+    with _timed(r.result, "verify"):
+        for cand, verdict in pool.map(
+                lambda c, box: (c, verify(box, c.diff, r.baseline, r.failing, opts)), todo):
+            cand.judged(verdict)
+            if verdict.run is not None:
+                r.tested(verdict.run, "candidate", round=rnd)
+    for cand in cands:
+        r.traj.log("candidate", **cand.to_dict())
+
+
+# 6. select: verified first, then the smallest change; identical patches vote
+
+def _select(r: Repair) -> None:
+    result = r.result
+    votes: dict[str, int] = {}
+    for c in result.candidates:
+        if c.verified:
+            votes[_normalize(c.patch)] = votes.get(_normalize(c.patch), 0) + c.votes
+    verified = sorted((c for c in result.candidates if c.verified),
+                      key=lambda c: (c.lines_changed, -votes[_normalize(c.patch)]))
+    if verified:
+        result.status, result.patch = "verified", verified[0].patch
+        result.message = (f"verified fix: {len(r.failing)} failing test(s) now pass, "
+                          "no passing test broke")
+    elif result.status != "budget":
+        result.message = f"no verified fix in {result.rounds} round(s)"
+
+
+# 7. learn: the episode, the credit of the insights shown, new insights from a verified fix
+
+def _learn(r: Repair) -> None:
+    opts = r.opts
+    if opts.memory is None or opts.memory_mode != "online" or not r.result.candidates:
+        return
+    r.progress("learning from this repair")
+    with _timed(r.result, "learn"):
+        episode = learn(opts.memory, r.model, r.result, opts.repo_name, opts.task,
+                        _failure_map(r), str(r.traj.dir), r.shown, r.traj)
+    r.traj.log("learn", episode=episode.id, outcome=episode.outcome)
 
 
 @contextmanager

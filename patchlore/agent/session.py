@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from patchlore.agent.trajectory import Trajectory
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.sandbox.factory import open_sandbox
+from patchlore.sandbox.patchpaths import check_paths, touched_paths
 from patchlore.sandbox.snapshot import Snapshot, take_snapshot
 
 
@@ -77,8 +77,8 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
 def apply_to_worktree(snapshot: Snapshot, patch: str, run_dir: Path) -> str:
     """Apply to the host's working tree (never the index), refusing if a touched file changed
     since the snapshot; the originals are kept. Returns a note saying how to undo it."""
-    touched = sorted({a or b for a, b in re.findall(r"^--- a/(\S+)|^\+\+\+ b/(\S+)", patch,
-                                                   re.MULTILINE)})
+    check_paths(patch, "the verified patch")
+    touched = touched_paths(patch)
     changed = snapshot.changed_since(touched)
     if changed:
         raise PatchloreError(

@@ -1,7 +1,8 @@
 """The record of a run: one JSON object per line under .patchlore/runs/<id>/trajectory.jsonl.
 
 It is simply what happened, in order: prompts, replies, commands, test results, timings, with
-secrets masked (the same redaction as the memory store).
+secrets masked (the same redaction as the memory store). A huge model answer is kept in part:
+every string is capped at TEXT_LIMIT characters, and the cut says so where it was made.
 """
 
 from __future__ import annotations
@@ -13,6 +14,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from patchlore.memory.redact import redact_data
+
+TEXT_LIMIT = 100_000  # characters of one string (an answer, a prompt part) the record keeps
+
+
+def cap_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """`text`, or its first and last limit/2 characters with a note of the cut between."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return (f"{text[:half]}\n[patchlore: {len(text) - 2 * half} characters cut here; the run "
+            f"record keeps the first and last {half} of {len(text)}]\n{text[-half:]}")
+
+
+def _capped(value):
+    if isinstance(value, str):
+        return cap_text(value)
+    if isinstance(value, (list, tuple)):
+        return [_capped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _capped(v) for k, v in value.items()}
+    return value
 
 
 def new_run_id() -> str:
@@ -30,7 +52,7 @@ class Trajectory:
 
     def log(self, kind: str, **data) -> None:
         event = {"t": round(time.monotonic() - self._start, 3), "kind": kind,
-                 **redact_data(data)}
+                 **_capped(redact_data(data))}
         self._fh.write(json.dumps(event, default=str) + "\n")
         self._fh.flush()
 

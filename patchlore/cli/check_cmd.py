@@ -63,6 +63,9 @@ def check(
     if code == 127 and not timed_out and not tests:
         _die(f"test command not found: {cmd} ({out.strip().splitlines()[-1][:200] if out.strip() else 'exit 127'})",
              EXIT_USAGE)
+    if code == 5 and not timed_out and not tests and _is_pytest(cmd):
+        _die(f"pytest collected no tests: {cmd} (pass the command that runs the repo's tests)",
+             EXIT_USAGE)
     report = {"status": "failed", "command": cmd, "failing": tests,
               "timed_out": timed_out, "output_tail": out[-3000:]}
     if timed_out:
@@ -78,6 +81,12 @@ def check(
 def _die(message: str, code: int) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
+
+
+def _is_pytest(cmd: str) -> bool:
+    from patchlore.sandbox.testrun import with_junit
+
+    return with_junit(cmd, "x.xml") is not None
 
 
 def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, bool, list[str]]:

@@ -123,7 +123,6 @@ def _show(result, run_dir: Path, model: str) -> None:
     for k, v in rows:
         table.add_row(k, v)
     ui.err().print(table)
-    if not result.verified and result.candidates:
-        reasons = [c.reason.splitlines()[0] for c in result.candidates if c.reason][:4]
-        for r in reasons:
-            ui.info(f"  candidate rejected: {r}")
+    if not result.verified:
+        for line in ui.rejections(result.candidates):
+            ui.info(line)

@@ -104,3 +104,19 @@ def show_diff(diff: str) -> None:
     from rich.syntax import Syntax
 
     out().print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+
+
+def rejections(candidates, limit: int = 4, width: int = 200) -> list[str]:
+    """Why candidates were rejected, one line each: the status, then the reason with its lines
+    joined (a reason's first line alone can be a bare heading like "some edits did not
+    match:")."""
+    lines = []
+    for c in candidates:
+        if c.verified or not c.reason:
+            continue
+        text = " ".join(part.strip() for part in c.reason.splitlines() if part.strip())
+        if len(text) > width:
+            text = text[:width - 1].rstrip() + "…"
+        votes = f" ({c.votes} identical answers)" if c.votes > 1 else ""
+        lines.append(f"  candidate rejected ({c.status.value}){votes}: {text}")
+    return lines[:limit]

@@ -1,8 +1,9 @@
 """How an instance's tests are run and judged: two harnesses behind one interface.
 
 - `JunitHarness` (the default): apply the test patch, run the test command on the test files it
-  touches (SWE-bench's test directives) with JUnit XML, and judge by SWE-bench's rules (PASSED and XFAIL pass; a skipped
-  FAIL_TO_PASS test fails; a skipped PASS_TO_PASS test is kept).
+  touches (SWE-bench's test directives) with JUnit XML, and judge by SWE-bench's rules with the
+  repair loop's own judge (agent/verify.py: PASSED and XFAIL pass; a skipped FAIL_TO_PASS test
+  fails; a skipped PASS_TO_PASS test is kept).
 - `SwebenchHarness`: for instances that carry SWE-bench's own `eval_script` and `log_parser`
   (SWE-bench 5 datasets put each repo's test command there): run the eval script as SWE-bench's
   harness does, and let the `swebench` package parse the log and decide resolution.
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from patchlore.agent.verify import PASSING, judge
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
 from patchlore.sandbox.base import Sandbox
-from patchlore.sandbox.testrun import PASSED, SKIPPED, XFAIL, run_tests
+from patchlore.sandbox.testrun import run_tests
 
 HARNESSES = ("auto", "junit", "swebench")
 
@@ -127,15 +129,9 @@ class JunitHarness:
                    {test: o.status for test, o in result.tests.items()})
 
     def judge(self, runs: list[Run]) -> Verdict:
-        statuses, flipped = _merge(runs, (PASSED, XFAIL))
-
-        def passed(test: str, f2p: bool) -> bool:
-            status = statuses.get(test)
-            return status in (PASSED, XFAIL) or (status == SKIPPED and not f2p)
-
-        return _verdict([t for t in self.inst.FAIL_TO_PASS if not passed(t, True)],
-                        [t for t in self.inst.PASS_TO_PASS if not passed(t, False)], flipped,
-                        self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS)
+        statuses, flipped = _merge(runs, PASSING)
+        f2p, p2p = judge(statuses, self.inst.FAIL_TO_PASS, self.inst.PASS_TO_PASS)
+        return _verdict(f2p, p2p, flipped, self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS)
 
 
 class SwebenchHarness:

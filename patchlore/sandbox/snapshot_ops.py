@@ -11,6 +11,7 @@ from importlib import resources
 
 from patchlore.errors import SandboxError
 from patchlore.sandbox.base import ApplyResult, CommandResult
+from patchlore.sandbox.patchpaths import escaping_paths
 
 # ctl.sh's names for the SWE-bench harness's fallbacks (git's 3-way merge before --reject)
 APPLY_METHODS = {
@@ -82,10 +83,15 @@ class SnapshotOps:
         return self._ctl_ok("diff")
 
     def apply_patch(self, patch: str, reset: bool = False) -> ApplyResult:
-        if reset and not patch.strip():
-            self.reset()
-        if not patch.strip():
-            return ApplyResult(applied=False, method=None, attempts=[("-", "empty patch")])
+        # paths outside the repo are refused before anything touches the tree: `patch -p1`
+        # would bring them inside
+        outside = escaping_paths(patch)
+        refused = (("path check", f"writes outside the repo: {', '.join(outside[:3])}")
+                   if outside else ("-", "empty patch") if not patch.strip() else None)
+        if refused:
+            if reset:
+                self.reset()
+            return ApplyResult(applied=False, method=None, attempts=[refused])
         if not patch.endswith("\n"):
             patch += "\n"  # a patch cut at its last line is a common model slip
         args, env = ["apply", "-"], {"PL_PATCH": patch}

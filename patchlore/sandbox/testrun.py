@@ -35,12 +35,34 @@ class TestRun:
     tests: dict[str, TestOutcome] = field(default_factory=dict)
 
     @property
+    def per_test(self) -> bool:
+        """Outcomes per test (a pytest run that reported some), not just an exit code."""
+        return self.kind == "junit" and bool(self.tests)
+
+    @property
     def passed(self) -> bool:
         if self.command.timed_out:
             return False
-        if self.kind == "junit" and self.tests:
+        if self.per_test:
             return all(t.passed or t.status == SKIPPED for t in self.tests.values())
         return self.command.exit_code == 0
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        return {k: t.status for k, t in self.tests.items()}
+
+    @property
+    def unusable(self) -> str:
+        """Why this run says nothing about the code (a command that does not exist, a pytest
+        that collected no tests), or ''."""
+        code = self.command.exit_code
+        if self.tests or self.command.timed_out:
+            return ""
+        if code in (126, 127):
+            return f"the test command cannot run (exit {code}: not found or not executable)"
+        if code == 5 and self.kind == "junit":
+            return "pytest collected no tests (exit 5)"
+        return ""
 
     def ids(self, *statuses: str) -> list[str]:
         return sorted(k for k, t in self.tests.items() if t.status in statuses)

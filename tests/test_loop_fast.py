@@ -1,0 +1,187 @@
+"""The repair loop's branches in seconds: replayed answers, the local sandbox, real pytest.
+
+The Docker tests (test_fix.py, test_check.py) run the same loop end to end; these pin down
+each branch and the verification contract (agent/verify.py) without a container.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from conftest import CALC, make_repo
+from loopkit import TEST_CMD, edit, run_repair
+from patchlore.agent.verify import Status, VerifyOptions, judge, verify, verify_current
+from patchlore.evals.dataset import Instance
+from patchlore.evals.harness import JunitHarness, Run
+from patchlore.sandbox.local_backend import LocalSandbox
+from patchlore.sandbox.snapshot import take_snapshot
+from patchlore.sandbox.testrun import run_tests
+
+GOOD = edit("calc.py", "    return a - b\n", "    return a + b\n")
+BREAKS_MUL = GOOD + edit("calc.py", "    return a * b\n", "    return a ** b\n")
+NO_EFFECT = edit("calc.py", "def mul(a, b):\n", "def mul(a, b):  # multiply\n")
+EDITS_TEST = edit("test_calc.py", "    assert add(1, 2) == 3\n", "    assert add(1, 2) == -1\n")
+WRONG_CONTEXT = "```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def plus(a, b):\n-    return a - c\n+    return a + c\n```\n"
+GARBAGE = "It is somewhere in the code."
+
+
+@pytest.fixture
+def calc(tmp_path):
+    return make_repo(tmp_path / "calc", CALC)
+
+
+def git_apply_check(repo, patch: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "apply", "--check", "-"], cwd=repo, input=patch, text=True,
+                          capture_output=True)
+
+
+def test_verified_fix_ships_the_sandbox_s_diff(calc, tmp_path):
+    ran = run_repair(calc, tmp_path / "w", [[GOOD]])
+    assert ran.result.status == "verified", ran.result.message
+    assert ran.result.patch.startswith("diff --git a/calc.py b/calc.py")
+    assert "+    return a + b" in ran.result.patch
+    assert git_apply_check(calc, ran.result.patch).returncode == 0
+    (cand,) = ran.result.candidates
+    assert cand.status == Status.VERIFIED and cand.reason == "" and cand.lines_changed == 2
+    assert [e["status"] for e in ran.kinds("candidate")] == ["verified"]
+
+
+@pytest.mark.parametrize("answer, status, says", [
+    (BREAKS_MUL, Status.BROKE_PASSING, "breaks tests that passed before:\ntest_calc.py::test_mul"),
+    (NO_EFFECT, Status.STILL_FAILING, "still failing:\ntest_calc.py::test_add"),
+    (EDITS_TEST, Status.TESTS_EDITED, "edits test files (test_calc.py)"),
+    (WRONG_CONTEXT, Status.NOT_APPLIED, "the diff does not apply"),
+    (GARBAGE, Status.INVALID, "no edits found"),
+    (edit("calc.py", "    return a / b\n", "    return a + b\n"), Status.INVALID,
+     "some edits did not match:\ncalc.py: the SEARCH text is not in the file"),
+])
+def test_each_rejection_has_its_status_and_reason(calc, tmp_path, answer, status, says):
+    ran = run_repair(calc, tmp_path / "w", [[answer]])
+    assert ran.result.status == "unverified"
+    (cand,) = ran.result.candidates
+    assert cand.status == status
+    assert says in cand.reason
+    assert ran.result.patch == ""
+
+
+def test_feedback_then_a_verified_fix_in_round_two(calc, tmp_path):
+    ran = run_repair(calc, tmp_path / "w", [[BREAKS_MUL], [GOOD]])
+    assert ran.result.status == "verified" and ran.result.rounds == 2
+    second = ran.kinds("prompt")[1]["messages"][-1]["content"]
+    assert "breaks tests that passed before" in second and "test_mul" in second
+
+
+def test_identical_answers_vote(calc, tmp_path):
+    ran = run_repair(calc, tmp_path / "w", [[GOOD, BREAKS_MUL, GOOD]])
+    votes = {c.status: c.votes for c in ran.result.candidates}
+    assert votes == {Status.VERIFIED: 2, Status.BROKE_PASSING: 1}
+
+
+def test_green_tests_have_nothing_to_fix(tmp_path):
+    repo = make_repo(tmp_path / "green", {"test_ok.py": "def test_ok():\n    assert True\n"})
+    ran = run_repair(repo, tmp_path / "w", [[GOOD]])
+    assert ran.result.status == "nothing-to-fix" and not ran.kinds("model_reply")
+
+
+def test_max_calls_stops_before_the_next_round(calc, tmp_path):
+    ran = run_repair(calc, tmp_path / "w", [[NO_EFFECT], [GOOD]], max_calls=1)
+    assert ran.result.status == "budget" and ran.result.rounds == 1
+
+
+SKIPPABLE = {
+    "calc.py": "FAST = False\n\n\ndef add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n"
+               "    return a * b\n",
+    "test_calc.py": "import pytest\n\nimport calc\n\n\ndef test_add():\n"
+                    "    assert calc.add(1, 2) == 3\n\n\ndef test_mul():\n"
+                    "    if calc.FAST:\n        pytest.skip('not in fast mode')\n"
+                    "    assert calc.mul(2, 3) == 6\n",
+}
+FIX_AND_SKIP = edit("calc.py", "FAST = False\n", "FAST = True\n") + GOOD
+
+
+def test_a_passing_test_that_becomes_skipped_is_kept(tmp_path):
+    """SWE-bench's rule: a PASS_TO_PASS test that is skipped after the change does not fail
+    it. The loop used to call this 'breaks tests that passed before'."""
+    repo = make_repo(tmp_path / "skip", SKIPPABLE)
+    ran = run_repair(repo, tmp_path / "w", [[FIX_AND_SKIP]])
+    assert ran.result.status == "verified", ran.result.candidates[0].reason
+    assert ran.result.candidates[0].counts == {"passed": 1, "skipped": 1}
+
+
+def test_the_loop_and_the_grading_harness_judge_alike():
+    statuses = {"t::f2p_ok": "passed", "t::f2p_skip": "skipped", "t::p2p_skip": "skipped",
+                "t::p2p_xfail": "xfailed", "t::p2p_fail": "failed"}
+    f2p = ["t::f2p_ok", "t::f2p_skip", "t::f2p_missing"]
+    p2p = ["t::p2p_skip", "t::p2p_xfail", "t::p2p_fail", "t::p2p_missing"]
+    assert judge(statuses, f2p, p2p) == (["t::f2p_skip", "t::f2p_missing"],
+                                         ["t::p2p_fail", "t::p2p_missing"])
+    inst = Instance(instance_id="x", repo="o/r", base_commit="0", problem_statement="", patch="", test_patch="",
+                    FAIL_TO_PASS=f2p, PASS_TO_PASS=p2p)
+    verdict = JunitHarness(inst, "pytest").judge([Run("", False, statuses)])
+    assert (verdict.failed_f2p, verdict.failed_p2p) == judge(statuses, f2p, p2p)
+
+
+FUZZY = ("```diff\n--- a/calc.py\n+++ b/calc.py\n@@ -1,5 +1,5 @@\n def add(a, b):\n"
+         "-    return a - b\n+    return a + b\n \n \n def mul(x, y):\n```\n")
+
+
+def test_a_fuzzy_candidate_ships_a_diff_git_apply_accepts(calc, tmp_path):
+    """The answer's diff has a wrong context line: only `patch --fuzz` applies it. What ships
+    is the sandbox's own diff, which `git apply` takes on the original tree."""
+    raw = FUZZY.split("```diff\n")[1].split("```")[0]
+    assert git_apply_check(calc, raw).returncode != 0
+    ran = run_repair(calc, tmp_path / "w", [[FUZZY]])
+    assert ran.result.status == "verified", ran.result.candidates[0].reason
+    assert git_apply_check(calc, ran.result.patch).returncode == 0
+    assert "def mul(a, b):" in ran.result.patch or "mul" not in ran.result.patch
+
+
+def test_an_issue_gets_a_reproduction_test_that_never_ships(tmp_path):
+    files = dict(CALC, **{"test_calc.py": "from calc import mul\n\n\ndef test_mul():\n"
+                                          "    assert mul(2, 3) == 6\n"})
+    repo = make_repo(tmp_path / "issue", files)
+    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
+                 "    assert add(1, 2) == 3\n")
+    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    assert ran.result.status == "verified", ran.result.message
+    assert ran.result.failing_before == ["test_patchlore_repro.py::test_add"]
+    assert "repro" not in ran.result.patch and "calc.py" in ran.result.patch
+
+
+HANGS = edit("calc.py", "    return a - b\n", "    while True:\n        pass\n")
+
+
+def test_the_deadline_stops_a_running_test_command(calc, tmp_path):
+    """A candidate whose tests hang: the run ends at its 5 s deadline, not at the 120 s test
+    timeout."""
+    start = time.monotonic()
+    ran = run_repair(calc, tmp_path / "w", [[HANGS]], test_timeout=120,
+                     deadline=time.monotonic() + 5)
+    took = time.monotonic() - start
+    assert took < 60, took  # the test timeout is 120 s; the deadline 5 s
+    assert ran.result.status == "budget"
+    (cand,) = ran.result.candidates
+    assert cand.status == Status.TIMED_OUT and "deadline" in cand.reason
+
+
+def test_verify_the_box_as_it_is(calc):
+    """The entry point for a candidate made inside the sandbox (a shell session)."""
+    snap = take_snapshot(calc)
+    with LocalSandbox(snap, timeout=60) as box:
+        baseline = run_tests(box, TEST_CMD)
+        box.write_file(f"{box.repo_path}/calc.py",
+                       CALC["calc.py"].replace("a - b", "a + b").encode())
+        verdict = verify_current(box, baseline, ["test_calc.py::test_add"],
+                                 VerifyOptions(TEST_CMD))
+        assert verdict.verified and "+    return a + b" in verdict.patch
+        # verify() starts from the snapshot: the box's own edit is gone
+        again = verify(box, NO_EFFECT_DIFF, baseline, ["test_calc.py::test_add"],
+                       VerifyOptions(TEST_CMD))
+        assert again.status == Status.STILL_FAILING and "a + b" not in again.patch
+
+
+NO_EFFECT_DIFF = ("--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n \n-def mul(a, b):\n"
+                  "+def mul(a, b):  # multiply\n")
