@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import CALC, make_repo
+from conftest import CALC, make_repo, run_cli
 from loopkit import TEST_CMD, edit, run_repair
 from patchlore.agent.verify import Status, VerifyOptions, judge, verify, verify_current
 from patchlore.evals.dataset import Instance
@@ -185,3 +185,20 @@ def test_verify_the_box_as_it_is(calc):
 
 NO_EFFECT_DIFF = ("--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n \n-def mul(a, b):\n"
                   "+def mul(a, b):  # multiply\n")
+
+
+def test_fix_timeout_stops_a_hanging_suite(tmp_path):
+    """`fix --timeout 5` on a suite that hangs: the run ends near 5 s, not at the 120 s test
+    timeout, with exit 1 and the reason."""
+    repo = make_repo(tmp_path / "hang", {"test_hang.py": "import time\n\n\ndef test_hang():\n"
+                                                         "    time.sleep(600)\n"})
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text('{"kind": "model_reply", "texts": ["none"]}\n')
+    start = time.monotonic()
+    res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--model", f"replay:{replay}",
+                  "--test-cmd", TEST_CMD, "--timeout", "5",
+                  env={"PATCHLORE_MEMORY_MODE": "off", "PATCHLORE_TIMEOUT": "120"})
+    took = time.monotonic() - start
+    assert res.returncode == 1, res.stderr
+    assert "stopped at --timeout (the tests did not finish)" in res.stderr
+    assert took < 60, took

@@ -98,7 +98,10 @@ def _summary(e: dict) -> str:
         return (f"round {e['round']}: {len(e['texts'])} answers, {e['prompt_tokens']} prompt "
                 f"+ {e['completion_tokens']} completion tokens, {e['seconds']} s")
     if kind == "candidate":
-        state = "VERIFIED" if e["verified"] else (e["reason"].splitlines() or ["?"])[0]
+        from patchlore.cli import ui
+
+        state = ("VERIFIED" if e["verified"] else
+                 f"{e.get('status', 'rejected')}: {ui.one_line(e['reason'], 160)}")
         return f"round {e['round']} (votes {e['votes']}, {e['lines_changed']} lines): {state}"
     if kind == "result":
         return f"{e['status']}: {e['message']}"

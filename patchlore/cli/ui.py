@@ -106,17 +106,19 @@ def show_diff(diff: str) -> None:
     out().print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
 
 
-def rejections(candidates, limit: int = 4, width: int = 200) -> list[str]:
-    """Why candidates were rejected, one line each: the status, then the reason with its lines
-    joined (a reason's first line alone can be a bare heading like "some edits did not
-    match:")."""
+def one_line(text: str, width: int = 200) -> str:
+    """A multi-line reason as one line: its lines joined, not just the first (which can be a
+    bare heading like "some edits did not match:"), cut at `width`."""
+    text = " ".join(part.strip() for part in text.splitlines() if part.strip())
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+
+
+def rejections(candidates, limit: int = 4) -> list[str]:
+    """Why candidates were rejected, one line each, with their status and votes."""
     lines = []
     for c in candidates:
         if c.verified or not c.reason:
             continue
-        text = " ".join(part.strip() for part in c.reason.splitlines() if part.strip())
-        if len(text) > width:
-            text = text[:width - 1].rstrip() + "…"
         votes = f" ({c.votes} identical answers)" if c.votes > 1 else ""
-        lines.append(f"  candidate rejected ({c.status.value}){votes}: {text}")
+        lines.append(f"  candidate rejected ({c.status.value}){votes}: {one_line(c.reason)}")
     return lines[:limit]
