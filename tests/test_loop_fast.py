@@ -202,3 +202,18 @@ def test_fix_timeout_stops_a_hanging_suite(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "stopped at --timeout (the tests did not finish)" in res.stderr
     assert took < 60, took
+
+
+def test_a_change_to_a_binary_file_ships_whole(calc):
+    """A candidate made in the box (an exploration) may write binary files: the patch carries
+    them in full, so `git apply` takes it on the original tree."""
+    snap = take_snapshot(calc)
+    with LocalSandbox(snap, timeout=60) as box:
+        baseline = run_tests(box, TEST_CMD)
+        box.write_file(f"{box.repo_path}/calc.py",
+                       CALC["calc.py"].replace("a - b", "a + b").encode())
+        box.write_file(f"{box.repo_path}/table.bin", bytes(range(256)) * 4)
+        verdict = verify_current(box, baseline, ["test_calc.py::test_add"],
+                                 VerifyOptions(TEST_CMD))
+    assert verdict.verified and "GIT binary patch" in verdict.patch
+    assert git_apply_check(calc, verdict.patch).returncode == 0

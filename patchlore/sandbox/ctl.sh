@@ -59,7 +59,7 @@ case "$1" in
     own ;;
   reset) reset ;;
   kill) kill_all ;;  # every process of PL_OWNER (with PL_KILL=1: all but PID 1), checked
-  diff) git add -A; git diff --cached --no-color --no-ext-diff --no-renames HEAD ;;
+  diff) git add -A; git diff --cached --binary --no-color --no-ext-diff --no-renames HEAD ;;
   apply)  # apply FILE [reset]: the SWE-bench harness fallbacks in order, the tree restored after
           # each miss; with "reset", from the snapshot. FILE "-" takes the patch from $PL_PATCH.
     if [ "${3:-}" = reset ]; then reset; fi
