@@ -129,11 +129,18 @@ def labelled_containers() -> list[str]:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The real `patchlore` entry point in a child process."""
+            timeout: float = 120, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """The real `patchlore` entry point in a child process (`prefix`: a command to run it
+    under, e.g. UNPRIVILEGED)."""
     full_env = {**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "patchlore", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*prefix, sys.executable, "-m", "patchlore", *args], cwd=cwd,
+                          env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+# File permissions bind root only without these capabilities: a read-only directory is
+# read-only to a child run under this prefix, as it is to an ordinary user.
+UNPRIVILEGED = (("setpriv", "--bounding-set", "-dac_override,-dac_read_search")
+                if os.geteuid() == 0 else ())
 
 
 def make_testbed_image(mirror: Path, tag: str, work: Path, extra: dict[str, str] | None = None) -> str:

@@ -128,14 +128,29 @@ def test_secrets_never_reach_the_store_or_the_export(tmp_path):
     assert "[REDACTED]" in store.get(leaky.id).task
 
 
-def test_bad_logs_are_clear_errors(tmp_path):
+def test_bad_log_lines_are_skipped_with_one_warning_each(tmp_path):
+    good = episode(1)
+    wrong_type = {**to_dict(episode(2)), "task": 42}
+    lines = [json.dumps({"v": 1, "op": "put", "kind": "episode", "id": good.id,
+                         "data": to_dict(good)}),
+             "not json",
+             json.dumps({"v": 99, "op": "put"}),
+             json.dumps({"v": 1, "op": "put", "kind": "episode", "id": "ep-2",
+                         "data": wrong_type}),
+             json.dumps({"v": 1, "op": "put", "kind": "episode", "id": "ep-3",
+                         "data": {**to_dict(episode(3)), "outcome": "maybe"}})]
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "log.jsonl").write_text('{"v": 99, "op": "put"}\n')
-    with pytest.raises(MemoryStoreError, match="newer patchlore"):
-        MemoryStore(tmp_path / "m")
-    (tmp_path / "m" / "log.jsonl").write_text("not json\n")
-    with pytest.raises(MemoryStoreError, match="not valid JSON"):
-        MemoryStore(tmp_path / "m")
+    (tmp_path / "m" / "log.jsonl").write_text("\n".join(lines) + "\n")
+    warnings: list[str] = []
+    store = MemoryStore(tmp_path / "m", warn=warnings.append)
+    assert [e.id for e in store.episodes()] == [good.id]
+    assert store.vector_search("episode", good.task, 3)[0][0] == good.id
+    assert len(warnings) == 4, warnings  # once each, however often the store is read
+    for n, why in [(2, "not valid JSON"), (3, "newer patchlore (schema 99)"),
+                   (4, "task is int 42, not a string"), (5, "outcome is 'maybe'")]:
+        assert any(f"log.jsonl:{n}: skipped" in w and why in w for w in warnings), (n, warnings)
+    store.put(episode(4))  # a bad line does not stop learning either
+    assert len(MemoryStore(tmp_path / "m", read_only=True, warn=warnings.append).episodes()) == 2
 
 
 def free_port() -> int:

@@ -1,14 +1,17 @@
 """The learn step: write the episode, settle the credit of insights that were shown, and let the
 model distil insights from a verified repair. Only the sandbox's verdict marks an episode as
-verified; failures are kept as failures, never as demonstrations."""
+verified; failures are kept as failures, never as demonstrations. Learning comes after the
+repair: whatever goes wrong in it is a warning, never the end of the run that found a patch."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+import traceback
 
 from patchlore.agent.prompts import DISTILL, distill_message
+from patchlore.memory.redact import redact
 from patchlore.memory.schema import ACTIVE, FAILED, RETIRED, VERIFIED, Episode, Insight
 from patchlore.memory.signature import signature_of
 from patchlore.memory.store import MemoryStore
@@ -24,7 +27,7 @@ def episode_from(result, repo: str, task: str, failures: dict[str, str], model: 
     else:
         tried = [c for c in result.candidates if c.diff] or result.candidates
         diff = tried[0].diff if tried else ""
-        reason = (tried[0].reason if tried else result.message)[:2000]
+        reason = redact(tried[0].reason if tried else result.message)[:2000]  # mask, then cut
         outcome = FAILED
     files = sorted(set(re.findall(r"^\+\+\+ b/(\S+)", diff, re.MULTILINE)))
     summary = task or "failing tests: " + ", ".join(sig.failing_tests[:5])
@@ -132,7 +135,22 @@ def cap_active(store: MemoryStore, pending: list[Insight]) -> list[Insight]:
 
 
 def learn(store: MemoryStore, model, result, repo: str, task: str, failures: dict[str, str],
-          trajectory: str, shown: list[str], traj=None) -> Episode:
+          trajectory: str, shown: list[str], traj=None) -> Episode | None:
+    """The stored episode, or None when memory could not take it (the store said why in a
+    warning; the result and its patch are untouched)."""
+    try:
+        return _learn(store, model, result, repo, task, failures, trajectory, shown, traj)
+    except Exception as exc:  # a full disk, a damaged index, a bug: not worth the user's patch
+        store.warn(f"memory: this repair was not recorded ({type(exc).__name__}: {exc}); "
+                   "the result is unaffected")
+        if traj is not None:
+            traj.log("learn_failed", error=f"{type(exc).__name__}: {exc}",
+                     traceback=traceback.format_exc())
+        return None
+
+
+def _learn(store: MemoryStore, model, result, repo: str, task: str, failures: dict[str, str],
+           trajectory: str, shown: list[str], traj) -> Episode:
     episode = episode_from(result, repo, task, failures, getattr(model, "name", ""), trajectory,
                            shown)
     changed = settle_credit(store, shown, result.verified)

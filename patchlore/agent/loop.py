@@ -448,7 +448,8 @@ def _learn(r: Repair) -> None:
     with _timed(r.result, "learn"):
         episode = learn(opts.memory, r.model, r.result, opts.repo_name, opts.task,
                         _failure_map(r), str(r.traj.dir), r.shown, r.traj)
-    r.traj.log("learn", episode=episode.id, outcome=episode.outcome)
+    if episode is not None:  # None: memory failed and said so; the result stands
+        r.traj.log("learn", episode=episode.id, outcome=episode.outcome)
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from patchlore.agent.model import make_model
 from patchlore.agent.trajectory import Trajectory
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
+from patchlore.memory.redact import redact_data
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.patchpaths import check_paths, touched_paths
 from patchlore.sandbox.snapshot import Snapshot, take_snapshot
@@ -38,6 +39,17 @@ def runs_dir(root: Path) -> Path:
     return base / "runs"
 
 
+def open_memory(settings: Settings, warn: Callable[[str], None]):
+    """The store `memory_mode` asks for: None when off; read mode writes nothing, so it works
+    on a read-only directory; online mode fails now, before any work, if it cannot write."""
+    if settings.memory_mode == "off":
+        return None
+    from patchlore.memory.store import MemoryStore
+
+    return MemoryStore(settings.memory_dir, url=settings.memory_url,
+                       read_only=settings.memory_mode == "read", warn=warn)
+
+
 def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                warn: Callable[[str], None] = lambda m: None,
                progress: Callable[[str], None] = lambda m: None,
@@ -47,10 +59,8 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     first-time requirements install that may take minutes)."""
     llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
     snapshot = take_snapshot(root)
-    if settings.memory_mode != "off" and opts.memory is None:
-        from patchlore.memory.store import MemoryStore
-
-        opts.memory = MemoryStore(settings.memory_dir, url=settings.memory_url)
+    if opts.memory is None:
+        opts.memory = open_memory(settings, warn)
     opts.memory_mode = settings.memory_mode
     opts.repo_name = opts.repo_name or root.name
     opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
@@ -68,7 +78,7 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                             progress=progress)
     finally:
         traj.close()
-    (traj.dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
+    (traj.dir / "result.json").write_text(json.dumps(redact_data(result.to_dict()), indent=2))
     if result.patch:
         (traj.dir / "patch.diff").write_text(result.patch)
     return Session(result, snapshot, traj.run_id, traj.dir)

@@ -120,6 +120,7 @@ def run(
       patchlore eval run --dataset d.jsonl --repos-dir mirrors --run-id 20261122-a --workers 4
     """
     from patchlore.agent.loop import RepairOptions
+    from patchlore.agent.session import open_memory
     from patchlore.agent.trajectory import new_run_id
     from patchlore.cli import ui
     from patchlore.config import load_settings
@@ -135,11 +136,7 @@ def run(
     for p in problems:
         ui.warn(f"skipped: {p}")
     chosen = select(loaded, instances, slice_, pattern)
-    store = None
-    if settings.memory_mode != "off":
-        from patchlore.memory.store import MemoryStore
-
-        store = MemoryStore(settings.memory_dir, url=settings.memory_url)
+    store = open_memory(settings, ui.warn)
     opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=rounds,
                          test_timeout=settings.timeout, workers=1, memory=store)
     run_id = run_id or new_run_id()

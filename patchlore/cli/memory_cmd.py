@@ -11,13 +11,16 @@ from patchlore.cli import options
 app = typer.Typer(help="Inspect and curate what patchlore has learned.", no_args_is_help=True)
 
 
-def _store(memory: Path | None, memory_url: str | None):
+def _store(memory: Path | None, memory_url: str | None, write: bool = False):
+    """Commands that only look open the store read-only: they work on a read-only directory."""
+    from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.memory.store import MemoryStore
 
     settings = load_settings(Path.cwd(), {"memory_dir": str(memory) if memory else None,
                                           "memory_url": memory_url})
-    return MemoryStore(settings.memory_dir, url=settings.memory_url)
+    return MemoryStore(settings.memory_dir, url=settings.memory_url, read_only=not write,
+                       warn=ui.warn)
 
 
 def _row(r) -> dict:
@@ -136,7 +139,7 @@ def forget(record_id: str, memory: Path = options.MEMORY,
     from patchlore.cli import ui
     from patchlore.errors import PatchloreError
 
-    if not _store(memory, memory_url).forget(record_id):
+    if not _store(memory, memory_url, write=True).forget(record_id):
         raise PatchloreError(f"no memory record {record_id!r}", hint="see `patchlore memory list`")
     ui.info(f"forgot {record_id}")
 
@@ -169,7 +172,8 @@ def import_(src: Path, memory: Path = options.MEMORY,
 
     if not src.is_file():
         raise PatchloreError(f"{src}: no such file")
-    ui.info(f"imported {_store(memory, memory_url).import_(src)} record(s) from {src}")
+    count = _store(memory, memory_url, write=True).import_(src)
+    ui.info(f"imported {count} record(s) from {src}")
 
 
 @app.command("reindex")
@@ -182,7 +186,7 @@ def reindex(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL)
     """
     from patchlore.cli import ui
 
-    ui.info(f"reindexed {_store(memory, memory_url).reindex()} record(s)")
+    ui.info(f"reindexed {_store(memory, memory_url, write=True).reindex()} record(s)")
 
 
 @app.command("prune")
@@ -200,7 +204,7 @@ def prune(older_than: float = typer.Option(90, "--older-than",
     from patchlore.cli import ui
     from patchlore.memory.schema import FAILED, RETIRED
 
-    store = _store(memory, memory_url)
+    store = _store(memory, memory_url, write=True)
     cutoff = time.time() - older_than * 86400
     doomed = [i.id for i in store.insights() if i.status == RETIRED]
     doomed += [e.id for e in store.episodes() if e.outcome == FAILED and e.created < cutoff]

@@ -4,6 +4,7 @@ most 2 demonstrations (verified episodes only) and 5 insights, within a token bu
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from patchlore.memory.schema import VERIFIED, Episode, Insight
@@ -53,19 +54,19 @@ class _Lexical:
 
 _lexical: dict[tuple[int, str], _Lexical] = {}
 _pools: dict[tuple, tuple[dict, dict]] = {}
+_lock = threading.Lock()  # the caches above are shared by `eval run`'s worker threads
 
 
-def _pool(store: MemoryStore, key: tuple, build) -> tuple[dict, dict]:
-    """(records, texts) for one filter, rebuilt only when the store has changed."""
-    store._refresh()
-    full = (id(store), store._read_offset, len(store.records), *key)
+def _pool(store: MemoryStore, key: tuple, build) -> tuple[tuple, dict, dict]:
+    """(version, records, texts) for one filter, rebuilt only when the store has changed."""
+    full = (id(store), *store.version(), *key)
     if full not in _pools:
         records = build()
         if len(_pools) > 16:
             _pools.clear()
         _pools[full] = (records, {i: (r.text() if isinstance(r, Episode)
                                       else r.text_for_search()) for i, r in records.items()})
-    return _pools[full]
+    return (full, *_pools[full])
 
 
 def _fuse(*rankings: list[str]) -> list[str]:
@@ -77,27 +78,33 @@ def _fuse(*rankings: list[str]) -> list[str]:
 
 
 def _ranked(store: MemoryStore, kind: str, query: str, candidates: dict[str, str],
-            where: dict | None, k: int, key: tuple) -> list[str]:
+            where: dict | None, k: int, key: tuple, version: tuple) -> list[str]:
     vec = [rid for rid, _ in store.vector_search(kind, query, k, where)]
     lex_index = _lexical.setdefault((id(store), kind, *key), _Lexical())
-    lex = lex_index.search((store._read_offset, len(candidates)), candidates, query, k)
+    lex = lex_index.search(version, candidates, query, k)
     return [rid for rid in _fuse(vec, lex) if rid in candidates]
 
 
 def recall(store: MemoryStore, query: str, repo: str | None = None,
            language: str | None = None, k_demos: int = 2, k_insights: int = 5,
            budget_tokens: int = 1500, pool: int = 20) -> Recall:
+    with _lock:
+        return _recall(store, query, repo, language, k_demos, k_insights, budget_tokens, pool)
+
+
+def _recall(store: MemoryStore, query: str, repo: str | None, language: str | None,
+            k_demos: int, k_insights: int, budget_tokens: int, pool: int) -> Recall:
     out = Recall()
     budget = budget_tokens * CHARS_PER_TOKEN
     # the index holds verified episodes only: failures are never demonstrations
     conds = [{"repo": repo}] if repo else []
     conds += [{"language": language}] if language else []
     where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
-    episodes, texts = _pool(store, ("episode", repo, language), lambda: {
+    version, episodes, texts = _pool(store, ("episode", repo, language), lambda: {
         e.id: e for e in store.episodes() if e.outcome == VERIFIED
         and (not repo or e.repo == repo) and (not language or e.language == language)})
     seen_diffs, seen_tasks = set(), set()
-    for rid in _ranked(store, "episode", query, texts, where, pool, (repo, language)):
+    for rid in _ranked(store, "episode", query, texts, where, pool, (repo, language), version):
         ep = episodes[rid]
         diff_key = "".join(ep.diff.split())
         if diff_key in seen_diffs or ep.task in seen_tasks:
@@ -111,9 +118,9 @@ def recall(store: MemoryStore, query: str, repo: str | None = None,
         budget -= cost
         if len(out.demos) >= k_demos:
             break
-    insights, texts = _pool(store, ("insight",), lambda: {
+    version, insights, texts = _pool(store, ("insight",), lambda: {
         i.id: i for i in store.insights(active_only=True) if i.credit > 0})
-    for rid in _ranked(store, "insight", query, texts, None, pool, ()):
+    for rid in _ranked(store, "insight", query, texts, None, pool, (), version):
         ins = insights[rid]
         if len(ins.text) > budget:
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from patchlore.memory.redact import redact
 from patchlore.memory.schema import Signature
 
 EXC = re.compile(r"^E?\s*(?P<type>[A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt)|"
@@ -22,9 +23,10 @@ def normalize(message: str) -> str:
 
 
 def signature_of(failing: dict[str, str], limit_frames: int = 3) -> Signature:
-    """From {test id: short traceback} of the failing tests."""
+    """From {test id: short traceback} of the failing tests. Secrets are masked first: the
+    normalizing would rewrite a URL's password into a shape masking no longer recognizes."""
     exc_type, message, frames = "", "", []
-    for trace in failing.values():
+    for trace in map(redact, failing.values()):
         for m in EXC.finditer(trace):
             exc_type = exc_type or ("AssertionError" if m.group("type") == "assert"
                                     else m.group("type"))

@@ -1,26 +1,40 @@
 """The memory store: an append-only JSONL log (the source of truth) and a chromadb index of what
 recall may return (verified episodes, active insights).
 
-Every write takes a file lock, appends to the log, then updates the index, so parallel workers
-and processes never lose or corrupt an entry. chromadb's local client is not process-safe: a
-process that sees the index was changed by another one (the offset in index.json moved)
-reopens its client before it reads or writes. `reindex()` rebuilds the index from the log.
-With `url`, the index lives in a shared `chroma run` server instead of a local directory.
+Every write takes a file lock, repairs a tail a crash left half-written, appends to the log, then
+updates the index, so parallel workers and processes never lose or corrupt an entry. A thread
+lock guards what one process holds (the read offset, the records, the chroma client), since
+`eval run` shares one store across its worker threads. chromadb's local client is not
+process-safe: a process that sees the index was changed by another one (the offset in
+index.json moved) reopens its client before it reads or writes. `reindex()` rebuilds the index
+from the log. With `url`, the index lives in a shared `chroma run` server instead.
+
+A log line that cannot be used (not JSON, a wrong field type, a newer schema) is skipped with
+one warning naming it, so one bad record never locks the user out of the rest. Opened with
+`read_only`, the store writes nothing (no lock file, no index update): it works on a read-only
+directory, recalling by BM25 alone when chroma cannot open its index there.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import stat
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from patchlore.errors import PatchloreError
 from patchlore.memory.redact import redact_data
 from patchlore.memory.schema import (ACTIVE, SCHEMA_VERSION, VERIFIED, Episode, Insight,
-                                     from_dict, kind_of, to_dict)
+                                     from_dict, kind_of, problem, to_dict)
 
 KINDS = {"episode": "episodes", "insight": "insights"}
+WRITABLE_HINT = ("fix its permissions, pass --memory PATH to a writable directory, or use "
+                 "--memory-mode read to recall without learning")
 
 
 class MemoryStoreError(PatchloreError):
@@ -34,50 +48,119 @@ def _recallable(entry: dict) -> bool:
     return data.get("status") == ACTIVE
 
 
+def _entry(line: bytes) -> tuple[dict | None, str]:
+    """A log line as an entry, or what is wrong with it. (None, "") for a blank line."""
+    if not line.strip():
+        return None, ""
+    try:
+        e = json.loads(line)
+    except ValueError:
+        return None, "not valid JSON; fix or delete that line"
+    if not isinstance(e, dict):
+        return None, "not a JSON object; fix or delete that line"
+    v = e.get("v", 1)
+    if isinstance(v, int) and v > SCHEMA_VERSION:
+        return None, f"written by a newer patchlore (schema {v}); upgrade patchlore to read it"
+    if e.get("op") not in ("put", "forget") or not isinstance(e.get("id"), str):
+        why = "not a put or forget entry with an id"
+    elif e["op"] == "forget":
+        why = "" if e.get("kind") in KINDS else "a forget entry of no known kind"
+    else:
+        why = problem(e.get("kind"), e.get("data"))
+    return (None, why + "; fix or delete that line") if why else (e, "")
+
+
 class MemoryStore:
     def __init__(self, path: str | os.PathLike[str], url: str = "", embedder=None,
-                 namespace: str = "patchlore") -> None:
+                 namespace: str = "patchlore", read_only: bool = False,
+                 warn: Callable[[str], None] | None = None) -> None:
         from filelock import FileLock
 
         from patchlore.memory.embed import make_embedder
 
         self.path = Path(path).expanduser()
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise MemoryStoreError(f"memory directory {self.path}: {exc.strerror}",
-                               hint="pass --memory PATH to a writable directory") from None
+        self.read_only = read_only
+        self.warn = warn or logging.getLogger("patchlore.memory").warning
+        self._warned: set[str] = set()
+        if not read_only:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise MemoryStoreError(f"memory directory {self.path}: {exc.strerror}",
+                                       hint="pass --memory PATH to a writable directory") \
+                    from None
+        else:
+            try:
+                if not stat.S_ISDIR(self.path.stat().st_mode):
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            except FileNotFoundError:
+                pass  # nothing there yet: an empty memory
+            except OSError as exc:
+                raise MemoryStoreError(f"memory directory {self.path}: {exc.strerror}",
+                                       hint="pass --memory PATH to a memory directory") \
+                    from None
         self.log_path = self.path / "log.jsonl"
         self.index_meta = self.path / "index.json"
         self.lock = FileLock(str(self.path / ".lock"), timeout=120)
+        self._mutex = threading.RLock()  # this process's state, shared by its threads
         self.url = url
         self.namespace = namespace
         self.embedder = embedder or make_embedder()
         self.records: dict[str, Episode | Insight] = {}
         self._read_offset = 0  # how much of the log self.records reflects
+        self._lines_read = 0  # lines of the log up to _read_offset, to name a bad one
         self._index_seen = -1  # index.json's offset when our chroma client was opened
         self._client = None
         self._cols: dict = {}
+        if not read_only:
+            self._check_writable()
         if url:
             self._open_client()
         self._refresh()
+
+    def _check_writable(self) -> None:
+        """Before any work: a run that learns must be able to write, or say so now."""
+        try:
+            os.close(os.open(self.lock.lock_file, os.O_RDWR | os.O_CREAT, 0o644))
+            if self.log_path.exists():
+                self.log_path.open("r+b").close()
+        except OSError as exc:
+            raise MemoryStoreError(f"memory directory {self.path} is not writable "
+                                   f"({exc.strerror})", hint=WRITABLE_HINT) from None
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warn(message)
 
     # --- the log -------------------------------------------------------------------------
     def _refresh(self) -> None:
         """Read log lines written since we last looked (by us or by another process). With a
         shared server, the server's records are the team's memory: read them too."""
-        if self.url and self._client is not None:
-            self._pull_server()
-        if not self.log_path.exists():
-            return
-        with self.log_path.open("rb") as fh:
-            fh.seek(self._read_offset)
-            data = fh.read()
-        end = data.rfind(b"\n") + 1  # a line still being written is read next time
-        for n, line in enumerate(data[:end].splitlines(), 1):
-            if line.strip():
-                self._apply(self._parse(line, n))
-        self._read_offset += end
+        with self._mutex:
+            if self.url and self._client is not None:
+                self._pull_server()
+            try:
+                with self.log_path.open("rb") as fh:
+                    fh.seek(self._read_offset)
+                    data = fh.read()
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise MemoryStoreError(f"memory log {self.log_path}: {exc.strerror}",
+                                       hint="pass --memory PATH to a readable memory "
+                                       "directory") from None
+            end = data.rfind(b"\n") + 1  # a line still being written is read next time
+            for line in data[:end].split(b"\n")[:-1]:
+                self._lines_read += 1
+                entry, why = _entry(line)
+                if why:
+                    self._warn_once(f"line{self._lines_read}",
+                                    f"memory: {self.log_path}:{self._lines_read}: skipped, "
+                                    f"{why}")
+                elif entry is not None:
+                    self._apply(entry)
+            self._read_offset += end
 
     def _pull_server(self) -> None:
         for kind, col in self._cols.items():
@@ -86,37 +169,74 @@ class MemoryStore:
                 got = col.get(include=["metadatas"], offset=start, limit=1000)
                 for rid, meta in zip(got["ids"], got["metadatas"]):
                     if meta and "record" in meta:
-                        self.records[rid] = from_dict(kind, json.loads(meta["record"]))
-
-    def _parse(self, line: bytes, n: int) -> dict:
-        try:
-            entry = json.loads(line)
-            if entry.get("v", 1) > SCHEMA_VERSION:
-                raise MemoryStoreError(f"{self.log_path} was written by a newer patchlore "
-                                   f"(schema {entry['v']})", hint="upgrade patchlore")
-            return entry
-        except (json.JSONDecodeError, AttributeError):
-            raise MemoryStoreError(f"{self.log_path}: line {n} after offset {self._read_offset} "
-                               "is not valid JSON",
-                               hint="restore the log from a backup or an export") from None
+                        data = json.loads(meta["record"])
+                        why = problem(kind, data)
+                        if why:
+                            self._warn_once(rid, f"memory: server record {rid}: {why}; skipped")
+                        else:
+                            self.records[rid] = from_dict(kind, data)
 
     def _apply(self, entry: dict) -> None:
         if entry["op"] == "put":
             self.records[entry["id"]] = from_dict(entry["kind"], entry["data"])
-        elif entry["op"] == "forget":
+        else:
             self.records.pop(entry["id"], None)
+
+    def _repair_tail(self) -> None:
+        """A log not ending in a newline was cut by a crash mid-write (every writer holds the
+        lock, as we do now): cut the partial record off, keeping its bytes in log.torn, so the
+        next record starts on a line of its own instead of gluing onto it."""
+        try:
+            size = self.log_path.stat().st_size
+        except FileNotFoundError:
+            return
+        if not size:
+            return
+        with self.log_path.open("r+b") as fh:
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            cut, pos = 0, size
+            while pos > 0:  # back to the last newline, a block at a time
+                start = max(0, pos - 65536)
+                fh.seek(start)
+                i = fh.read(pos - start).rfind(b"\n")
+                if i >= 0:
+                    cut = start + i + 1
+                    break
+                pos = start
+            fh.seek(cut)
+            torn = fh.read()
+            aside = self.path / "log.torn"
+            with aside.open("ab") as out:
+                out.write(torn + b"\n")
+            fh.truncate(cut)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if self._meta()["offset"] > cut:  # an index of a longer log: index this one afresh
+            self.index_meta.write_text(json.dumps({"offset": 0}))
+        self.warn(f"memory: {self.log_path} ended in a partial record ({len(torn)} bytes, a "
+                  f"write cut short by a crash); cut it off and kept it in {aside}")
 
     def _append(self, entries: list[dict]) -> None:
         """Append under the lock, then bring the index up to date."""
-        with self.lock:
-            self._refresh()
-            with self.log_path.open("ab") as fh:
-                for e in entries:
-                    fh.write((json.dumps(e, sort_keys=True) + "\n").encode())
-                fh.flush()
-                os.fsync(fh.fileno())
-            self._refresh()
-            self._sync_index()
+        if self.read_only:
+            raise MemoryStoreError(f"memory at {self.path} was opened read-only",
+                                   hint="use --memory-mode online to learn")
+        lines = b"".join((json.dumps(e, sort_keys=True) + "\n").encode() for e in entries)
+        with self._mutex:
+            try:
+                with self.lock:
+                    self._repair_tail()
+                    with self.log_path.open("ab") as fh:
+                        fh.write(lines)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    self._refresh()
+                    self._sync_index_or_warn()
+            except OSError as exc:
+                raise MemoryStoreError(f"memory log {self.log_path}: could not write "
+                                       f"({exc.strerror or exc})", hint=WRITABLE_HINT) from None
 
     def put(self, record: Episode | Insight) -> str:
         self.put_many([record])
@@ -127,33 +247,44 @@ class MemoryStore:
                        "ts": time.time(), "data": redact_data(to_dict(r))} for r in records])
 
     def forget(self, record_id: str) -> bool:
-        self._refresh()
-        if record_id not in self.records:
-            return False
-        self._append([{"v": SCHEMA_VERSION, "op": "forget",
-                       "kind": kind_of(self.records[record_id]), "id": record_id,
-                       "ts": time.time()}])
+        with self._mutex:
+            self._refresh()
+            if record_id not in self.records:
+                return False
+            self._append([{"v": SCHEMA_VERSION, "op": "forget",
+                           "kind": kind_of(self.records[record_id]), "id": record_id,
+                           "ts": time.time()}])
         return True
 
     # --- reading -------------------------------------------------------------------------
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the records do: what caches built from them key on."""
+        with self._mutex:
+            self._refresh()
+            return self._read_offset, len(self.records)
+
     def get(self, record_id: str) -> Episode | Insight | None:
-        self._refresh()
-        return self.records.get(record_id)
+        with self._mutex:
+            self._refresh()
+            return self.records.get(record_id)
 
     def episodes(self) -> list[Episode]:
-        self._refresh()
-        return [r for r in self.records.values() if isinstance(r, Episode)]
+        with self._mutex:
+            self._refresh()
+            return [r for r in self.records.values() if isinstance(r, Episode)]
 
     def insights(self, active_only: bool = False) -> list[Insight]:
-        self._refresh()
-        return [r for r in self.records.values() if isinstance(r, Insight)
-                and (r.status == ACTIVE or not active_only)]
+        with self._mutex:
+            self._refresh()
+            return [r for r in self.records.values() if isinstance(r, Insight)
+                    and (r.status == ACTIVE or not active_only)]
 
     # --- the vector index ----------------------------------------------------------------
     def _meta(self) -> dict:
         try:
-            return json.loads(self.index_meta.read_text())
-        except (OSError, ValueError):
+            meta = json.loads(self.index_meta.read_text())
+            return meta if isinstance(meta.get("offset"), int) else {"offset": 0}
+        except (OSError, ValueError, AttributeError):
             return {"offset": 0}
 
     def _open_client(self) -> None:
@@ -174,8 +305,8 @@ class MemoryStore:
                 self._client.heartbeat()
             except Exception as exc:
                 raise MemoryStoreError(f"chroma server at {self.url} not reachable "
-                                   f"({type(exc).__name__})",
-                                   hint="start it with `chroma run`, or drop --memory-url") \
+                                       f"({type(exc).__name__})",
+                                       hint="start it with `chroma run`, or drop --memory-url") \
                     from None
         else:
             # a fresh view of the files: another process may have changed them
@@ -196,11 +327,47 @@ class MemoryStore:
             self._index_seen = offset
         return self._cols
 
+    def _readable_index(self) -> dict | None:
+        """The collections to search, or None (recall then ranks by BM25 alone, and says why
+        once). Read-only, nothing is created or brought up to date."""
+        if not self.read_only:
+            try:
+                with self.lock:
+                    self._sync_index_or_warn()  # entries another process logged, not indexed
+            except OSError as exc:  # the lock: recall goes on with the index as it is
+                self._warn_once("lock", f"memory: could not lock {self.path} ({exc}); recall "
+                                "uses the vector index as it is")
+        elif not self.url and not (self.path / "chroma").is_dir():
+            if self.records:
+                self._warn_once("no-index", f"memory: no vector index in {self.path}; recall "
+                                "uses BM25 alone until `patchlore memory reindex`")
+            return None
+        try:
+            cols = self._collections()
+        except Exception as exc:  # chromadb raises many types (a read-only or broken index)
+            self._warn_once("index", f"memory: the vector index in {self.path} cannot be "
+                            f"opened ({type(exc).__name__}: {exc}); recall uses BM25 alone")
+            return None
+        if self.read_only and not self.url and self._meta()["offset"] < self._read_offset:
+            self._warn_once("behind", f"memory: the vector index in {self.path} is behind its "
+                            "log; recall finds the newest records by BM25 alone")
+        return cols
+
+    def _sync_index_or_warn(self) -> None:
+        """The log holds the record either way; a failed index update is retried by the next
+        write or recall."""
+        try:
+            self._sync_index()
+        except Exception as exc:  # chromadb raises many types; a full disk, an OSError
+            self._warn_once("sync", f"memory: the vector index in {self.path} was not updated "
+                            f"({type(exc).__name__}: {exc}); recall uses BM25 for what it "
+                            "misses, and the next write retries")
+
     def _sync_index(self) -> None:
         """Index log entries past index.json's offset. Call with the lock held."""
         meta = self._meta()
         size = self.log_path.stat().st_size if self.log_path.exists() else 0
-        if meta.get("offset", 0) > size:  # the log was replaced: index it from the start
+        if meta["offset"] > size:  # the log was replaced: index it from the start
             meta = {"offset": 0}
         if meta["offset"] == size and self._client is not None:
             return
@@ -213,10 +380,10 @@ class MemoryStore:
         end = data.rfind(b"\n") + 1
         puts: dict[str, dict] = {}
         forgets: dict[str, str] = {}
-        for n, line in enumerate(data[:end].splitlines(), 1):
-            if not line.strip():
+        for line in data[:end].split(b"\n")[:-1]:
+            e, _ = _entry(line)  # a bad line is skipped here too; _refresh warns about it
+            if e is None:
                 continue
-            e = self._parse(line, n)
             if e["op"] == "put":
                 puts[e["id"]] = e
                 forgets.pop(e["id"], None)
@@ -256,21 +423,30 @@ class MemoryStore:
 
     def vector_search(self, kind: str, text: str, k: int,
                       where: dict | None = None) -> list[tuple[str, float]]:
-        """(id, cosine similarity) of the k nearest records of `kind`."""
-        self._refresh()
-        with self.lock:
-            self._sync_index()  # entries another process logged but did not index yet
-        col = self._collections()[kind]
-        count = col.count()
-        if not count:
-            return []
-        res = col.query(query_embeddings=self.embedder.embed([text]), n_results=min(k, count),
-                        where=where or None, include=["distances"])
+        """(id, cosine similarity) of the k nearest records of `kind`; [] when there is no
+        usable index (recall then ranks by BM25 alone)."""
+        with self._mutex:
+            self._refresh()
+            cols = self._readable_index()
+            if cols is None:
+                return []
+            try:
+                col = cols[kind]
+                count = col.count()
+                if not count:
+                    return []
+                res = col.query(query_embeddings=self.embedder.embed([text]),
+                                n_results=min(k, count), where=where or None,
+                                include=["distances"])
+            except Exception as exc:  # chromadb raises many types (a damaged index)
+                self._warn_once("query", f"memory: vector search in {self.path} failed "
+                                f"({type(exc).__name__}: {exc}); recall uses BM25 alone")
+                return []
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
 
     def reindex(self) -> int:
         """Rebuild the index from the log; returns how many records it holds."""
-        with self.lock:
+        with self._mutex, self.lock:
             self._refresh()
             if self._client is None:
                 self._open_client()
@@ -280,33 +456,57 @@ class MemoryStore:
             self.index_meta.write_text(json.dumps({"offset": 0}))
             self._index_seen = 0
             self._sync_index()
-        return len(self.records)
+            return len(self.records)
 
     # --- export / import -----------------------------------------------------------------
     def export(self, dest: Path) -> int:
-        self._refresh()
-        with dest.open("w", encoding="utf-8") as fh:
-            for rid in sorted(self.records):
-                r = self.records[rid]
-                fh.write(json.dumps({"kind": kind_of(r), "data": to_dict(r)}, sort_keys=True)
-                         + "\n")
-        return len(self.records)
+        with self._mutex:
+            self._refresh()
+            records = [self.records[rid] for rid in sorted(self.records)]
+        try:
+            with dest.open("w", encoding="utf-8") as fh:
+                for r in records:  # masked again: a log from an older release may not be
+                    fh.write(json.dumps({"kind": kind_of(r), "data": redact_data(to_dict(r))},
+                                        sort_keys=True) + "\n")
+        except OSError as exc:
+            raise MemoryStoreError(f"{dest}: {exc.strerror}",
+                                   hint="export to a writable path") from None
+        return len(records)
 
     def import_(self, src: Path) -> int:
-        records = []
-        for n, line in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
+        """Every record is checked before any is written: all of the file, or nothing."""
+        try:
+            text = src.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise MemoryStoreError(f"{src}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise MemoryStoreError(f"{src}: not a text file; nothing imported",
+                                   hint=IMPORT_HINT) from None
+        records, bad = [], []
+        for n, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:
                 e = json.loads(line)
+            except ValueError:
+                bad.append((n, "not valid JSON"))
+                continue
+            why = (problem(e.get("kind"), e.get("data")) if isinstance(e, dict)
+                   else "not a JSON object")
+            if why:
+                bad.append((n, why))
+            else:
                 records.append(from_dict(e["kind"], e["data"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise MemoryStoreError(f"{src}:{n}: not a patchlore memory record ({exc})") from None
+        if bad:
+            (n, why), more = bad[0], len(bad) - 1
+            raise MemoryStoreError(
+                f"{src}:{n}: not a patchlore memory record: {why}"
+                + (f" (and {more} more bad line(s))" if more else "") + "; nothing imported",
+                hint=IMPORT_HINT)
         self.put_many(records)
         return len(records)
 
     def stats(self) -> dict:
-        self._refresh()
         eps = self.episodes()
         ins = self.insights()
         disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
@@ -315,3 +515,6 @@ class MemoryStore:
                 "insights": len(ins), "active_insights": sum(i.status == ACTIVE for i in ins),
                 "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
                 "disk_bytes": disk}
+
+
+IMPORT_HINT = "import reads the JSONL that `patchlore memory export` writes"
