@@ -1,5 +1,7 @@
 """Secret redaction: keys, tokens, URL passwords, private keys; ordinary code survives."""
 
+from pathlib import Path
+
 import pytest
 
 from patchlore.memory.redact import MASK, redact
@@ -41,3 +43,69 @@ def test_code_is_left_alone():
                  "password = request.form['password']", "token = make_token(user)",
                  "secret_key = settings.SECRET_KEY", "api_key = None", "token = token_value"):
         assert redact(line) == line, line
+
+
+def test_a_url_password_is_masked_before_the_signature_normalizes_it():
+    from patchlore.memory.signature import signature_of
+
+    trace = ("E   ConnectionError: could not connect to "
+             "postgres://admin:hunter2hunter@db.local:5432/app (after 3 tries)")
+    sig = signature_of({"test_db.py::test_connect": trace})
+    assert sig.exc_type == "ConnectionError" and "hunter2hunter" not in sig.message
+    assert MASK in sig.message
+
+
+KEY = "sk-proj-Zx9Qw8Er7Ty6Ui5Op4As3Df2"
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+CONN = {
+    "conn.py": "def connect(url):\n    raise ConnectionError(f'could not connect to {url}')\n",
+    "test_conn.py": ("from conn import connect\n\n\ndef test_connect():\n"
+                     "    assert connect('postgres://admin:hunter2hunter@db.local:5432/app')"
+                     " == 'connected'\n"),
+}
+ANSWER = f"""The key {KEY} is not needed; connect should succeed.
+
+conn.py
+<<<<<<< SEARCH
+    raise ConnectionError(f'could not connect to {{url}}')
+=======
+    return 'connected'
+>>>>>>> REPLACE
+"""
+
+
+def test_no_secret_from_tests_or_model_reaches_any_file_a_fix_writes(tmp_path):
+    """Test output with a URL password, a model answer and a distilled lesson with keys: the
+    memory log, chroma's files, the export, the trajectory and result.json hold none of them,
+    and the verified patch still prints."""
+    import json
+
+    from conftest import make_repo, run_cli
+    from stub_llm import StubLLM
+
+    repo = make_repo(tmp_path / "conn", CONN)
+    lesson = json.dumps([{"op": "ADD", "text": f"Never log a token like {TOKEN}.",
+                          "when": "connections"}])
+    with StubLLM([[ANSWER], [lesson]]) as stub:
+        res = run_cli("fix", "--repo", str(repo), "--model", "hosted_vllm/stub-coder",
+                      "--api-base", stub.api_base, "--sandbox", "local", "--samples", "1",
+                      "--memory-mode", "online", "--json",
+                      env={"PATCHLORE_TEST_CMD": "python3 -m pytest -q -p no:cacheprovider"},
+                      timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert "+    return 'connected'" in out["patch"]
+    mem = tmp_path / "memory"
+    assert run_cli("memory", "export", str(tmp_path / "all.jsonl")).returncode == 0
+    written = [p for p in [*mem.rglob("*"), *Path(out["run_dir"]).rglob("*"),
+                           tmp_path / "all.jsonl"] if p.is_file()]
+    assert {p.name for p in written} >= {"log.jsonl", "chroma.sqlite3", "trajectory.jsonl",
+                                         "result.json", "all.jsonl"}
+    for p in written:
+        data = p.read_bytes()
+        for secret in (KEY, TOKEN, "hunter2hunter"):
+            assert secret.encode() not in data, (secret, p)
+    episodes = [json.loads(ln)["data"] for ln in (mem / "log.jsonl").read_text().splitlines()
+                if json.loads(ln)["kind"] == "episode"]
+    assert "ConnectionError" == episodes[0]["signature"]["exc_type"]
+    assert MASK in (tmp_path / "all.jsonl").read_text()
