@@ -18,15 +18,9 @@ from conftest import UNPRIVILEGED, make_repo, run_cli
 from patchlore.memory.schema import VERIFIED, Episode, Insight, Signature, to_dict
 from patchlore.memory.store import MemoryStore
 from stub_llm import StubLLM
+from test_memory_learning import FIX_PRICING
 
 PRICING = Path(__file__).resolve().parent.parent / "examples" / "pricing"
-FIX = """cart.py
-<<<<<<< SEARCH
-    return round(amount * (1 + percent / 100), 2)
-=======
-    return round(amount * (1 - percent / 100), 2)
->>>>>>> REPLACE
-"""
 FIXED_LINE = "+    return round(amount * (1 - percent / 100), 2)"
 SEEDED = 3  # records every case starts with
 
@@ -143,7 +137,7 @@ def test_bad_memory_input(case: Case, tmp_path):
     before = {p: p.read_bytes() for p in mem.rglob("*") if p.is_file()}
     args = [a.replace("{tmp}", str(tmp_path)) for a in case.args]
     prefix = UNPRIVILEGED if case.unprivileged else ()
-    with StubLLM([[FIX]]) as stub:
+    with StubLLM([[FIX_PRICING]]) as stub:
         if args[0] == "fix":
             repo = make_repo(tmp_path / "pricing", {p.name: p.read_text()
                                                     for p in PRICING.iterdir() if p.is_file()})
