@@ -7,6 +7,7 @@ import json
 
 from patchlore.agent.learn import learn
 from patchlore.agent.loop import Candidate, RepairResult
+from patchlore.agent.verify import Status
 from patchlore.memory.schema import VERIFIED, Episode, Signature
 from patchlore.memory.store import MemoryStore
 
@@ -59,7 +60,8 @@ def test_a_store_that_cannot_write_costs_learning_a_warning_not_the_result(tmp_p
     (path / "log.jsonl").mkdir()  # the log cannot be appended to any more
     patch = "--- a/w.py\n+++ b/w.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
     result = RepairResult(status="verified", message="verified fix", patch=patch,
-                          candidates=[Candidate(round=1, diff=patch, verified=True)])
+                          candidates=[Candidate(round=1, diff=patch, patch=patch,
+                                                    status=Status.VERIFIED)])
 
     class NoModel:  # a verified result asks the model to distil; this one cannot answer
         name = "none"
