@@ -217,3 +217,18 @@ def test_a_change_to_a_binary_file_ships_whole(calc):
                                  VerifyOptions(TEST_CMD))
     assert verdict.verified and "GIT binary patch" in verdict.patch
     assert git_apply_check(calc, verdict.patch).returncode == 0
+
+
+def test_a_diff_larger_than_the_output_limit_ships_uncut(calc):
+    """Command output is cut to the sandbox's limit; the patch never is."""
+    snap = take_snapshot(calc)
+    big = "".join(f"ROW_{i} = {i}\n" for i in range(2000))  # ~25 KB of diff
+    with LocalSandbox(snap, timeout=60, output_limit=4000) as box:
+        baseline = run_tests(box, TEST_CMD)
+        box.write_file(f"{box.repo_path}/calc.py",
+                       (CALC["calc.py"].replace("a - b", "a + b") + big).encode())
+        verdict = verify_current(box, baseline, ["test_calc.py::test_add"],
+                                 VerifyOptions(TEST_CMD))
+    assert verdict.verified and "patchlore cut" not in verdict.patch
+    assert "+ROW_0 = 0" in verdict.patch and "+ROW_1999 = 1999" in verdict.patch
+    assert git_apply_check(calc, verdict.patch).returncode == 0

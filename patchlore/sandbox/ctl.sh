@@ -59,7 +59,10 @@ case "$1" in
     own ;;
   reset) reset ;;
   kill) kill_all ;;  # every process of PL_OWNER (with PL_KILL=1: all but PID 1), checked
-  diff) git add -A; git diff --cached --binary --no-color --no-ext-diff --no-renames HEAD ;;
+  diff)  # diff [FILE]: to stdout, or into FILE (a diff larger than the output limit)
+    git add -A
+    if [ -n "${2:-}" ]; then exec > "$2"; fi
+    git diff --cached --binary --no-color --no-ext-diff --no-renames HEAD ;;
   apply)  # apply FILE [reset]: the SWE-bench harness fallbacks in order, the tree restored after
           # each miss; with "reset", from the snapshot. FILE "-" takes the patch from $PL_PATCH.
     if [ "${3:-}" = reset ]; then reset; fi
@@ -81,5 +84,5 @@ case "$1" in
       git read-tree -u --reset "$tree"; git clean -q -ffd ${PL_CLEAN:-}
     done
     own; exit 1 ;;
-  *) echo "usage: ctl.sh init|reset|kill|diff|apply FILE [reset]" >&2; exit 2 ;;
+  *) echo "usage: ctl.sh init|reset|kill|diff [FILE]|apply FILE [reset]" >&2; exit 2 ;;
 esac

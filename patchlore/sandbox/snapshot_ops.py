@@ -80,7 +80,13 @@ class SnapshotOps:
         self._ctl_ok("reset")
 
     def diff(self) -> str:
-        return self._ctl_ok("diff")
+        result = self._ctl("diff")
+        if result.ok and not result.truncated:
+            return result.stdout
+        # larger than the output limit (or failed): through a file, never cut
+        path = f"{self.scratch_path}/diff-{uuid.uuid4().hex}.diff"
+        self._ctl_ok("diff", path)
+        return (self.read_file(path) or b"").decode("utf-8", "surrogateescape")
 
     def apply_patch(self, patch: str, reset: bool = False) -> ApplyResult:
         # paths outside the repo are refused before anything touches the tree: `patch -p1`
