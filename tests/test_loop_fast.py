@@ -232,3 +232,14 @@ def test_a_diff_larger_than_the_output_limit_ships_uncut(calc):
     assert verdict.verified and "patchlore cut" not in verdict.patch
     assert "+ROW_0 = 0" in verdict.patch and "+ROW_1999 = 1999" in verdict.patch
     assert git_apply_check(calc, verdict.patch).returncode == 0
+
+
+def test_an_issue_in_a_repo_without_tests_starts_from_the_reproduction(tmp_path):
+    """pytest collects nothing (exit 5): bad input without an issue, but with one the
+    reproduction test becomes the first test."""
+    repo = make_repo(tmp_path / "bare", {"calc.py": CALC["calc.py"]})
+    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
+                 "    assert add(1, 2) == 3\n")
+    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    assert ran.result.status == "verified", ran.result.message
+    assert ran.result.failing_before == ["test_patchlore_repro.py::test_add"]
