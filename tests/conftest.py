@@ -69,9 +69,10 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path, monkeypatch):
-    """No test reads or writes the user's own memory or config."""
+    """No test reads or writes the user's own memory, config or cache."""
     monkeypatch.setenv("PATCHLORE_MEMORY_DIR", str(tmp_path / "memory"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 BLOCK = re.compile(
     r"^(?P<path>[^\n<>=]*?)[ \t]*\n(?:```[^\n]*\n)?<{5,9} ?SEARCH[^\n]*\n(?P<search>.*?)^={5,9}[ \t]*\n"
@@ -19,6 +20,31 @@ BLOCK = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 DIFF_FENCE = re.compile(r"```(?:diff|patch)[^\n]*\n(?P<diff>.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+class RepoFiles:
+    """Every text file of the repo, whatever its size or suffix, read when an edit first names
+    it (what is shown is limited, what can be changed is not); plus files added during the
+    run that exist only in the sandbox (the reproduction test)."""
+
+    def __init__(self, root: Path, names: list[str]) -> None:
+        self.root, self.names = Path(root), set(names)
+        self.added: dict[str, str] = {}
+        self._read: dict[str, str | None] = {}
+
+    def get(self, path: str) -> str | None:
+        if path in self.added:
+            return self.added[path]
+        if path not in self.names:
+            return None
+        if path not in self._read:
+            from patchlore.agent.index import read_text
+
+            self._read[path] = read_text(self.root, path)
+        return self._read[path]
+
+    def __setitem__(self, path: str, text: str) -> None:
+        self.added[path] = text
 
 
 @dataclass

@@ -1,108 +1,238 @@
-"""Where the bug probably is: in-repo frames of the failing tests' tracebacks, then a lexical
-(BM25) search of the repo's code for the task text and error messages. The result is cut to a
-token budget, most likely places first."""
+"""Where the bug probably is, and why: the snippets of the repo the model is shown.
+
+In order, within a budget of tokens (4 characters each):
+  1. the functions around the in-repo frames of the tracebacks (the failing tests' and the
+     issue's own), a file too large to show whole as its outline (class and def lines) plus
+     those functions; small frame files whole
+  2. the failing tests' own functions (their bodies name the code under test)
+  3. search: the repo's structural chunks ranked by a weighted BM25 query (query.py), grouped
+     by file, until the budget is spent
+`localize_repo` is the one step `fix`, `eval run` and `patchlore localize` all call.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-FRAME = re.compile(r'(?:File "(?P<a>[^"]+)", line (?P<al>\d+))|(?:^(?P<b>[\w./-]+\.py):(?P<bl>\d+):)',
-                   re.MULTILINE)
+from patchlore.agent.chunks import Chunk, chunk_file, outline
+from patchlore.agent.index import RepoIndex, kind_of, load_or_build, read_text, tokens
+from patchlore.agent.query import Query, build_query
+
 CHARS_PER_TOKEN = 4
-SOURCE_SUFFIXES = (".py", ".pyi", ".cfg", ".toml", ".ini", ".txt", ".md", ".rst", ".json", ".yaml",
-                   ".yml", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".rb", ".sh")
+SHOW_LIMIT = 200_000  # a file over this size is never shown whole, only in parts
+OUTLINE_SHARE = 8  # an outline takes at most 1/8 of the budget
+TEST_SHARE = 5  # the failing tests' functions, at most 1/5
+SAME_FILE = 0.8  # each further chunk of a file counts this much less: several files are seen
 
 
 @dataclass
 class Snippet:
     path: str
+    start_line: int  # 1-based, inclusive, of the file as it is in the repo
+    end_line: int
     text: str
-    why: str  # "traceback", "test", or "search"
+    why: str  # for people: what put it here
+    kind: str = "search"  # traceback | test | search | outline | model
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "start_line": self.start_line, "end_line": self.end_line,
+                "chars": len(self.text), "why": self.why}
 
 
-def frames(traceback: str, repo_files: set[str], repo_path: str) -> list[str]:
-    """In-repo files named by a traceback, innermost last, without duplicates."""
-    out: list[str] = []
-    for m in FRAME.finditer(traceback):
-        path = m.group("a") or m.group("b")
-        path = path.removeprefix(repo_path.rstrip("/") + "/").removeprefix("./")
-        if path in repo_files and path not in out:
-            out.append(path)
-    return out
+class _Picker:
+    """Snippets taken so far, the budget left, and which lines of which file are shown."""
+
+    def __init__(self, root: Path, budget: int, extra: dict[str, str]) -> None:
+        self.root, self.budget, self.extra = root, budget, extra
+        self.picked: list[Snippet] = []
+        self.shown: dict[str, set[int]] = {}
+        self._texts: dict[str, list[str] | None] = {}
+
+    def lines(self, path: str) -> list[str] | None:
+        if path not in self._texts:
+            text = self.extra.get(path, read_text(self.root, path))
+            self._texts[path] = None if text is None else text.splitlines(keepends=True)
+        return self._texts[path]
+
+    def take(self, path: str, start: int, end: int, why: str, kind: str) -> bool:
+        lines = self.lines(path)
+        if lines is None:
+            return False
+        have = self.shown.setdefault(path, set())
+        todo = [i for i in range(start, min(end, len(lines)) + 1) if i not in have]
+        if not todo:
+            return False
+        start, end = todo[0], todo[-1]
+        text = "".join(lines[start - 1:end])
+        if len(text) > self.budget or not text.strip():
+            return False
+        have.update(range(start, end + 1))
+        self.picked.append(Snippet(path, start, end, text, why, kind))
+        self.budget -= len(text)
+        return True
+
+    def note(self, snippet: Snippet) -> bool:
+        """An outline: charged to the budget, covers no lines."""
+        if len(snippet.text) > self.budget:
+            return False
+        self.picked.append(snippet)
+        self.budget -= len(snippet.text)
+        return True
 
 
-def _chunks(path: str, text: str, lines_per_chunk: int = 40) -> list[tuple[str, str]]:
-    """Split at top-level definitions (or every N lines) so search finds the function, not
-    the whole file."""
-    lines = text.splitlines(keepends=True)
-    starts = [i for i, ln in enumerate(lines) if re.match(r"(async\s+def|def|class)\s", ln)]
-    bounds = sorted({0, *starts, len(lines)})
+def _enclosing(chunks: list[Chunk], line: int) -> Chunk | None:
+    """The innermost named chunk holding a line (a method before its class's head)."""
+    holding = [c for c in chunks if c.start <= line <= c.end]
+    named = [c for c in holding if c.name]
+    pool = named or holding
+    if not pool:
+        return None
+    chunk = min(pool, key=lambda c: c.end - c.start)
+    # a long function is cut into pieces: show the whole function when it fits
+    whole = [c for c in chunks if c.name == chunk.name and c.signature == chunk.signature]
+    return Chunk(chunk.path, min(c.start for c in whole), max(c.end for c in whole),
+                 chunk.name, chunk.signature) if chunk.name else chunk
+
+
+def _outline_near(text: str, path: str, near: list[int], limit: int) -> str:
+    """The outline of a file, cut to `limit` characters around the frame lines."""
+    rows = outline(path, text).splitlines()
+    if sum(len(r) + 1 for r in rows) <= limit:
+        return "\n".join(rows)
+    keyed = sorted(rows, key=lambda r: min(abs(int(r.split(":")[0]) - n) for n in near))
+    keep, size = set(), 0
+    for r in keyed:
+        if size + len(r) + 1 > limit:
+            break
+        keep.add(r)
+        size += len(r) + 1
+    return "\n".join(r for r in rows if r in keep)
+
+
+def _frames(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
+    by_file: dict[str, list[tuple[int, str]]] = {}
+    for path, line, func in q.frames:
+        by_file.setdefault(path, []).append((line, func))
+    # innermost frames last in a traceback: code under test before the tests themselves
+    order = sorted(reversed(list(by_file)), key=lambda f: kind_of(f) == "test")
+    for path in order:
+        lines = p.lines(path)
+        if lines is None:
+            continue
+        size = sum(map(len, lines))
+        near = [n for n, _ in by_file[path]]
+        if size <= total // 4:
+            p.take(path, 1, len(lines), "whole file: in a traceback", "traceback")
+            continue
+        if size > total // 2:
+            text = "".join(lines)
+            body = _outline_near(text, path, near, total // OUTLINE_SHARE)
+            p.note(Snippet(path, 1, len(lines), body,
+                           f"outline (class and def lines) of this {size // 1000} KB file "
+                           "in a traceback", "outline"))
+        chunks = index.file_chunks(path) or chunk_file(path, "".join(lines))
+        for n, func in sorted(set(by_file[path]), key=lambda x: -x[0]):
+            c = _enclosing(chunks, n)
+            if c is not None:
+                name = c.name or func or "module code"
+                p.take(path, c.start, c.end, f"traceback: line {n} is in {name}", "traceback")
+
+
+def _test_ids(failing_tests: list[str]) -> list[tuple[str, str]]:
+    """(file, qualified name) of each failing test id `path::Class::test[param]`."""
     out = []
-    for a, b in zip(bounds, bounds[1:]):
-        for c in range(a, b, lines_per_chunk):
-            out.append((path, "".join(lines[c:min(b, c + lines_per_chunk)])))
+    for t in failing_tests:
+        parts = t.split("[")[0].split("::")
+        if len(parts) >= 2:
+            out.append((parts[0], ".".join(parts[1:])))
+    return list(dict.fromkeys(out))
+
+
+def _tests(p: _Picker, index: RepoIndex, failing_tests: list[str], budget: int) -> str:
+    """Show the failing tests' functions; returns their code (words for the query)."""
+    before, code = p.budget, []
+    for path, name in _test_ids(failing_tests):
+        lines = p.lines(path)
+        if lines is None:
+            continue
+        chunks = index.file_chunks(path) or chunk_file(path, "".join(lines))
+        mine = [c for c in chunks if c.name == name or c.name.endswith("." + name)]
+        for c in mine:
+            code.append("".join(lines[c.start - 1:c.end]))
+            if before - p.budget < budget:
+                p.take(path, c.start, c.end, f"failing test {name}", "test")
+    return "\n".join(code)
+
+
+def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
+    """Every chunk with its score for the query, best first; tests, docs and config
+    count less (docs not at all unless the issue is about them)."""
+    import numpy as np
+
+    total = np.zeros(len(index.chunks))
+    for words, weight in q.groups:
+        s = index.scores(words)
+        if s is not None and s.max() > 0:
+            total += weight * s / s.max()
+    out = []
+    for score, c in zip(total.tolist(), index.chunks):
+        if score <= 0:
+            continue
+        kind = kind_of(c.path)
+        if kind == "doc" and not q.about_docs:
+            continue
+        score *= {"test": 0.3, "doc": 0.5, "config": 0.5}.get(kind, 1.0)
+        if c.name and c.name.split(".")[-1].lower() in q.names:
+            score *= 1.5
+        if c.path in q.files:
+            score *= 1.5
+        out.append((score, c))
+    out.sort(key=lambda x: -x[0])
     return out
 
 
-def search(files: dict[str, str], query: str, k: int = 8) -> list[tuple[str, str]]:
-    """Top-k (path, chunk) by BM25 over the repo's source chunks."""
-    import bm25s
-
-    chunks = [c for path, text in files.items() for c in _chunks(path, text) if c[1].strip()]
-    if not chunks or not query.strip():
-        return []
-    corpus = [f"{path}\n{text}" for path, text in chunks]
-    retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
-                    show_progress=False)
-    tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
-    if not tokens.vocab:
-        return []
-    docs, scores = retriever.retrieve(tokens, k=min(k, len(chunks)), show_progress=False)
-    return [chunks[i] for i, s in zip(docs[0], scores[0]) if s > 0]
-
-
-def read_sources(root: Path, files: list[str], limit: int = 200_000) -> dict[str, str]:
-    out = {}
-    for name in files:
-        if not name.endswith(SOURCE_SUFFIXES):
-            continue
-        p = root / name
-        try:
-            if p.is_symlink() or p.stat().st_size > limit:
-                continue
-            out[name] = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-    return out
+def _search(p: _Picker, index: RepoIndex, q: Query) -> None:
+    ranked = rank(index, q)
+    # pick greedily; each chunk already taken from a file makes the next one count less
+    taken: dict[str, int] = {}
+    pending = ranked[:400]
+    while pending and p.budget > 0:
+        best = max(range(len(pending)),
+                   key=lambda i: pending[i][0] * SAME_FILE ** taken.get(pending[i][1].path, 0))
+        score, c = pending.pop(best)
+        text_words = set(tokens("".join((p.lines(c.path) or [])[c.start - 1:c.end])))
+        matched = [w for words, _ in q.groups[:3] for w in words if w in text_words]
+        why = f"search: {c.name or 'code'} (score {score:.2f}"
+        why += f"; matches {', '.join(dict.fromkeys(matched[:6]))})" if matched else ")"
+        if p.take(c.path, c.start, c.end, why, "search"):
+            taken[c.path] = taken.get(c.path, 0) + 1
 
 
-def localize(files: dict[str, str], tracebacks: str, test_files: list[str], query: str,
-             repo_path: str, budget_tokens: int = 6000) -> list[Snippet]:
-    """Snippets for the prompt: whole files from the tracebacks and failing tests first, then
-    search hits, until the budget is spent."""
-    budget = budget_tokens * CHARS_PER_TOKEN
-    picked: list[Snippet] = []
-    seen: set[str] = set()
+def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
+                  traceback: str = "", failing_tests: list[str] = (), repo_path: str = "",
+                  budget_tokens: int = 6000, extra: dict[str, str] | None = None,
+                  model=None) -> list[Snippet]:
+    """The snippets to show for an issue and/or failing tests, most telling first.
+    `extra` holds files that are not on disk (a reproduction test); `model`, when given,
+    names files and functions first (guided.py) at the cost of one request."""
+    if files is None:
+        from patchlore.sandbox.snapshot import take_snapshot
 
-    def take(snippet: Snippet, key: str) -> None:
-        nonlocal budget
-        if key in seen or len(snippet.text) > budget:
-            return
-        seen.add(key)
-        picked.append(snippet)
-        budget -= len(snippet.text)
+        files = take_snapshot(root).files
+    root = Path(root)
+    index = load_or_build(root, files)
+    total = budget_tokens * CHARS_PER_TOKEN
+    p = _Picker(root, total, extra or {})
+    repo_files = set(files) | set(p.extra)
+    test_code = "\n".join(p.extra.values())
+    q = build_query(task, traceback, test_code, repo_files, repo_path)
+    _frames(p, index, q, total)
+    test_code += _tests(p, index, list(failing_tests), total // TEST_SHARE)
+    q = build_query(task, traceback, test_code, repo_files, repo_path)
+    if model is not None:
+        from patchlore.agent.guided import guide
 
-    in_trace = frames(tracebacks, set(files), repo_path)
-    # the code under test before the tests themselves: it is where the fix goes
-    for path in sorted(in_trace, key=lambda p: p in test_files):
-        take(Snippet(path, files[path], "traceback"), path)
-    for path in test_files:
-        if path in files:
-            take(Snippet(path, files[path], "test"), path)
-    for path, chunk in search(files, query):
-        if path not in seen:
-            take(Snippet(path, chunk, "search"), f"{path}:{hash(chunk)}")
-    return picked
+        guide(model, p, index, q, task, rank(index, q)[:30])
+    _search(p, index, q)
+    return p.picked

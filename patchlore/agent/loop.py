@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from patchlore.agent.edits import edits_to_diff, parse_answer
+from patchlore.agent.edits import RepoFiles, edits_to_diff, parse_answer
 from patchlore.agent.explore import Budget
 from patchlore.agent.learn import learn
-from patchlore.agent.localize import Snippet, localize, read_sources
+from patchlore.agent.localize import Snippet, localize_repo, traces_of
 from patchlore.agent.model import Model, Reply, Usage
 from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, memory_block,
                                      repro_message, task_message)
@@ -62,6 +62,7 @@ class RepairOptions:
     memory_mode: str = "off"  # off | read (recall only) | online (recall and learn)
     repo_name: str = ""
     context_tokens: int = 6000
+    guided_localize: bool = False  # one request: the model names files and functions to show
     allow_test_edits: bool = False
 
 
@@ -128,7 +129,7 @@ class Repair:
     result: RepairResult = field(default_factory=lambda: RepairResult("unverified", ""))
     baseline: TestRun | None = None  # the tests before any change (with the repro test)
     failing: list[str] = field(default_factory=list)  # what must pass (FAIL_TO_PASS)
-    files: dict[str, str] = field(default_factory=dict)  # the repo's readable sources
+    files: RepoFiles | None = None  # every text file of the repo, read when an edit names it
     repro: str = ""  # the reproduction test's diff: verified with, never shipped
     snippets: list[Snippet] = field(default_factory=list)
     memory_text: str = ""
@@ -233,7 +234,7 @@ def _reproduce(r: Repair) -> bool:
         result.status, result.message = "budget", f"{r.budget_left()} (the tests did not finish)"
         return False
     r.failing = [] if unusable else failing_tests(r.baseline)
-    r.files = read_sources(r.snapshot.root, r.snapshot.files)
+    r.files = RepoFiles(r.snapshot.root, r.snapshot.files)
     if not r.failing and opts.task:
         r.progress("reproducing: asking for a test that shows the bug")
         with _timed(result, "reproduce"):
@@ -253,7 +254,8 @@ def _reproduce(r: Repair) -> bool:
 def _reproduction(r: Repair) -> tuple[str, TestRun]:
     """A reproduction test that fails now; returns its diff and the test run with it added."""
     before = r.baseline
-    snippets = localize(r.files, "", [], r.opts.task, r.box.repo_path, r.opts.context_tokens)
+    snippets = localize_repo(r.snapshot.root, r.snapshot.files, task=r.opts.task,
+                             repo_path=r.box.repo_path, budget_tokens=r.opts.context_tokens)
     reply = r.ask([{"role": "system", "content": SYSTEM},
                    {"role": "user", "content": repro_message(r.opts.task, snippets)}], 0)
     passing = {k for k, t in before.tests.items() if t.passed}
@@ -279,18 +281,24 @@ def _added_file(diff: str) -> str:
     return "".join(ln[1:] + "\n" for ln in m.group(1).splitlines() if ln.startswith("+"))
 
 
-# 2. localize: traceback frames in the repo, then lexical search, within a token budget
+# 2. localize: functions from the tracebacks and failing tests, then a structural search of
+#    the repo (agent/localize.py), within a token budget; optionally the model names more first
 
 def _localize(r: Repair) -> None:
-    baseline = r.baseline
+    def on_reply(reply: Reply) -> None:
+        r.result.usage.add(reply)
+        r.traj.log("model_reply", round=0, step="localize", texts=reply.texts,
+                   prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                   cost=reply.cost, seconds=round(reply.seconds, 3))
+
     with _timed(r.result, "localize"):
-        traces = "\n".join(t.message for t in baseline.tests.values() if not t.passed)
-        if not baseline.per_test:
-            traces = baseline.command.stdout[-4000:] + baseline.command.stderr[-4000:]
-        test_files = sorted({t.split("::")[0] for t in r.failing if "::" in t})
-        r.snippets = localize(r.files, traces, test_files, f"{r.opts.task}\n{traces}",
-                              r.box.repo_path, r.opts.context_tokens)
-    r.traj.log("localize", files=[(s.path, s.why) for s in r.snippets])
+        r.snippets = localize_repo(
+            r.snapshot.root, r.snapshot.files, task=r.opts.task,
+            traceback=traces_of(r.baseline), failing_tests=r.failing, repo_path=r.box.repo_path,
+            budget_tokens=r.opts.context_tokens, extra=r.files.added,
+            model=r.model if r.opts.guided_localize else None, on_reply=on_reply)
+    r.traj.log("localize", files=[(f"{s.path}:{s.start_line}-{s.end_line}", s.why)
+                                  for s in r.snippets])
 
 
 # 3. recall: a few verified demonstrations and the insights that apply
@@ -360,7 +368,7 @@ class PipelineProposer:
         return _candidates(reply.texts, rnd, self.r.files)
 
 
-def _candidates(texts: list[str], rnd: int, files: dict[str, str]) -> list[Candidate]:
+def _candidates(texts: list[str], rnd: int, files: RepoFiles) -> list[Candidate]:
     """Distinct candidates from the answers; identical answers (the same normalized diff, or
     the same failure) become votes."""
     by_key: dict[tuple[str, str], Candidate] = {}

@@ -33,9 +33,14 @@ def task_message(task: str, failures: str, snippets: list[Snippet], guidance: st
         parts.append(memory)
     parts.append("## Code")
     for s in snippets:
+        if s.kind == "outline":  # line numbers here say where things are; they are no code
+            parts.append(f"### {s.path} (outline: line number, then the def or class line)\n"
+                         f"```\n{s.text.rstrip()}\n```")
+            continue
         label = {"traceback": "in the traceback", "test": "failing test",
-                 "search": "related"}[s.why]
-        parts.append(f"### {s.path} ({label})\n```\n{s.text.rstrip()}\n```")
+                 "model": "named by the model"}.get(s.kind, "related")
+        parts.append(f"### {s.path} lines {s.start_line}-{s.end_line} ({label})\n"
+                     f"```\n{s.text.rstrip()}\n```")
     if task:
         parts.append(f"## Task\n{task.strip()}")
     if failures:

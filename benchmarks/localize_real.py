@@ -1,0 +1,136 @@
+"""Localization on real issues: does the code the real fix changes reach the prompt?
+
+For each instance of a SWE-bench-style dataset, the repo is checked out at its base commit
+(under --work, from the mirrors in --repos) and `patchlore localize`'s own function is run:
+  file hit  the share of the gold patch's files that appear in a shown snippet
+  hunk hit  the share of its hunks whose first changed line lies inside a shown snippet
+            (an outline of a large file shows only def lines: it counts for files, not hunks)
+  context   characters shown, against the budget (tokens x 4)
+  seconds   per issue, index built cold (first call for that repo state) and cached
+Two modes: `issue` (the problem statement alone, as `eval run` starts) and `test` (the
+failing tests' own file named too: the test patch applied and FAIL_TO_PASS passed as the
+failing tests, as after the loop's first test run; no traceback is synthesised).
+
+Run: .venv/bin/python benchmarks/localize_real.py [--data F] [--repos DIR] [--budget 6000]
+     [--modes issue test] [--only SUBSTRING] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from unidiff import PatchSet
+
+from patchlore.agent.localize import localize_repo
+from patchlore.evals.dataset import Instance, load_dataset
+from patchlore.evals.repos import checkout
+
+
+def gold(patch: str) -> tuple[set[str], list[tuple[str, int]]]:
+    """The files a patch changes and the first changed line of each hunk (for an insertion,
+    the line above it), in the old file's numbering."""
+    files, hunks = set(), []
+    for pf in PatchSet(patch):
+        path = pf.source_file.removeprefix("a/")
+        files.add(path)
+        for hunk in pf:
+            above = hunk.source_start - 1
+            for line in hunk:
+                if line.is_removed:
+                    hunks.append((path, line.source_line_no))
+                    break
+                if line.is_added:
+                    hunks.append((path, max(above, 1)))
+                    break
+                above = line.source_line_no
+    return files, hunks
+
+
+def _git(work: Path, *args: str, stdin: str | None = None) -> None:
+    subprocess.run(["git", "-C", str(work), *args], input=stdin, text=True, check=True,
+                   capture_output=True)
+
+
+def measure(inst: Instance, work: Path, mode: str, budget: int, localizer=localize_repo) -> dict:
+    tests = []
+    if mode == "test":
+        _git(work, "apply", "-", stdin=inst.test_patch)
+        tests = inst.FAIL_TO_PASS
+    try:
+        t = time.perf_counter()
+        shown = localizer(work, task=inst.problem_statement, failing_tests=tests,
+                          budget_tokens=budget)
+        cold = time.perf_counter() - t
+        t = time.perf_counter()
+        localizer(work, task=inst.problem_statement, failing_tests=tests, budget_tokens=budget)
+        warm = time.perf_counter() - t
+    finally:
+        if tests:
+            _git(work, "apply", "-R", "-", stdin=inst.test_patch)
+    files, hunks = gold(inst.patch)
+    ranges = [(s.path, s.start_line, s.end_line) for s in shown if s.kind != "outline"]
+    paths = {s.path for s in shown}
+    hit = [any(p == path and a <= line <= b for p, a, b in ranges) for path, line in hunks]
+    return {"instance": inst.instance_id, "mode": mode,
+            "file_hit": sum(f in paths for f in files) / len(files),
+            "hunk_hit": sum(hit) / len(hit) if hit else 0.0,
+            "chars": sum(len(s.text) for s in shown), "snippets": len(shown),
+            "cold_s": round(cold, 3), "warm_s": round(warm, 3),
+            "gold": sorted(files), "shown": sorted(paths)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/swe-bench-lite-dev.jsonl"))
+    ap.add_argument("--repos", type=Path, default=Path("/work/repos"))
+    ap.add_argument("--work", type=Path, default=Path("/tmp/patchlore-localize-bench"))
+    ap.add_argument("--budget", type=int, default=6000)
+    ap.add_argument("--modes", nargs="+", default=["issue", "test"], choices=["issue", "test"])
+    ap.add_argument("--only", default="", help="instances whose id contains this")
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    main_with(args)
+
+
+def main_with(args, localizer=localize_repo) -> list[dict]:
+    instances, _ = load_dataset(args.data)
+    rows = []
+    for inst in instances:
+        if args.only not in inst.instance_id:
+            continue
+        if not (args.repos / inst.repo.replace("/", "__")).is_dir():
+            print(f"{inst.instance_id}: no mirror in {args.repos}, skipped")
+            continue
+        dest = args.work / inst.instance_id
+        work = dest / "repo"
+        if not work.is_dir():
+            checkout(inst, args.repos, dest)
+        for mode in args.modes:
+            row = measure(inst, work, mode, args.budget, localizer)
+            rows.append(row)
+            print(f"{row['instance']:<36} {mode:<5} file {row['file_hit']:.2f} "
+                  f"hunk {row['hunk_hit']:.2f} chars {row['chars']:>6} "
+                  f"cold {row['cold_s']:.2f}s warm {row['warm_s']:.2f}s", flush=True)
+    for mode in args.modes:
+        got = [r for r in rows if r["mode"] == mode]
+        if not got:
+            continue
+        print(f"\n{mode}: {len(got)} issues at {args.budget} tokens: "
+              f"file hit {statistics.mean(r['file_hit'] for r in got):.2f}, "
+              f"hunk hit {statistics.mean(r['hunk_hit'] for r in got):.2f}, "
+              f"context {statistics.mean(r['chars'] for r in got) / (args.budget * 4):.0%} "
+              f"of {args.budget * 4} chars, "
+              f"p50 {statistics.median(r['cold_s'] for r in got):.2f} s cold / "
+              f"{statistics.median(r['warm_s'] for r in got):.2f} s cached")
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""A repo's search index: its files cut into structural chunks (chunks.py), each chunk's words
+in a BM25 index. Built once per repo state and kept on disk under the user cache dir, keyed
+by git's blob ids of the tracked files and the content hashes of changed and untracked ones;
+a second call for the same state loads it (or finds it in this process) instead of rebuilding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import astuple, dataclass, field
+from pathlib import Path
+
+from patchlore.agent.chunks import Chunk, chunk_file
+
+VERSION = "1"  # bump when what is indexed or how it is tokenized changes
+INDEX_LIMIT = 1_000_000  # larger files are data, not code: not indexed (still editable)
+CODE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd", ".c", ".h", ".cc", ".cpp", ".hpp", ".cu", ".rs",
+                 ".go", ".java", ".kt", ".scala", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".rb",
+                 ".php", ".cs", ".swift", ".sh", ".pl", ".lua", ".jl", ".r", ".R")
+DOC_SUFFIXES = (".md", ".rst", ".txt", ".adoc")
+CONFIG_SUFFIXES = (".cfg", ".toml", ".ini", ".yaml", ".yml")
+TEST_PATH = re.compile(r"(^|/)(tests?/|testing/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+DOC_PATH = re.compile(r"(^|/)(docs?|\.github|changelog\.d|changes)/|(^|/)(README|CHANGE|HISTORY|"
+                      r"NEWS|CONTRIBUTING|AUTHORS|LICENSE)[^/]*$", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+STOP = frozenset("""a an and are as at be but by for from has have if in into is it its not of on
+or so that the then there these this to was were will with self cls def return none true false
+import py else elif pass""".split())
+
+
+def tokens(text: str) -> list[str]:
+    """Words for BM25: each identifier whole (lower-cased) and, if it has several, its parts
+    (snake_case and CamelCase split), so `get_fill_value` meets "fill value" and the reverse."""
+    out = []
+    for word in _WORD.findall(text):
+        low = word.lower()
+        if len(low) > 1 and low not in STOP:
+            out.append(low)
+        parts = _PART.findall(word)
+        if len(parts) > 1:
+            out.extend(p for p in (x.lower() for x in parts) if len(p) > 1 and p not in STOP)
+    return out
+
+
+def kind_of(path: str) -> str:
+    """code, test, doc or config: search shows code first, docs only when asked about."""
+    if TEST_PATH.search(path):
+        return "test"
+    if path.endswith(DOC_SUFFIXES) or DOC_PATH.search(path):
+        return "doc"
+    if path.endswith(CONFIG_SUFFIXES):
+        return "config"
+    return "code"
+
+
+def indexable(path: str) -> bool:
+    if path.endswith(CODE_SUFFIXES):
+        return True
+    # docs and config files in test folders are fixtures: data, not what a fix changes
+    return path.endswith(DOC_SUFFIXES + CONFIG_SUFFIXES) and not TEST_PATH.search(path)
+
+
+def read_text(root: Path, path: str, limit: int | None = None) -> str | None:
+    """The file's text, or None if it is missing, a symlink, binary, or over `limit` bytes."""
+    p = root / path
+    try:
+        if p.is_symlink() or not p.is_file() or (limit is not None and p.stat().st_size > limit):
+            return None
+        data = p.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+@dataclass
+class RepoIndex:
+    root: Path
+    chunks: list[Chunk]
+    sizes: dict[str, int]  # every indexed file: its size in bytes
+    retriever: object = field(repr=False)  # bm25s.BM25 over the chunks, in order
+    key: str = ""
+
+    def scores(self, query: list[str]):
+        """BM25 score of every chunk for these words (a numpy array)."""
+        return self.retriever.get_scores(query) if query else None
+
+    def file_chunks(self, path: str) -> list[Chunk]:
+        return [c for c in self.chunks if c.path == path]
+
+    def defs(self, path: str) -> list[str]:
+        """Top-level classes and functions of a file, in order."""
+        return list(dict.fromkeys(c.name for c in self.chunks
+                                  if c.path == path and c.name and "." not in c.name))
+
+
+_LOADED: dict[str, RepoIndex] = {}  # this process's indexes, by key
+
+
+def cache_root() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("patchlore"))
+
+
+def state_key(root: Path, files: list[str]) -> str:
+    """A hash of the repo's content as the index sees it: git's blob ids for tracked files
+    that are unchanged, the contents of changed and untracked ones."""
+    h = hashlib.sha256(f"{VERSION}\n".encode())
+    wanted = {f for f in files if indexable(f)}
+    blobs = {}
+    out = subprocess.run(["git", "-C", str(root), "ls-files", "-s", "-z"], capture_output=True)
+    for entry in out.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        meta, _, path = entry.partition("\t")
+        if path in wanted and len(meta.split()) >= 2:
+            blobs[path] = meta.split()[1]
+    dirty = subprocess.run(["git", "-C", str(root), "ls-files", "-m", "-z"], capture_output=True)
+    for path in dirty.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        blobs.pop(path, None)
+    for path in sorted(wanted):
+        if path not in blobs:
+            try:
+                blobs[path] = hashlib.sha1((root / path).read_bytes()).hexdigest()
+            except OSError:
+                blobs[path] = "-"
+        h.update(f"{path}\0{blobs[path]}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:32]
+
+
+def build(root: Path, files: list[str], key: str = "") -> RepoIndex:
+    import bm25s
+
+    chunks, sizes, corpus = [], {}, []
+    for path in files:
+        if not indexable(path):
+            continue
+        text = read_text(root, path, INDEX_LIMIT)
+        if text is None:
+            continue
+        sizes[path] = len(text)
+        lines = text.splitlines()
+        path_words = tokens(path)
+        for c in chunk_file(path, text):
+            chunks.append(c)
+            body = "\n".join(lines[c.start - 1:c.end])
+            corpus.append(path_words + tokens(c.name) + tokens(body))
+    retriever = bm25s.BM25()
+    if corpus:
+        retriever.index(corpus, show_progress=False)
+    return RepoIndex(root, chunks, sizes, retriever, key)
+
+
+def load_or_build(root: Path, files: list[str]) -> RepoIndex:
+    """The index for the repo as it is now: from this process, from disk, or built (and saved)."""
+    key = state_key(root, files)
+    if key in _LOADED:
+        return _LOADED[key]
+    where = cache_root() / "index" / key
+    index = _load(root, where, key)
+    if index is None:
+        index = build(root, files, key)
+        _save(index, where)
+    _LOADED.clear()  # one repo state at a time: an eval run moves from repo to repo
+    _LOADED[key] = index
+    return index
+
+
+def _load(root: Path, where: Path, key: str) -> RepoIndex | None:
+    import bm25s
+
+    try:
+        meta = json.loads((where / "chunks.json").read_text())
+        chunks = [Chunk(*c) for c in meta["chunks"]]
+        retriever = bm25s.BM25.load(str(where / "bm25"), show_progress=False) if chunks \
+            else bm25s.BM25()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or damaged: rebuilt
+    return RepoIndex(root, chunks, meta["sizes"], retriever, key)
+
+
+def _save(index: RepoIndex, where: Path) -> None:
+    """Write to a temporary directory, then rename: a reader never sees half an index."""
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=where.parent, prefix=".tmp-"))
+        (tmp / "chunks.json").write_text(json.dumps(
+            {"chunks": [astuple(c) for c in index.chunks], "sizes": index.sizes}))
+        if index.chunks:
+            index.retriever.save(str(tmp / "bm25"), show_progress=False)
+        try:
+            tmp.rename(where)
+        except OSError:  # another process saved the same state first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        pass  # a read-only cache costs a rebuild next time, nothing else
