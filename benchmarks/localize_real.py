@@ -11,16 +11,22 @@ Two modes: `issue` (the problem statement alone, as `eval run` starts) and `test
 failing tests' own file named too: the test patch applied and FAIL_TO_PASS passed as the
 failing tests, as after the loop's first test run; no traceback is synthesised).
 
+With --index-repo PATH, instead: the index of that repo built cold (empty cache), loaded
+from the disk cache by a new process's first call, and found again within the process.
+
 Run: .venv/bin/python benchmarks/localize_real.py [--data F] [--repos DIR] [--budget 6000]
      [--modes issue test] [--only SUBSTRING] [--out results.json]
+     .venv/bin/python benchmarks/localize_real.py --index-repo /tmp/sympy   # a 2,087-file repo
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +90,30 @@ def measure(inst: Instance, work: Path, mode: str, budget: int, localizer=locali
             "gold": sorted(files), "shown": sorted(paths)}
 
 
+def index_timing(repo: Path, task: str = "simplify returns a wrong result for a Piecewise") -> None:
+    from patchlore.agent import index as ix
+    from patchlore.sandbox.snapshot import take_snapshot
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="patchlore-index-bench-")
+    files = take_snapshot(repo).files
+    t = time.perf_counter()
+    built = ix.load_or_build(repo, files)
+    cold = time.perf_counter() - t
+    ix._LOADED.clear()  # as a new process finds it: on disk
+    t = time.perf_counter()
+    ix.load_or_build(repo, files)
+    disk = time.perf_counter() - t
+    t = time.perf_counter()
+    ix.load_or_build(repo, files)
+    memory = time.perf_counter() - t
+    t = time.perf_counter()
+    localize_repo(repo, files, task=task)
+    whole = time.perf_counter() - t
+    print(f"{repo}: {len(files)} files, {len(built.sizes)} indexed, {len(built.chunks)} chunks: "
+          f"build {cold:.2f} s, cached on disk {disk:.2f} s, in process {memory:.3f} s; "
+          f"a whole localize with the index in process {whole:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/swe-bench-lite-dev.jsonl"))
@@ -93,8 +123,12 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["issue", "test"], choices=["issue", "test"])
     ap.add_argument("--only", default="", help="instances whose id contains this")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--index-repo", type=Path, help="time the index of this repo instead")
     args = ap.parse_args()
-    main_with(args)
+    if args.index_repo:
+        index_timing(args.index_repo.resolve())
+    else:
+        main_with(args)
 
 
 def main_with(args, localizer=localize_repo) -> list[dict]:

@@ -64,6 +64,11 @@ class Settings:
     )
     memory_url: str = field(default="", metadata={"help": "shared chroma server URL"})
     memory_mode: str = field(default="online", metadata={"help": "off | read | online"})
+    localize: str = field(
+        default="search",
+        metadata={"help": "search | model (one more request: the model names the files and "
+                          "functions to show)"},
+    )
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -171,5 +176,10 @@ def load_settings(repo: Path | None = None, flags: dict[str, Any] | None = None)
         raise ConfigError(
             f"{settings.sources['sandbox']}: sandbox = {settings.sandbox!r}",
             hint="use auto, docker or local",
+        )
+    if settings.localize not in ("search", "model"):
+        raise ConfigError(
+            f"{settings.sources['localize']}: localize = {settings.localize!r}",
+            hint="use search or model",
         )
     return settings

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 from dataclasses import astuple, dataclass, field
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 from patchlore.agent.chunks import Chunk, chunk_file
 
 VERSION = "1"  # bump when what is indexed or how it is tokenized changes
+KEEP = 32  # indexes kept on disk
 INDEX_LIMIT = 1_000_000  # larger files are data, not code: not indexed (still editable)
 CODE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd", ".c", ".h", ".cc", ".cpp", ".hpp", ".cu", ".rs",
                  ".go", ".java", ".kt", ".scala", ".js", ".jsx", ".ts", ".tsx", ".mjs", ".rb",
@@ -37,15 +41,17 @@ import py else elif pass""".split())
 def tokens(text: str) -> list[str]:
     """Words for BM25: each identifier whole (lower-cased) and, if it has several, its parts
     (snake_case and CamelCase split), so `get_fill_value` meets "fill value" and the reverse."""
-    out = []
-    for word in _WORD.findall(text):
-        low = word.lower()
-        if len(low) > 1 and low not in STOP:
-            out.append(low)
-        parts = _PART.findall(word)
-        if len(parts) > 1:
-            out.extend(p for p in (x.lower() for x in parts) if len(p) > 1 and p not in STOP)
-    return out
+    return list(chain.from_iterable(map(_word, _WORD.findall(text))))
+
+
+@lru_cache(maxsize=100_000)
+def _word(word: str) -> tuple[str, ...]:
+    low = word.lower()
+    out = [low] if len(low) > 1 and low not in STOP else []
+    parts = _PART.findall(word)
+    if len(parts) > 1:
+        out += [p for p in (x.lower() for x in parts) if len(p) > 1 and p not in STOP]
+    return tuple(out)
 
 
 def kind_of(path: str) -> str:
@@ -90,18 +96,22 @@ class RepoIndex:
     sizes: dict[str, int]  # every indexed file: its size in bytes
     retriever: object = field(repr=False)  # bm25s.BM25 over the chunks, in order
     key: str = ""
+    _by_path: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)
 
     def scores(self, query: list[str]):
         """BM25 score of every chunk for these words (a numpy array)."""
         return self.retriever.get_scores(query) if query else None
 
     def file_chunks(self, path: str) -> list[Chunk]:
-        return [c for c in self.chunks if c.path == path]
+        if not self._by_path:
+            for c in self.chunks:
+                self._by_path.setdefault(c.path, []).append(c)
+        return self._by_path.get(path, [])
 
     def defs(self, path: str) -> list[str]:
         """Top-level classes and functions of a file, in order."""
-        return list(dict.fromkeys(c.name for c in self.chunks
-                                  if c.path == path and c.name and "." not in c.name))
+        return list(dict.fromkeys(c.name for c in self.file_chunks(path)
+                                  if c.name and "." not in c.name))
 
 
 _LOADED: dict[str, RepoIndex] = {}  # this process's indexes, by key
@@ -113,9 +123,9 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("patchlore"))
 
 
-def state_key(root: Path, files: list[str]) -> str:
-    """A hash of the repo's content as the index sees it: git's blob ids for tracked files
-    that are unchanged, the contents of changed and untracked ones."""
+def state(root: Path, files: list[str]) -> tuple[str, dict[str, str]]:
+    """The repo's content as the index sees it: a key for the whole, and an id per indexed
+    file (git's blob id when unchanged, else a hash of the content)."""
     h = hashlib.sha256(f"{VERSION}\n".encode())
     wanted = {f for f in files if indexable(f)}
     blobs = {}
@@ -134,12 +144,52 @@ def state_key(root: Path, files: list[str]) -> str:
             except OSError:
                 blobs[path] = "-"
         h.update(f"{path}\0{blobs[path]}\n".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()[:32]
+    return h.hexdigest()[:32], blobs
 
 
-def build(root: Path, files: list[str], key: str = "") -> RepoIndex:
+class _ChunkCache:
+    """Chunk boundaries by file content id, shared by every index on this machine: a new
+    state of a repo (one file edited, another commit) parses only the files that changed."""
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.db = None
+        self.new: list[tuple[str, str]] = []
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30)
+            self.db.execute("CREATE TABLE IF NOT EXISTS chunks (blob TEXT PRIMARY KEY, data TEXT)")
+        except (OSError, sqlite3.Error):
+            self.db = None  # no cache: everything is parsed
+
+    def get(self, blob: str, path: str) -> list[Chunk] | None:
+        if self.db is None:
+            return None
+        row = self.db.execute("SELECT data FROM chunks WHERE blob = ?", (blob,)).fetchone()
+        return [Chunk(path, *c) for c in json.loads(row[0])] if row else None
+
+    def put(self, blob: str, chunks: list[Chunk]) -> None:
+        self.new.append((blob, json.dumps([astuple(c)[1:] for c in chunks])))
+
+    def close(self) -> None:
+        import sqlite3
+
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?)", self.new)
+        except sqlite3.Error:
+            pass  # a locked or read-only cache: parsed again next time
+        self.db.close()
+
+
+def build(root: Path, files: list[str], key: str = "",
+          blobs: dict[str, str] | None = None) -> RepoIndex:
     import bm25s
 
+    cache = _ChunkCache(cache_root() / "chunks.sqlite")
     chunks, sizes, corpus = [], {}, []
     for path in files:
         if not indexable(path):
@@ -150,10 +200,18 @@ def build(root: Path, files: list[str], key: str = "") -> RepoIndex:
         sizes[path] = len(text)
         lines = text.splitlines()
         path_words = tokens(path)
-        for c in chunk_file(path, text):
+        blob = (blobs or {}).get(path, "")
+        mine = cache.get(blob, path) if blob else None
+        if mine is None:
+            # test files are cut at def lines without parsing: many, large, rarely the fix
+            mine = chunk_file(path, text, parse=not TEST_PATH.search(path))
+            if blob:
+                cache.put(blob, mine)
+        for c in mine:
             chunks.append(c)
             body = "\n".join(lines[c.start - 1:c.end])
             corpus.append(path_words + tokens(c.name) + tokens(body))
+    cache.close()
     retriever = bm25s.BM25()
     if corpus:
         retriever.index(corpus, show_progress=False)
@@ -162,13 +220,13 @@ def build(root: Path, files: list[str], key: str = "") -> RepoIndex:
 
 def load_or_build(root: Path, files: list[str]) -> RepoIndex:
     """The index for the repo as it is now: from this process, from disk, or built (and saved)."""
-    key = state_key(root, files)
+    key, blobs = state(root, files)
     if key in _LOADED:
         return _LOADED[key]
     where = cache_root() / "index" / key
     index = _load(root, where, key)
     if index is None:
-        index = build(root, files, key)
+        index = build(root, files, key, blobs)
         _save(index, where)
     _LOADED.clear()  # one repo state at a time: an eval run moves from repo to repo
     _LOADED[key] = index
@@ -183,6 +241,7 @@ def _load(root: Path, where: Path, key: str) -> RepoIndex | None:
         chunks = [Chunk(*c) for c in meta["chunks"]]
         retriever = bm25s.BM25.load(str(where / "bm25"), show_progress=False) if chunks \
             else bm25s.BM25()
+        os.utime(where)  # recently used: kept by _prune
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent or damaged: rebuilt
     return RepoIndex(root, chunks, meta["sizes"], retriever, key)
@@ -201,5 +260,14 @@ def _save(index: RepoIndex, where: Path) -> None:
             tmp.rename(where)
         except OSError:  # another process saved the same state first
             shutil.rmtree(tmp, ignore_errors=True)
+        _prune(where.parent)
     except OSError:
         pass  # a read-only cache costs a rebuild next time, nothing else
+
+
+def _prune(parent: Path, keep: int = KEEP) -> None:
+    """Only the most recently built indexes stay: each state of each repo adds one."""
+    built = sorted((d for d in parent.iterdir() if not d.name.startswith(".")),
+                   key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in built[keep:]:
+        shutil.rmtree(old, ignore_errors=True)

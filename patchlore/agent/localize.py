@@ -12,6 +12,7 @@ In order, within a budget of tokens (4 characters each):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +96,14 @@ def _enclosing(chunks: list[Chunk], line: int) -> Chunk | None:
                  chunk.name, chunk.signature) if chunk.name else chunk
 
 
+def _structure(index: RepoIndex, path: str, lines: list[str]) -> list[Chunk]:
+    """A file's chunks with their names: the index's, or parsed now (test files are indexed
+    without parsing; files added in the sandbox are not indexed)."""
+    if path in index.sizes and kind_of(path) != "test":
+        return index.file_chunks(path)
+    return chunk_file(path, "".join(lines))
+
+
 def _outline_near(text: str, path: str, near: list[int], limit: int) -> str:
     """The outline of a file, cut to `limit` characters around the frame lines."""
     rows = outline(path, text).splitlines()
@@ -131,7 +140,7 @@ def _frames(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
             p.note(Snippet(path, 1, len(lines), body,
                            f"outline (class and def lines) of this {size // 1000} KB file "
                            "in a traceback", "outline"))
-        chunks = index.file_chunks(path) or chunk_file(path, "".join(lines))
+        chunks = _structure(index, path, lines)
         for n, func in sorted(set(by_file[path]), key=lambda x: -x[0]):
             c = _enclosing(chunks, n)
             if c is not None:
@@ -156,7 +165,7 @@ def _tests(p: _Picker, index: RepoIndex, failing_tests: list[str], budget: int) 
         lines = p.lines(path)
         if lines is None:
             continue
-        chunks = index.file_chunks(path) or chunk_file(path, "".join(lines))
+        chunks = _structure(index, path, lines)
         mine = [c for c in chunks if c.name == name or c.name.endswith("." + name)]
         for c in mine:
             code.append("".join(lines[c.start - 1:c.end]))
@@ -209,13 +218,22 @@ def _search(p: _Picker, index: RepoIndex, q: Query) -> None:
             taken[c.path] = taken.get(c.path, 0) + 1
 
 
+def traces_of(run) -> str:
+    """The tracebacks of a test run (a sandbox TestRun): failing tests' messages, or the
+    output's tail when there are no per-test outcomes."""
+    if not run.per_test:
+        return run.command.stdout[-4000:] + run.command.stderr[-4000:]
+    return "\n".join(t.message for t in run.tests.values() if not t.passed)
+
+
 def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
                   traceback: str = "", failing_tests: list[str] = (), repo_path: str = "",
                   budget_tokens: int = 6000, extra: dict[str, str] | None = None,
-                  model=None) -> list[Snippet]:
-    """The snippets to show for an issue and/or failing tests, most telling first.
+                  model=None, on_reply: Callable = lambda reply: None) -> list[Snippet]:
+    """The snippets to show for an issue and/or failing tests, grouped by file.
     `extra` holds files that are not on disk (a reproduction test); `model`, when given,
-    names files and functions first (guided.py) at the cost of one request."""
+    names files and functions first (guided.py) at the cost of one request, whose reply
+    goes to `on_reply`."""
     if files is None:
         from patchlore.sandbox.snapshot import take_snapshot
 
@@ -233,6 +251,25 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
     if model is not None:
         from patchlore.agent.guided import guide
 
-        guide(model, p, index, q, task, rank(index, q)[:30])
+        guide(model, p, index, task, rank(index, q)[:60], on_reply)
     _search(p, index, q)
-    return p.picked
+    return arrange(p.picked)
+
+
+def arrange(picked: list[Snippet]) -> list[Snippet]:
+    """Snippets grouped by file (files in the order first picked), in line order, touching
+    ranges of a file merged: the model reads each file top to bottom once."""
+    files = list(dict.fromkeys(s.path for s in picked))
+    out: list[Snippet] = []
+    for path in files:
+        mine = sorted((s for s in picked if s.path == path),
+                      key=lambda s: (s.kind != "outline", s.start_line))
+        for s in mine:
+            last = out[-1] if out else None
+            if (last and last.path == path and "outline" not in (s.kind, last.kind)
+                    and last.end_line + 1 == s.start_line):
+                out[-1] = Snippet(path, last.start_line, s.end_line, last.text + s.text,
+                                  f"{last.why}; {s.why}", last.kind)
+            else:
+                out.append(s)
+    return out

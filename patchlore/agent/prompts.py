@@ -115,3 +115,26 @@ def distill_message(task: str, failure: str, failed: list[tuple[str, str]], veri
     current = "\n".join(f"- {i.id}: {i.text}" for i in insights) or "(empty)"
     parts.append(f"## Current lessons\n{current}")
     return "\n\n".join(parts)
+
+
+LOCALIZE = """You find where a bug lives in a repository. You are shown the issue, a map of the
+repository (file paths, with the top-level classes and functions of the files that look
+related) and what a text search found. Name the files and the functions or classes that
+must be read to fix the issue, most likely first, at most 5 files.
+
+Answer with one block and nothing else, in exactly this form:
+
+```
+path/to/file.py
+function: name_of_function
+class: NameOfClass
+method: NameOfClass.name_of_method
+
+path/to/other.py
+```"""
+
+
+def localize_message(task: str, repo_map: str, hits: str) -> str:
+    return (f"## Issue\n{task.strip()[:6000]}\n\n## Repository map\n{repo_map}\n\n"
+            f"## Search hits (file: function)\n{hits}\n\n"
+            "Which files and functions must be read to fix it?")

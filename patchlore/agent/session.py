@@ -62,6 +62,7 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     if opts.memory is None:
         opts.memory = open_memory(settings, warn)
     opts.memory_mode = settings.memory_mode
+    opts.guided_localize = settings.localize == "model"
     opts.repo_name = opts.repo_name or root.name
     opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
     traj = Trajectory(runs_root or runs_dir(root), run_id)

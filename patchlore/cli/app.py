@@ -7,8 +7,8 @@ import sys
 import typer
 
 from patchlore import __version__
-from patchlore.cli import (check_cmd, config_cmd, doctor_cmd, eval_cmd, fix_cmd, memory_cmd, model_cmd, runs_cmd,
-                           sandbox_cmd)
+from patchlore.cli import (check_cmd, config_cmd, doctor_cmd, eval_cmd, fix_cmd, localize_cmd,
+                           memory_cmd, model_cmd, runs_cmd, sandbox_cmd)
 
 app = typer.Typer(
     name="patchlore",
@@ -20,6 +20,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("fix")(fix_cmd.fix)
+app.command("localize")(localize_cmd.localize)
 app.command("check", context_settings={"allow_interspersed_args": False})(check_cmd.check)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(memory_cmd.app, name="memory")

@@ -65,12 +65,7 @@ def fix(
                                     "sandbox": sandbox, "image": image, "setup": setup,
                                     "memory_mode": memory_mode, "memory_url": memory_url,
                                     "memory_dir": str(memory) if memory else None})
-    task = issue or ""
-    if issue_file:
-        try:
-            task = issue_file.read_text()
-        except OSError as exc:
-            raise PatchloreError(f"{issue_file}: {exc.strerror}") from None
+    task = options.issue_text(issue, issue_file)
     opts = RepairOptions(
         test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds,
         test_timeout=settings.timeout, max_calls=max_calls, max_cost=max_cost,

@@ -40,3 +40,18 @@ def one_of(flag: str, value: str, allowed: tuple[str, ...]) -> str:
 
         raise PatchloreError(f"{flag} {value!r}: use {', '.join(allowed[:-1])} or {allowed[-1]}")
     return value
+
+
+def issue_text(issue: str | None, issue_file: Path | None) -> str:
+    """The bug report from --issue or --issue-file ("" for neither)."""
+    from patchlore.errors import PatchloreError
+
+    if issue and issue_file:
+        raise PatchloreError("--issue and --issue-file both given", hint="give one of them")
+    if not issue_file:
+        return issue or ""
+    try:
+        return issue_file.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise PatchloreError(f"{issue_file}: {exc.strerror}",
+                             hint="pass --issue-file a readable text file") from None

@@ -1,0 +1,87 @@
+"""`patchlore localize`: what the model would be shown for an issue, and why; no model called."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from patchlore.cli import options
+
+
+def localize(
+    repo: Path = options.REPO,
+    issue: str = typer.Option(None, "--issue", help="What is wrong, in words (a bug report)."),
+    issue_file: Path = typer.Option(None, "--issue-file", help="Read the bug report from a file."),
+    test_cmd: str = typer.Option(None, "--test-cmd", help="Run these tests in the sandbox first: "
+                                 "their failures and tracebacks guide the search, as in `fix`."),
+    budget: int = typer.Option(6000, "--budget", min=100, max=1_000_000,
+                               help="Tokens of code to show (4 characters each)."),
+    sandbox: str = options.SANDBOX,
+    image: str = options.IMAGE,
+    as_json: bool = typer.Option(False, "--json", help='Print {"snippets": [{"path", '
+                                 '"start_line", "end_line", "chars", "why"}]}.'),
+) -> None:
+    """Show the code `fix` would put in front of the model for this issue, and why each piece.
+
+    The same step as `fix` and `eval run` (without a model): functions from the tracebacks,
+    the failing tests, then the repo's functions ranked by a search for the issue's names,
+    paths and errors, until the budget is spent. Line numbers are 1-based and inclusive.
+    The search index is built once per state of the repo and cached.
+
+    \b
+    Examples:
+      patchlore localize --issue "Schema.load crashes on a nested list of None"
+      patchlore localize --issue-file bug.md --budget 3000 --json
+      patchlore localize --test-cmd "pytest -q tests/test_parser.py"
+    """
+    from patchlore.agent.localize import localize_repo, traces_of
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+    from patchlore.sandbox.snapshot import take_snapshot
+
+    task = options.issue_text(issue, issue_file)
+    if not task.strip() and not test_cmd:
+        raise PatchloreError("nothing to localize",
+                             hint="give --issue, --issue-file or --test-cmd")
+    snapshot = take_snapshot(repo)
+    traces, failing, repo_path = "", [], ""
+    if test_cmd:
+        from patchlore.config import load_settings
+        from patchlore.sandbox.factory import open_sandbox
+        from patchlore.agent.verify import failing_tests
+        from patchlore.sandbox.testrun import run_tests
+
+        settings = load_settings(snapshot.root, {"sandbox": sandbox, "image": image})
+        with ui.status("running the tests in a sandbox"):
+            with open_sandbox(settings, str(snapshot.root), warn=ui.warn, snapshot=snapshot,
+                              note=ui.info) as box:
+                run = run_tests(box, test_cmd, timeout=settings.timeout)
+                repo_path = box.repo_path
+        traces, failing = traces_of(run), failing_tests(run) if run.per_test else []
+    with ui.status("searching the repo"):
+        snippets = localize_repo(snapshot.root, snapshot.files, task=task, traceback=traces,
+                                 failing_tests=failing, repo_path=repo_path,
+                                 budget_tokens=budget)
+    if as_json:
+        ui.print_json({"snippets": [s.to_dict() for s in snippets]})
+        return
+    _show(snippets, budget, failing)
+
+
+def _show(snippets, budget: int, failing: list[str]) -> None:
+    from rich.table import Table
+
+    from patchlore.cli import ui
+
+    used = sum(len(s.text) for s in snippets)
+    table = Table(title=f"patchlore localize: {len(snippets)} snippet(s), {used:,} of "
+                  f"{budget * 4:,} characters", title_justify="left")
+    for col in ("file", "lines", "chars", "why"):
+        table.add_column(col, overflow="fold")
+    for s in snippets:
+        lines = "outline" if s.kind == "outline" else f"{s.start_line}-{s.end_line}"
+        table.add_row(s.path, lines, f"{len(s.text):,}", s.why)
+    ui.out().print(table)
+    if failing:
+        ui.info(f"failing tests: {len(failing)}")

@@ -1,0 +1,231 @@
+"""Localization: what the model is shown, on real git repos; `patchlore localize` end to end;
+edits to any text file; the cached index; model-guided localization over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import git, make_repo, run_cli
+from patchlore.agent.edits import Edit, RepoFiles, edits_to_diff
+from patchlore.agent.localize import localize_repo
+from stub_llm import StubLLM
+
+PRICING = '''"""Prices."""
+
+TAX = 0.2
+
+
+class Cart:
+    """A cart of items."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, name, price):
+        self.items.append((name, price))
+
+    def subtotal(self):
+        return sum(p for _, p in self.items)
+
+    def apply_discount(self, percent):
+        return self.subtotal() * (1 + percent / 100)
+
+
+def total(cart):
+    return cart.subtotal() * (1 + TAX)
+'''
+SHIPPING = '''def shipping_cost(weight):
+    if weight > 10:
+        return 15
+    return 5
+
+
+def delivery_days(zone):
+    return {"eu": 3, "us": 7}.get(zone, 14)
+'''
+FILES = {
+    "shop/__init__.py": "",
+    "shop/pricing.py": PRICING,
+    "shop/shipping.py": SHIPPING,
+    "docs/discounts.md": "# Discounts\n\napply_discount gives a percent off the subtotal.\n" * 3,
+    "tests/test_pricing.py": "from shop.pricing import Cart\n\n\ndef test_discount():\n"
+                             "    c = Cart()\n    c.add('a', 100)\n"
+                             "    assert c.apply_discount(10) == 90\n",
+}
+ISSUE = "Cart.apply_discount adds the percentage instead of taking it off: 10% of 100 gives 110."
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "shop", FILES)
+
+
+def _lines(repo: Path, s: dict) -> str:
+    text = (repo / s["path"]).read_text().splitlines(keepends=True)
+    return "".join(text[s["start_line"] - 1:s["end_line"]])
+
+
+def test_cli_json_shape_and_line_ranges_match_the_file(shop):
+    done = run_cli("localize", "--repo", str(shop), "--issue", ISSUE, "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert list(data) == ["snippets"]
+    assert data["snippets"], "nothing shown"
+    for s in data["snippets"]:
+        assert list(s) == ["path", "start_line", "end_line", "chars", "why"]
+        assert isinstance(s["path"], str) and isinstance(s["why"], str) and s["why"]
+        assert 1 <= s["start_line"] <= s["end_line"]
+        assert len(_lines(shop, s)) == s["chars"]
+    # the method the issue names is shown, line for line, and the docs are not (not asked)
+    method = PRICING.splitlines().index("    def apply_discount(self, percent):") + 1
+    assert any(s["path"] == "shop/pricing.py" and s["start_line"] <= method <= s["end_line"]
+               for s in data["snippets"])
+    assert not any(s["path"].startswith("docs/") for s in data["snippets"])
+
+
+def test_cli_people_output_and_bad_input(shop, tmp_path):
+    done = run_cli("localize", "--repo", str(shop), "--issue", ISSUE)
+    assert done.returncode == 0, done.stderr
+    assert "shop/pricing.py" in done.stdout and "apply_discount" in done.stdout
+    nothing = run_cli("localize", "--repo", str(shop))
+    assert nothing.returncode == 2 and nothing.stderr.startswith("error: nothing to localize")
+    both = run_cli("localize", "--repo", str(shop), "--issue", "x", "--issue-file", "f.md")
+    assert both.returncode == 2 and "error:" in both.stderr and "Traceback" not in both.stderr
+    gone = run_cli("localize", "--repo", str(shop), "--issue-file", str(tmp_path / "no.md"))
+    assert gone.returncode == 2 and "no.md" in gone.stderr and "Traceback" not in gone.stderr
+
+
+def test_the_whole_budget_is_used_and_never_exceeded(shop):
+    for name in ("a", "b", "c"):
+        (shop / f"shop/more_{name}.py").write_text("".join(
+            f"def cart_helper_{name}{i}(cart):\n    return cart.subtotal() + {i}\n\n\n"
+            for i in range(200)))
+    snippets = localize_repo(shop, task=ISSUE, budget_tokens=2000)
+    used = sum(len(s.text) for s in snippets)
+    assert 2000 * 4 * 0.9 <= used <= 2000 * 4
+
+
+def _big_module(functions: int = 3000) -> str:
+    return "".join(f"def handler_{i}(value):\n    '''Handle case {i}.'''\n"
+                   f"    result = value * {i} + {i % 7}\n    return result\n\n\n"
+                   for i in range(functions))
+
+
+def test_traceback_frame_in_a_300_kb_file_shows_that_function(shop):
+    big = _big_module()
+    assert len(big) > 300_000
+    (shop / "shop/handlers.py").write_text(big)
+    line = big.splitlines().index("def handler_2345(value):") + 3
+    traceback = ('Traceback (most recent call last):\n'
+                 '  File "/usr/lib/python3/site-packages/shop/handlers.py", '
+                 f'line {line}, in handler_2345\n    result = value * 2345 + 0\n'
+                 "TypeError: unsupported operand type(s) for *: 'NoneType' and 'int'\n")
+    snippets = localize_repo(shop, task="handler crashes\n" + traceback, budget_tokens=3000)
+    mine = [s for s in snippets if s.path == "shop/handlers.py"]
+    assert any(s.kind != "outline" and s.start_line <= line <= s.end_line
+               and "def handler_2345(value):" in s.text for s in mine), mine
+    outline = [s for s in mine if s.kind == "outline"]
+    assert outline and f"{line - 2}: def handler_2345(value):" in outline[0].text
+
+
+def test_an_edit_to_a_large_file_that_was_not_shown_applies(shop):
+    data = "".join(f"row {i}: {'x' * 60}\n" for i in range(4000))  # 280 KB, no known suffix
+    (shop / "shop/table.dat").write_text(data)
+    (shop / "shop/big.py").write_text(_big_module(2500))
+    git(shop, "add", "-A")
+    git(shop, "commit", "-qm", "large files")
+    shown = {s.path for s in localize_repo(shop, task=ISSUE, budget_tokens=1000)}
+    assert "shop/table.dat" not in shown and "shop/big.py" not in shown
+    files = RepoFiles(shop, git(shop, "ls-files").split())
+    diff, problems = edits_to_diff([
+        Edit("shop/table.dat", "row 3999: " + "x" * 60 + "\n", "row 3999: changed\n"),
+        Edit("shop/big.py", "    return result\n\n\ndef handler_2499(value):\n",
+             "    return result\n\n\ndef handler_2499(value):  # checked\n")], files.get)
+    assert problems == []
+    subprocess.run(["git", "apply"], input=diff, text=True, cwd=shop, check=True)
+    assert (shop / "shop/table.dat").read_text().endswith("row 3999: changed\n")
+    assert "def handler_2499(value):  # checked\n" in (shop / "shop/big.py").read_text()
+
+
+def test_edits_still_refuse_what_is_not_a_repo_text_file(shop):
+    (shop / "shop/logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    files = RepoFiles(shop, git(shop, "ls-files", "-co", "--exclude-standard").split())
+    _, problems = edits_to_diff([Edit("shop/logo.png", "PNG", "JPG"),
+                                 Edit("../outside.py", "a", "b"),
+                                 Edit("shop/nothere.py", "a", "b")], files.get)
+    assert len(problems) == 3
+
+
+def test_index_is_cached_per_repo_state_and_follows_changes(shop, tmp_path):
+    from patchlore.agent import index as ix
+
+    files = git(shop, "ls-files").split()
+    first = ix.load_or_build(shop, files)
+    ix._LOADED.clear()
+    again = ix.load_or_build(shop, files)
+    assert again.key == first.key and again is not first  # loaded from disk
+    assert (ix.cache_root() / "index" / first.key).is_dir()
+    assert [c.name for c in again.chunks] == [c.name for c in first.chunks]
+    # an uncommitted change is a new state: the new function is found
+    (shop / "shop/shipping.py").write_text(SHIPPING + "\n\ndef customs_fee(country):\n"
+                                           "    return 0\n")
+    snippets = localize_repo(shop, task="customs_fee ignores the country", budget_tokens=500)
+    assert any("def customs_fee" in s.text for s in snippets)
+    assert ix.state(shop, files)[0] != first.key
+
+
+def test_failing_test_functions_are_shown_and_guide_the_search(shop):
+    snippets = localize_repo(shop, failing_tests=["tests/test_pricing.py::test_discount"],
+                             traceback="tests/test_pricing.py:7: AssertionError",
+                             budget_tokens=1000)
+    kinds = {(s.path, s.kind) for s in snippets}
+    assert ("tests/test_pricing.py", "test") in kinds or \
+           ("tests/test_pricing.py", "traceback") in kinds
+    assert any(s.path == "shop/pricing.py" and "def apply_discount" in s.text for s in snippets)
+
+
+GUIDED = """Looking at the map, the discount is computed in the cart.
+
+```
+shop/shipping.py
+function: delivery_days
+
+nowhere/ghost.py
+function: apply_discount
+
+shop/pricing.py
+method: Cart.total_with_tax
+```"""
+
+
+def test_model_guided_localization_shows_what_the_model_names(shop):
+    with StubLLM([[GUIDED]]) as stub:
+        from patchlore.agent.model import LitellmModel
+
+        model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, retries=0)
+        replies = []
+        snippets = localize_repo(shop, task="Prices look wrong", budget_tokens=400,
+                                 model=model, on_reply=replies.append)
+    assert len(stub.requests) == 1 and len(replies) == 1
+    prompt = stub.requests[0]["messages"][1]["content"]
+    assert "shop/pricing.py: Cart, total" in prompt  # the repo map: paths and definitions
+    named = [s for s in snippets if s.kind == "model"]
+    assert [(s.path, s.text.splitlines()[0]) for s in named] == [
+        ("shop/shipping.py", "def delivery_days(zone):")]
+    assert not any(s.path.startswith("nowhere/") for s in snippets)
+
+
+def test_a_garbage_model_answer_falls_back_to_search(shop):
+    plain = localize_repo(shop, task=ISSUE, budget_tokens=400)
+    with StubLLM([["I think it is somewhere in the code, good luck!"]]) as stub:
+        from patchlore.agent.model import LitellmModel
+
+        model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, retries=0)
+        guided = localize_repo(shop, task=ISSUE, budget_tokens=400, model=model)
+    assert len(stub.requests) == 1
+    assert [(s.path, s.start_line, s.end_line) for s in guided] == \
+           [(s.path, s.start_line, s.end_line) for s in plain]
