@@ -58,7 +58,7 @@ def localize(
                               note=ui.info) as box:
                 run = run_tests(box, test_cmd, timeout=settings.timeout)
                 repo_path = box.repo_path
-        traces, failing = traces_of(run), failing_tests(run) if run.per_test else []
+        traces, failing = traces_of(run), failing_tests(run)
     with ui.status("searching the repo"):
         snippets = localize_repo(snapshot.root, snapshot.files, task=task, traceback=traces,
                                  failing_tests=failing, repo_path=repo_path,
