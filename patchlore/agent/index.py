@@ -29,7 +29,8 @@ CODE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd", ".c", ".h", ".cc", ".cpp", ".hpp
 DOC_SUFFIXES = (".md", ".rst", ".txt", ".adoc")
 CONFIG_SUFFIXES = (".cfg", ".toml", ".ini", ".yaml", ".yml")
 TEST_PATH = re.compile(r"(^|/)(tests?/|testing/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
-DOC_PATH = re.compile(r"(^|/)(docs?|\.github|changelog\.d|changes)/|(^|/)(README|CHANGE|HISTORY|"
+DOC_PATH = re.compile(r"(^|/)(docs?|examples?|benchmarks?|\.github|changelog\.d|changes)/"
+                      r"|(^|/)(README|CHANGE|HISTORY|"
                       r"NEWS|CONTRIBUTING|AUTHORS|LICENSE)[^/]*$", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")

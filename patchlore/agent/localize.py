@@ -22,9 +22,13 @@ from patchlore.agent.query import Query, build_query
 
 CHARS_PER_TOKEN = 4
 SHOW_LIMIT = 200_000  # a file over this size is never shown whole, only in parts
-OUTLINE_SHARE = 8  # an outline takes at most 1/8 of the budget
+OUTLINE_SHARE = 16  # an outline takes at most 1/16 of the budget, the lines nearest the frames
+FRAME_SHARE = 2  # tracebacks take at most half the budget
+WHOLE_FRAME_FILE = 8  # a file in a traceback is shown whole if it takes at most 1/8
 TEST_SHARE = 5  # the failing tests' functions, at most 1/5
 SAME_FILE = 0.8  # each further chunk of a file counts this much less: several files are seen
+WHOLE_SHARE = 4  # a hit in a long function shows all of it if it takes at most 1/4
+HEADS = 3  # the files whose imports are shown
 
 
 @dataclass
@@ -89,11 +93,22 @@ def _enclosing(chunks: list[Chunk], line: int) -> Chunk | None:
     pool = named or holding
     if not pool:
         return None
-    chunk = min(pool, key=lambda c: c.end - c.start)
-    # a long function is cut into pieces: show the whole function when it fits
-    whole = [c for c in chunks if c.name == chunk.name and c.signature == chunk.signature]
-    return Chunk(chunk.path, min(c.start for c in whole), max(c.end for c in whole),
-                 chunk.name, chunk.signature) if chunk.name else chunk
+    return whole(chunks, min(pool, key=lambda c: c.end - c.start))
+
+
+def whole(chunks: list[Chunk], chunk: Chunk) -> Chunk:
+    """The whole function a chunk is a piece of (a long function is cut into pieces, which
+    touch; two functions of one name do not)."""
+    if not chunk.name:
+        return chunk
+    pieces = sorted((c for c in chunks if c.name == chunk.name
+                     and c.signature == chunk.signature), key=lambda c: c.start)
+    start, end = chunk.start, chunk.end
+    for c in pieces:
+        end = c.end if c.start == end + 1 else end
+    for c in reversed(pieces):
+        start = c.start if c.end == start - 1 else start
+    return Chunk(chunk.path, start, end, chunk.name, chunk.signature)
 
 
 def _structure(index: RepoIndex, path: str, lines: list[str]) -> list[Chunk]:
@@ -120,32 +135,29 @@ def _outline_near(text: str, path: str, near: list[int], limit: int) -> str:
 
 
 def _frames(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
-    by_file: dict[str, list[tuple[int, str]]] = {}
-    for path, line, func in q.frames:
-        by_file.setdefault(path, []).append((line, func))
-    # innermost frames last in a traceback: code under test before the tests themselves
-    order = sorted(reversed(list(by_file)), key=lambda f: kind_of(f) == "test")
-    for path in order:
+    """Innermost frames first (a traceback ends with them), the code under test before the
+    tests; at most 1/FRAME_SHARE of the budget, so the search has its part too."""
+    frames = sorted(reversed(q.frames), key=lambda f: kind_of(f[0]) == "test")
+    floor = p.budget - total // FRAME_SHARE
+    seen: set[str] = set()
+    for path, n, func in dict.fromkeys(frames):
         lines = p.lines(path)
-        if lines is None:
+        if lines is None or p.budget <= floor:
             continue
         size = sum(map(len, lines))
-        near = [n for n, _ in by_file[path]]
-        if size <= total // 4:
-            p.take(path, 1, len(lines), "whole file: in a traceback", "traceback")
-            continue
-        if size > total // 2:
-            text = "".join(lines)
-            body = _outline_near(text, path, near, total // OUTLINE_SHARE)
-            p.note(Snippet(path, 1, len(lines), body,
-                           f"outline (class and def lines) of this {size // 1000} KB file "
-                           "in a traceback", "outline"))
-        chunks = _structure(index, path, lines)
-        for n, func in sorted(set(by_file[path]), key=lambda x: -x[0]):
-            c = _enclosing(chunks, n)
-            if c is not None:
-                name = c.name or func or "module code"
-                p.take(path, c.start, c.end, f"traceback: line {n} is in {name}", "traceback")
+        if path not in seen:
+            seen.add(path)
+            if size <= total // WHOLE_FRAME_FILE:
+                p.take(path, 1, len(lines), "whole file: in a traceback", "traceback")
+            elif size > total // 2:
+                near = [m for f, m, _ in q.frames if f == path]
+                body = _outline_near("".join(lines), path, near, total // OUTLINE_SHARE)
+                p.note(Snippet(path, 1, len(lines), body, f"outline (class and def lines) "
+                               f"of this {size // 1000} KB file in a traceback", "outline"))
+        c = _enclosing(_structure(index, path, lines), n)
+        if c is not None:
+            name = c.name or func or "module code"
+            p.take(path, c.start, c.end, f"traceback: line {n} is in {name}", "traceback")
 
 
 def _test_ids(failing_tests: list[str]) -> list[tuple[str, str]]:
@@ -201,7 +213,7 @@ def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
     return out
 
 
-def _search(p: _Picker, index: RepoIndex, q: Query) -> None:
+def _search(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
     ranked = rank(index, q)
     # pick greedily; each chunk already taken from a file makes the next one count less
     taken: dict[str, int] = {}
@@ -210,12 +222,26 @@ def _search(p: _Picker, index: RepoIndex, q: Query) -> None:
         best = max(range(len(pending)),
                    key=lambda i: pending[i][0] * SAME_FILE ** taken.get(pending[i][1].path, 0))
         score, c = pending.pop(best)
+        chunks = index.file_chunks(c.path)
+        full = whole(chunks, c)
+        if _size(p, full) <= total // WHOLE_SHARE:
+            c = full
         text_words = set(tokens("".join((p.lines(c.path) or [])[c.start - 1:c.end])))
         matched = [w for words, _ in q.groups[:3] for w in words if w in text_words]
         why = f"search: {c.name or 'code'} (score {score:.2f}"
         why += f"; matches {', '.join(dict.fromkeys(matched[:6]))})" if matched else ")"
-        if p.take(c.path, c.start, c.end, why, "search"):
-            taken[c.path] = taken.get(c.path, 0) + 1
+        if not p.take(c.path, c.start, c.end, why, "search"):
+            continue
+        taken[c.path] = taken.get(c.path, 0) + 1
+        head = chunks[0] if chunks else None
+        # the imports of the first few files: a fix that needs one must see them
+        if len(taken) <= HEADS and taken[c.path] == 1 and head and not head.name \
+                and head.end - head.start < 60:
+            p.take(c.path, head.start, head.end, "the file's imports", "search")
+
+
+def _size(p: _Picker, c: Chunk) -> int:
+    return sum(map(len, (p.lines(c.path) or [])[c.start - 1:c.end]))
 
 
 def traces_of(run) -> str:
@@ -252,7 +278,7 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
         from patchlore.agent.guided import guide
 
         guide(model, p, index, task, rank(index, q)[:60], on_reply)
-    _search(p, index, q)
+    _search(p, index, q, total)
     return arrange(p.picked)
 
 

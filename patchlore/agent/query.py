@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from patchlore.agent.index import tokens
+from patchlore.agent.index import kind_of, tokens
 
 FRAME = re.compile(r'File "(?P<a>[^"]+)", line (?P<al>\d+)(?:, in (?P<af>[\w<>]+))?'
                    r'|^(?P<b>[\w./\\-]+\.\w+):(?P<bl>\d+):', re.MULTILINE)
@@ -88,7 +88,18 @@ def build_query(task: str, traceback: str, test_code: str, repo_files: set[str],
         q.files.setdefault(path, "in a traceback")
         if func and not func.startswith("<"):
             idents.append(func)
-    q.names = {n.split(".")[-1].lower() for n in idents if len(n) > 2}
+    # dunder names (__init__) are everywhere: they name nothing in particular
+    q.names = {n.split(".")[-1].lower() for n in idents
+               if len(n) > 2 and not n.split(".")[-1].startswith("__")}
+    stems: dict[str, list[str]] = {}
+    for f in repo_files:
+        if f.endswith(".py") and kind_of(f) == "code":
+            stems.setdefault(f.rsplit("/", 1)[-1][:-3].lower(), []).append(f)
+    for word in set(re.findall(r"[A-Za-z_]\w{2,}", task)):
+        found = stems.get(word.lower(), [])
+        if 0 < len(found) <= 2 and not word.startswith("__"):
+            for f in found:
+                q.files.setdefault(f, f"its name, {word}, is in the issue")
     errors = [f"{m.group('exc')} {m.group('msg')}" for m in ERROR.finditer(text)]
     q.groups = [(tokens(" ".join(idents)), W_IDENT), (tokens(" ".join(errors)), W_ERROR),
                 (tokens(test_code), W_TEST), (tokens(" ".join(f for _, _, f in q.frames)), W_TRACE),
