@@ -62,8 +62,8 @@ def test_look_read_edit_submit_gives_the_sandbox_diff(box, calc_repo):
     assert "-    return a - b\n+    return a + b" in result.diff
     assert "test_mine.py" not in result.diff
     assert box.read_file("test_mine.py") is not None  # it was really written in the sandbox
-    assert [s.changed for s in result.steps] == [False, False, True, True, False]
-    assert result.mattered()[-1].startswith("sed -i")
+    assert result.mattered() == [FIXING[1].split("```bash\n")[1].split("\n```")[0],
+                                 "sed -i 's/return a - b/return a + b/' calc.py"]
     # each request repeats the previous one's messages as its prefix
     bodies = [r for r in stub.requests if not r.get("tools")]
     assert len(bodies) == len(FIXING)

@@ -73,7 +73,6 @@ class Step:
     exit_code: int | None
     seconds: float
     timed_out: bool = False
-    changed: bool = False  # the repo's diff differed after this command
 
 
 @dataclass
@@ -93,12 +92,11 @@ class Exploration:
         return self.status == "submitted"
 
     def mattered(self, limit: int = 12) -> list[str]:
-        """The commands that changed the repo, and those that named a file the diff changes."""
+        """The commands that named a file the diff changes: how it was found, read and edited.
+        (Telling edits apart by diffing after every command would double a step's cost.)"""
         files = set(re.findall(r"^\+\+\+ b/(\S+)", self.diff, re.MULTILINE))
         names = {f.rsplit("/", 1)[-1] for f in files}
-        keep = [s.command[:300] for s in self.steps
-                if s.changed or any(n in s.command for n in names)]
-        return keep[-limit:]
+        return [s.command[:300] for s in self.steps if any(n in s.command for n in names)][-limit:]
 
 
 def start(first_message: str) -> Exploration:
@@ -121,7 +119,6 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
     """Step until the model submits, or a limit stops it. Returns `run`, updated."""
     begin = time.monotonic()
     mode = run.mode or (TEXT if opts.tools == "off" else TOOLS)
-    last_diff = box.diff()
     replies = 0
     while run.status == "running":
         stop = budget.exceeded()
@@ -165,13 +162,10 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
         timeout = opts.command_timeout if left is None else min(opts.command_timeout, left)
         done = box.run(f"exec bash -c {shlex.quote(command)} 2>&1 </dev/null", timeout=timeout,
                        env=ENV)
-        now_diff = box.diff()
-        step = Step(command, done.exit_code, round(done.duration, 3), done.timed_out,
-                    changed=now_diff != last_diff)
-        last_diff = now_diff
+        step = Step(command, done.exit_code, round(done.duration, 3), done.timed_out)
         run.steps.append(step)
         log("explore_step", command=command, exit_code=done.exit_code, seconds=step.seconds,
-            timed_out=done.timed_out, changed=step.changed)
+            timed_out=done.timed_out)
         seen = observation(done.exit_code, done.stdout + done.stderr, opts.output_chars,
                            done.timed_out, timeout)
         run.messages.append({"role": "tool", "tool_call_id": call_id, "content": seen}
