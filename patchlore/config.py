@@ -32,6 +32,10 @@ class Settings:
         default="hosted_vllm/mistralai/Devstral-Small-2-24B-Instruct-2512",
         metadata={"help": "litellm model name"},
     )
+    agent: str = field(
+        default="pipeline",
+        metadata={"help": "pipeline (one request for N edits) | explore (a shell loop)"},
+    )
     api_base: str = field(
         default="http://localhost:8000/v1", metadata={"help": "model endpoint (a vLLM server)"}
     )
@@ -72,6 +76,8 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
+CHOICES = {"sandbox": ("auto", "docker", "local"), "agent": ("pipeline", "explore"),
+           "localize": ("search", "model")}
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -172,14 +178,9 @@ def load_settings(repo: Path | None = None, flags: dict[str, Any] | None = None)
         for name, value in values.items():
             setattr(settings, name, value)
             settings.sources[name] = origin
-    if settings.sandbox not in ("auto", "docker", "local"):
-        raise ConfigError(
-            f"{settings.sources['sandbox']}: sandbox = {settings.sandbox!r}",
-            hint="use auto, docker or local",
-        )
-    if settings.localize not in ("search", "model"):
-        raise ConfigError(
-            f"{settings.sources['localize']}: localize = {settings.localize!r}",
-            hint="use search or model",
-        )
+    for name, allowed in CHOICES.items():
+        value = getattr(settings, name)
+        if value not in allowed:
+            raise ConfigError(f"{settings.sources[name]}: {name} = {value!r}",
+                              hint=f"use {', '.join(allowed[:-1])} or {allowed[-1]}")
     return settings

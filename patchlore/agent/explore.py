@@ -22,6 +22,7 @@ from patchlore.agent.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT,
                                              TOOL_REMINDER, observation)
 from patchlore.agent.model import ContextFull, Model, Reply, ToolsUnsupported, Usage
 from patchlore.agent.verify import TEST_FILE
+from patchlore.agent.verify import TEST_FILE
 from patchlore.sandbox.base import Sandbox
 
 BLOCK = re.compile(r"```bash[ \t]*\n(.*?)```", re.DOTALL)
@@ -30,6 +31,8 @@ THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)  # a reasoning model's h
 ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "MANPAGER": "cat", "TERM": "dumb",
        "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1", "PYTEST_ADDOPTS": "-p no:cacheprovider"}
 TOOLS, TEXT = "tools", "text"
+# servers (model, endpoint) that refused the bash tool in this process: asked once, not per task
+_REFUSED: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -118,7 +121,8 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
             log: Callable[..., None] = lambda kind, **data: None) -> Exploration:
     """Step until the model submits, or a limit stops it. Returns `run`, updated."""
     begin = time.monotonic()
-    mode = run.mode or (TEXT if opts.tools == "off" else TOOLS)
+    server = (model.name, getattr(model, "api_base", ""))
+    mode = run.mode or (TEXT if opts.tools == "off" or server in _REFUSED else TOOLS)
     replies = 0
     while run.status == "running":
         stop = budget.exceeded()
@@ -135,6 +139,7 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
             if opts.tools == "on" or run.mode:
                 raise
             log("explore_tools", supported=False, why=exc.message)
+            _REFUSED.add(server)
             mode = TEXT
             continue
         except ContextFull as exc:

@@ -22,8 +22,11 @@ MAX_ACTIVE = 20  # the active insight list is capped (ExpeL keeps 20)
 def episode_from(result, repo: str, task: str, failures: dict[str, str], model: str,
                  trajectory: str, shown: list[str]) -> Episode:
     sig = signature_of(failures)
+    commands: list[str] = []
     if result.verified:
         diff, outcome, reason = result.patch, VERIFIED, ""
+        chosen = [c for c in result.candidates if c.verified and c.patch == result.patch]
+        commands = chosen[0].commands if chosen else []
     else:
         tried = [c for c in result.candidates if c.diff] or result.candidates
         diff = tried[0].diff if tried else ""
@@ -33,7 +36,7 @@ def episode_from(result, repo: str, task: str, failures: dict[str, str], model: 
     summary = task or "failing tests: " + ", ".join(sig.failing_tests[:5])
     return Episode(repo=repo, task=summary, signature=sig, diff=diff, outcome=outcome,
                    reason=reason, files=files, tests_run=len(failures), model=model,
-                   trajectory=trajectory, insights_shown=shown)
+                   trajectory=trajectory, insights_shown=shown, commands=commands)
 
 
 def settle_credit(store: MemoryStore, shown: list[str], verified: bool) -> list[Insight]:

@@ -64,6 +64,7 @@ class RepairOptions:
     context_tokens: int = 6000
     guided_localize: bool = False  # one request: the model names files and functions to show
     allow_test_edits: bool = False
+    max_steps: int = 40  # model replies per exploration round (--agent explore)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Candidate:
     patch: str = ""  # the sandbox's own diff once applied: what ships
     lines_changed: int = 0
     counts: dict = field(default_factory=dict)
+    commands: list[str] = field(default_factory=list)  # an exploration's that mattered
 
     @property
     def verified(self) -> bool:
@@ -173,6 +175,10 @@ class Proposer(Protocol):
         """Candidates for round `rnd`; `last` are the previous round's, judged (feedback)."""
         ...
 
+    def close(self) -> None:
+        """Release what it holds (sandboxes of its own), once the rounds are over."""
+        ...
+
 
 ProposerFactory = Callable[[Repair], Proposer]
 
@@ -212,6 +218,8 @@ def _rounds(r: Repair, proposers: list[Proposer]) -> None:
                 return
     finally:
         pool.close()
+        for p in proposers:
+            p.close()
     if r.opts.deadline is not None and time.monotonic() >= r.opts.deadline:
         r.result.status, r.result.message = "budget", "stopped at --timeout"
 
@@ -366,6 +374,9 @@ class PipelineProposer:
         reply = self.r.ask(self.messages, rnd)
         self.last_answer = cap_text(reply.texts[0]) if reply.texts else ""
         return _candidates(reply.texts, rnd, self.r.files)
+
+    def close(self) -> None:
+        pass  # it holds nothing beyond its messages
 
 
 def _candidates(texts: list[str], rnd: int, files: RepoFiles) -> list[Candidate]:

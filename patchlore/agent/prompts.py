@@ -84,8 +84,10 @@ def memory_block(insights: list, demos: list) -> str:
         sig = ep.signature
         failure = "\n".join(x for x in [ep.task.strip()[:600],
                                         f"{sig.exc_type}: {sig.message}".strip(": ")] if x)
+        steps = "".join(f"\n$ {c}" for c in ep.commands[:8])
         parts.append(f"## Past repair {n} (verified by its tests)\n### Failure\n{failure}\n"
-                     f"### Verified fix\n```diff\n{ep.diff.strip()[:2500]}\n```")
+                     + (f"### Commands that mattered{steps}\n" if steps else "")
+                     + f"### Verified fix\n```diff\n{ep.diff.strip()[:2500]}\n```")
     return "\n\n".join(parts)
 
 

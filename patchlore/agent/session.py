@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from patchlore.agent.loop import RepairOptions, RepairResult, repair
+from patchlore.agent.explore_proposer import ExploreProposer
+from patchlore.agent.loop import PipelineProposer, RepairOptions, RepairResult, repair
 from patchlore.agent.model import make_model
 from patchlore.agent.trajectory import Trajectory
 from patchlore.config import Settings
@@ -20,6 +21,9 @@ from patchlore.memory.redact import redact_data
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.patchpaths import check_paths, touched_paths
 from patchlore.sandbox.snapshot import Snapshot, take_snapshot
+
+
+PROPOSERS = {"pipeline": [PipelineProposer], "explore": [ExploreProposer]}  # by setting `agent`
 
 
 @dataclass
@@ -67,7 +71,8 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
     traj = Trajectory(runs_root or runs_dir(root), run_id)
     traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
-             test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds)
+             test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds,
+             agent=settings.agent)
     try:
         progress("starting the sandbox")
         with open_sandbox(settings, str(root), warn=warn, snapshot=snapshot,
@@ -76,7 +81,7 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
             same = replace(settings, image=getattr(box, "image", settings.image), setup=False)
             result = repair(snapshot, box, llm, opts, traj,
                             more_boxes=lambda: open_sandbox(same, str(root), snapshot=snapshot),
-                            progress=progress)
+                            progress=progress, proposers=PROPOSERS[settings.agent])
     finally:
         traj.close()
     (traj.dir / "result.json").write_text(json.dumps(redact_data(result.to_dict()), indent=2))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import typer
 
+from patchlore.cli import options
+
 SUGGESTED = Path(".patchlore") / "suggested.patch"
 
 
@@ -28,6 +30,8 @@ def check(
     model: str = typer.Option(None, "--model", help="litellm model name (default: setting)."),
     api_base: str = typer.Option(None, "--api-base", help="Model endpoint (default: setting)."),
     samples: int = typer.Option(4, "--samples", "-n", min=1, max=32, help="Candidates per round."),
+    agent: str = options.AGENT,
+    max_steps: int = options.MAX_STEPS,
     fmt: str = typer.Option("text", "--format", help="text, json or markdown (for a CI job "
                             "summary or a pull-request comment)."),
     repo: Path = typer.Option(Path("."), "--repo", "-r", help="The repository."),
@@ -71,7 +75,7 @@ def check(
     if timed_out:
         report["note"] = f"the tests did not finish within the {budget:.0f} s budget"
     else:
-        report.update(_repair(cmd, repo, model, api_base, samples, fix,
+        report.update(_repair(cmd, repo, model, api_base, samples, fix, agent, max_steps,
                               start + budget - time.monotonic()))
     report["seconds"] = round(time.monotonic() - start, 2)
     _print(report, fmt)
@@ -118,7 +122,7 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
     return proc.returncode, text, timed_out, failing
 
 
-def _repair(cmd: str, repo: Path, model, api_base, samples: int, fix: bool,
+def _repair(cmd: str, repo: Path, model, api_base, samples: int, fix: bool, agent, max_steps,
             seconds_left: float) -> dict:
     """A verified patch within the time left, or why there is none. Never raises."""
     from patchlore.agent.loop import RepairOptions
@@ -132,8 +136,9 @@ def _repair(cmd: str, repo: Path, model, api_base, samples: int, fix: bool,
     try:
         root = find_repo_root(repo)
         settings = load_settings(root, {"model": model, "api_base": api_base, "test_cmd": cmd,
+                                        "agent": agent,
                                         "timeout": seconds_left})
-        opts = RepairOptions(test_cmd=cmd, samples=samples, rounds=2,
+        opts = RepairOptions(test_cmd=cmd, samples=samples, rounds=2, max_steps=max_steps,
                              test_timeout=seconds_left,
                              deadline=time.monotonic() + seconds_left)
         session = run_repair(root, settings, opts,

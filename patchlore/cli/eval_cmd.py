@@ -93,6 +93,8 @@ def run(
     api_base: str = typer.Option(None, "--api-base", help="Model endpoint."),
     samples: int = typer.Option(4, "--samples", "-n", min=1, help="Candidates per round."),
     rounds: int = typer.Option(2, "--rounds", min=1, help="Feedback rounds at most."),
+    agent: str = options.AGENT,
+    max_steps: int = options.MAX_STEPS,
     memory_mode: str = typer.Option(None, "--memory-mode", help="off, read or online."),
     memory: Path = options.MEMORY,
     memory_url: str = options.MEMORY_URL,
@@ -131,6 +133,7 @@ def run(
     settings = load_settings(Path.cwd(), {
         "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
         "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
+        "agent": agent,
         "memory_dir": str(memory) if memory else None, "workdir": workdir, "setup": setup})
     loaded, problems = load_dataset(dataset, split)
     for p in problems:
@@ -138,6 +141,7 @@ def run(
     chosen = select(loaded, instances, slice_, pattern)
     store = open_memory(settings, ui.warn)
     opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=rounds,
+                         max_steps=max_steps,
                          test_timeout=settings.timeout, workers=1, memory=store)
     run_id = run_id or new_run_id()
     out_dir = output / run_id

@@ -27,6 +27,8 @@ def fix(
     timeout: float = typer.Option(None, "--timeout", help="Wall-clock seconds for the whole run."),
     workers: int = typer.Option(None, "--workers", help="Sandboxes verifying at once "
                                 "(default: CPU cores, at most --samples)."),
+    agent: str = options.AGENT,
+    max_steps: int = options.MAX_STEPS,
     allow_test_edits: bool = typer.Option(False, "--allow-test-edits",
                                           help="Accept candidates that edit test files."),
     memory_mode: str = typer.Option(None, "--memory-mode",
@@ -50,6 +52,7 @@ def fix(
       patchlore fix --test-cmd "pytest -q tests/unit" --samples 8 --apply
       patchlore fix --model hosted_vllm/mistralai/Devstral-Small-2-24B-Instruct-2512 --api-base http://gpu:8000/v1
       patchlore fix --issue "total() ignores the discount" --output fix.diff
+      patchlore fix --agent explore --samples 3 --max-steps 30
       patchlore fix --model replay:.patchlore/runs/20261122-101500-ab12cd
     """
     from patchlore.agent.loop import RepairOptions
@@ -62,6 +65,7 @@ def fix(
     start = time.monotonic()
     root = find_repo_root(repo)
     settings = load_settings(root, {"test_cmd": test_cmd, "model": model, "api_base": api_base,
+                                    "agent": agent,
                                     "sandbox": sandbox, "image": image, "setup": setup,
                                     "memory_mode": memory_mode, "memory_url": memory_url,
                                     "memory_dir": str(memory) if memory else None})
@@ -70,7 +74,7 @@ def fix(
         test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds,
         test_timeout=settings.timeout, max_calls=max_calls, max_cost=max_cost,
         deadline=start + timeout if timeout else None, workers=workers or 0,
-        allow_test_edits=allow_test_edits)
+        allow_test_edits=allow_test_edits, max_steps=max_steps)
     with ui.progress("starting") as say:
         session = run_repair(root, settings, opts, warn=ui.warn, progress=say, note=ui.info)
     result = session.result

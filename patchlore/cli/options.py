@@ -29,6 +29,11 @@ SETUP = typer.Option(
     None, "--setup/--no-setup", help="Install the repo's requirements into an image derived "
     "from the sandbox image (built once, then reused; the build may use the network, tests "
     "never do). Default: the setup setting (on).")
+AGENT = typer.Option(None, "--agent", help="pipeline (one request for N SEARCH/REPLACE "
+                     "answers) or explore (N explorations, each working in its own sandbox's "
+                     "shell). Default: the agent setting (pipeline).")
+MAX_STEPS = typer.Option(40, "--max-steps", min=1, help="With --agent explore: model replies "
+                         "per exploration and round.")
 IMAGE_WORKDIR = typer.Option(None, "--workdir",
                              help="The repo's path in those images (default /testbed).")
 

@@ -44,6 +44,7 @@ class Episode:
     source: str = "fix"
     trajectory: str = ""
     insights_shown: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # an exploration's commands that mattered
     created: float = field(default_factory=time.time)
     id: str = ""
     schema: int = SCHEMA_VERSION
