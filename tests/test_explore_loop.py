@@ -11,10 +11,11 @@ import pytest
 
 from conftest import make_repo, run_cli, tree_digest
 from stub_llm import StubLLM
+from test_fix import EXAMPLE, repo  # noqa: F401  (the pricing example, as a fixture)
+from test_fix import fix as fix_cli
 from patchlore.agent.explore_prompts import SYSTEM as EXPLORE_SYSTEM
 
 pytestmark = pytest.mark.usefixtures("docker_ready")
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pricing"
 MODEL = "hosted_vllm/stub-coder"
 SED = "sed -i 's|(1 + percent / 100)|(1 - percent / 100)|' cart.py"
 
@@ -27,17 +28,9 @@ def steps(body: dict) -> int:
     return sum(m["role"] == "assistant" for m in body["messages"])
 
 
-@pytest.fixture
-def repo(tmp_path):
-    files = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
-    return make_repo(tmp_path / "pricing", files)
-
-
 def fix(repo, stub, *args, env=None):
-    return run_cli("fix", "--repo", str(repo), "--model", MODEL, "--api-base", stub.api_base,
-                   "--agent", "explore", "--sandbox", "docker", "--json", *args,
-                   env={"PATCHLORE_TEST_CMD": "python3 -m pytest -q -p no:cacheprovider",
-                        "PATCHLORE_MEMORY_MODE": "off", **(env or {})}, timeout=300)
+    return fix_cli(repo, stub, "--agent", "explore", "--sandbox", "docker", "--json", *args,
+                   env=env)
 
 
 def test_an_exploration_fixes_the_example_and_is_verified(repo):
