@@ -135,8 +135,8 @@ def prefix_share(requests: list[dict]) -> dict:
     convs: dict[str, str] = {}
     for body in requests:
         msgs = body["messages"]
-        if msgs[0]["content"] != EXPLORE_SYSTEM:
-            continue
+        if msgs[0]["content"] != EXPLORE_SYSTEM or body.get("tools"):
+            continue  # the pipeline's reproduction request; the tool probe the stub refused
         text = json.dumps(msgs)
         key = msgs[1]["content"]
         prev = convs.get(key, "")
@@ -175,7 +175,7 @@ def minibench() -> dict:
             "prompt_tokens_per_task": round(sum(r.get("prompt_tokens", 0) for r in recs) / n),
             "completion_tokens_per_task": round(
                 sum(r.get("completion_tokens", 0) for r in recs) / n),
-            "requests_per_task": round(len(requests) / n, 1),
+            "requests_per_task": round(len(requests) / n, 1),  # with the one refused probe
             "prefix": prefix_share(requests)}
 
 
