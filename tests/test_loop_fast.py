@@ -55,6 +55,8 @@ def test_verified_fix_ships_the_sandbox_s_diff(calc, tmp_path):
     (EDITS_TEST, Status.TESTS_EDITED, "edits test files (test_calc.py)"),
     (WRONG_CONTEXT, Status.NOT_APPLIED, "the diff does not apply"),
     (GARBAGE, Status.INVALID, "no edits found"),
+    (edit("calc.py", "def add(a, b):\n", "import os\nos._exit(3)\n\n\ndef add(a, b):\n"),
+     Status.BROKE_PASSING, "the test run reported no outcomes (exit 3)"),
     (edit("calc.py", "    return a / b\n", "    return a + b\n"), Status.INVALID,
      "some edits did not match:\ncalc.py: the SEARCH text is not in the file"),
 ])

@@ -135,9 +135,8 @@ def _judged(run: TestRun, baseline: TestRun, failing: list[str], patch: str) -> 
     if not baseline.per_test:
         if run.passed:
             return Verdict(Status.VERIFIED, "", patch, run=run)
-        tail = (run.command.stdout + run.command.stderr)[-1500:]
-        return Verdict(Status.STILL_FAILING, f"the test command still fails:\n{tail}", patch,
-                       failed_f2p=list(failing), run=run)
+        return Verdict(Status.STILL_FAILING, f"the test command still fails:\n{_tail(run)}",
+                       patch, failed_f2p=list(failing), run=run)
     kept = baseline.ids(*PASSING)
     still, broken = judge(run.statuses, failing, kept)
     parts = []
@@ -145,9 +144,16 @@ def _judged(run: TestRun, baseline: TestRun, failing: list[str], patch: str) -> 
         parts.append("breaks tests that passed before:\n" + _outcomes(run, broken, 800))
     if still:
         parts.append("still failing:\n" + _outcomes(run, still, 1200))
+    if (broken or still) and not run.per_test:  # the run died before reporting: say how
+        parts.append(f"the test run reported no outcomes (exit {run.command.exit_code}):\n"
+                     + _tail(run))
     status = (Status.BROKE_PASSING if broken else Status.STILL_FAILING if still
               else Status.VERIFIED)
     return Verdict(status, "\n".join(parts), patch, still, broken, run)
+
+
+def _tail(run: TestRun, chars: int = 1500) -> str:
+    return (run.command.stdout + run.command.stderr)[-chars:]
 
 
 def _outcomes(run: TestRun, ids: list[str], chars: int) -> str:
