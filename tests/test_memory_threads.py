@@ -72,3 +72,37 @@ def test_threads_reading_while_the_log_grows_miss_nothing(tmp_path):
     assert shared.stats()["episodes"] == n_proc + n_thread
     fresh = MemoryStore(path)
     assert {e.id for e in fresh.episodes()} == {e.id for e in eps}
+
+
+def test_eval_run_workers_learn_into_one_store(mirrors, tmp_path):
+    """`eval run --workers 3 --memory-mode online`: three instances repaired at once by worker
+    threads sharing one store, each leaving its episode and its lesson, and nothing else."""
+    import json
+
+    from conftest import run_cli
+    from patchlore.agent.prompts import DISTILL
+    from stub_llm import StubLLM
+    from test_eval_run import SCRIPT, eval_args
+
+    module = {"patchlore__chunks-1": "chunks.py", "patchlore__durations-1": "durations.py",
+              "patchlore__flatten-1": "nested.py"}
+
+    def answer(body: dict) -> list[str]:  # requests come in any order: route by content
+        messages = body["messages"]
+        iid = next(i for i, name in module.items() if name in json.dumps(messages))
+        if messages[0]["content"] == DISTILL:
+            return [json.dumps([{"op": "ADD", "text": f"A lesson from {iid}."}])]
+        return [SCRIPT[iid][0 if "reproduce the bug" in messages[-1]["content"] else 1]]
+
+    mem = tmp_path / "memory"
+    with StubLLM(answer) as stub:
+        res = run_cli(*eval_args(mirrors, tmp_path / "runs", stub, "--run-id", "w3",
+                                 "--workers", "3", "--memory-mode", "online",
+                                 "--memory", str(mem)), timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "memory:" not in res.stderr, res.stderr  # no skipped line, no failed write
+    store = MemoryStore(mem)
+    assert sorted(e.outcome for e in store.episodes()) == ["verified"] * 3
+    assert sorted(i.text for i in store.insights()) == [f"A lesson from {i}." for i in
+                                                        sorted(module)]
+    assert all(json.loads(ln) for ln in (mem / "log.jsonl").read_text().splitlines())
