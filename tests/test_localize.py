@@ -229,3 +229,40 @@ def test_a_garbage_model_answer_falls_back_to_search(shop):
     assert len(stub.requests) == 1
     assert [(s.path, s.start_line, s.end_line) for s in guided] == \
            [(s.path, s.start_line, s.end_line) for s in plain]
+
+
+TABLE = "OFFSET = 1\n" + "".join(f"ROW_{i} = {i}  # {'.' * 50}\n" for i in range(4000))
+ADDER = {"adder.py": "from table import OFFSET\n\n\ndef add(a, b):\n    return a + b + OFFSET\n",
+         "table.py": TABLE,
+         "test_adder.py": "from adder import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"}
+
+
+def test_the_loop_verifies_an_edit_to_a_file_over_200_kb_it_never_showed(tmp_path):
+    from loopkit import edit, run_repair
+
+    assert len(TABLE) > 200_000
+    repo = make_repo(tmp_path / "adder", ADDER)
+    ran = run_repair(repo, tmp_path / "work", [[edit("table.py", "OFFSET = 1\n", "OFFSET = 0\n")]],
+                     context_tokens=300)
+    prompt = ran.kinds("prompt")[-1]["messages"][1]["content"]
+    assert "OFFSET = 1\n" not in prompt  # table.py's first line was never shown
+    assert ran.result.status == "verified", ran.result.message
+    assert "-OFFSET = 1\n+OFFSET = 0\n" in ran.result.patch
+
+
+def test_the_loop_asks_the_model_where_to_look_when_guided(tmp_path):
+    from loopkit import edit, run_repair
+
+    repo = make_repo(tmp_path / "shop", {**FILES, "test_cart.py": (
+        "from shop.pricing import Cart\n\n\ndef test_discount():\n    c = Cart()\n"
+        "    c.add('a', 100)\n    assert c.apply_discount(10) == 90\n")})
+    fix = edit("shop/pricing.py", "        return self.subtotal() * (1 + percent / 100)\n",
+               "        return self.subtotal() * (1 - percent / 100)\n")
+    ran = run_repair(repo, tmp_path / "work", [["shop/shipping.py\nfunction: delivery_days\n"],
+                                               [fix]], guided_localize=True,
+                     context_tokens=600)
+    assert ran.result.status == "verified", ran.result.message
+    assert ran.result.usage.calls == 2
+    assert [e.get("step") for e in ran.kinds("model_reply")] == ["localize", None]
+    prompt = ran.kinds("prompt")[-1]["messages"][1]["content"]
+    assert "named by the model" in prompt and "def delivery_days(zone):" in prompt
