@@ -28,13 +28,11 @@ class Chunk:
     signature: str = ""  # the def or class line(s)
 
 
-def chunk_file(path: str, text: str, parse: bool = True) -> list[Chunk]:
-    """Chunks in line order; `parse=False` cuts Python at def lines like other files,
-    without `ast` (much faster; no qualified names)."""
+def chunk_file(path: str, text: str) -> list[Chunk]:
     lines = text.splitlines()
     if not lines:
         return []
-    if parse and path.endswith((".py", ".pyi")):
+    if path.endswith((".py", ".pyi")):
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from patchlore.agent.chunks import Chunk, chunk_file
 
-VERSION = "1"  # bump when what is indexed or how it is tokenized changes
+VERSION = "2"  # bump when what is indexed, or how it is cut or tokenized, changes
 KEEP = 32  # indexes kept on disk
 INDEX_LIMIT = 1_000_000  # larger files are data, not code: not indexed (still editable)
 CODE_SUFFIXES = (".py", ".pyi", ".pyx", ".pxd", ".c", ".h", ".cc", ".cpp", ".hpp", ".cu", ".rs",
@@ -67,10 +67,11 @@ def kind_of(path: str) -> str:
 
 
 def indexable(path: str) -> bool:
-    if path.endswith(CODE_SUFFIXES):
-        return True
-    # docs and config files in test folders are fixtures: data, not what a fix changes
-    return path.endswith(DOC_SUFFIXES + CONFIG_SUFFIXES) and not TEST_PATH.search(path)
+    """Source, docs and config; not tests (a fix goes in the code under test: the failing
+    tests' own files are read when they fail) nor the fixtures in test folders."""
+    if TEST_PATH.search(path):
+        return False
+    return path.endswith(CODE_SUFFIXES + DOC_SUFFIXES + CONFIG_SUFFIXES)
 
 
 def read_text(root: Path, path: str, limit: int | None = None) -> str | None:
@@ -201,11 +202,10 @@ def build(root: Path, files: list[str], key: str = "",
         sizes[path] = len(text)
         lines = text.splitlines()
         path_words = tokens(path)
-        blob = (blobs or {}).get(path, "")
+        blob = f"{VERSION}:{blobs[path]}" if blobs and path in blobs else ""
         mine = cache.get(blob, path) if blob else None
         if mine is None:
-            # test files are cut at def lines without parsing: many, large, rarely the fix
-            mine = chunk_file(path, text, parse=not TEST_PATH.search(path))
+            mine = chunk_file(path, text)
             if blob:
                 cache.put(blob, mine)
         for c in mine:

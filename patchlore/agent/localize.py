@@ -112,9 +112,9 @@ def whole(chunks: list[Chunk], chunk: Chunk) -> Chunk:
 
 
 def _structure(index: RepoIndex, path: str, lines: list[str]) -> list[Chunk]:
-    """A file's chunks with their names: the index's, or parsed now (test files are indexed
-    without parsing; files added in the sandbox are not indexed)."""
-    if path in index.sizes and kind_of(path) != "test":
+    """A file's chunks with their names: the index's, or parsed now (tests and files added
+    in the sandbox are not indexed)."""
+    if path in index.sizes:
         return index.file_chunks(path)
     return chunk_file(path, "".join(lines))
 
@@ -187,8 +187,8 @@ def _tests(p: _Picker, index: RepoIndex, failing_tests: list[str], budget: int) 
 
 
 def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
-    """Every chunk with its score for the query, best first; tests, docs and config
-    count less (docs not at all unless the issue is about them)."""
+    """Every chunk with its score for the query, best first; docs and config count less
+    (docs not at all unless the issue is about them)."""
     import numpy as np
 
     total = np.zeros(len(index.chunks))
@@ -203,7 +203,7 @@ def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
         kind = kind_of(c.path)
         if kind == "doc" and not q.about_docs:
             continue
-        score *= {"test": 0.3, "doc": 0.5, "config": 0.5}.get(kind, 1.0)
+        score *= {"doc": 0.5, "config": 0.5}.get(kind, 1.0)
         if c.name and c.name.split(".")[-1].lower() in q.names:
             score *= 1.5
         if c.path in q.files:
