@@ -33,6 +33,7 @@ class Lane:
 
 class ExploreProposer:
     name = "explore"
+    localizes = False  # the model finds the code itself: no snippets to compute
 
     def __init__(self, r: Repair) -> None:
         self.r = r

@@ -190,9 +190,11 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
     start = time.monotonic()
     r = Repair(snapshot, box, model, opts, traj, progress, more_boxes)
     if _reproduce(r):
-        _localize(r)
+        makers = proposers or [PipelineProposer]
+        if any(getattr(make, "localizes", True) for make in makers):  # the explorer looks itself
+            _localize(r)
         _recall(r)
-        _rounds(r, [make(r) for make in proposers or [PipelineProposer]])
+        _rounds(r, [make(r) for make in makers])
         _select(r)
         _learn(r)
     r.result.seconds = time.monotonic() - start

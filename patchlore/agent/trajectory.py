@@ -8,6 +8,7 @@ every string is capped at TEXT_LIMIT characters, and the cut says so where it wa
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -49,12 +50,15 @@ class Trajectory:
         self.path = self.dir / "trajectory.jsonl"
         self._fh = self.path.open("a", encoding="utf-8")
         self._start = time.monotonic()
+        self._lock = threading.Lock()  # parallel explorations log from their own threads
 
     def log(self, kind: str, **data) -> None:
         event = {"t": round(time.monotonic() - self._start, 3), "kind": kind,
                  **_capped(redact_data(data))}
-        self._fh.write(json.dumps(event, default=str) + "\n")
-        self._fh.flush()
+        line = json.dumps(event, default=str) + "\n"
+        with self._lock:
+            self._fh.write(line)
+            self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
