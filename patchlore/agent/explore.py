@@ -22,7 +22,6 @@ from patchlore.agent.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT,
                                              TOOL_REMINDER, observation)
 from patchlore.agent.model import ContextFull, Model, Reply, ToolsUnsupported, Usage
 from patchlore.agent.verify import TEST_FILE
-from patchlore.agent.verify import TEST_FILE
 from patchlore.sandbox.base import Sandbox
 
 BLOCK = re.compile(r"```bash[ \t]*\n(.*?)```", re.DOTALL)
