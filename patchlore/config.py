@@ -54,7 +54,21 @@ class Settings:
         default="",
         metadata={"help": "commands that install them (one per line); empty: guessed"},
     )
+    python: str = field(
+        default="auto",
+        metadata={"help": "the sandbox image's Python: auto (from the repo's metadata and date), "
+                          "3.9, 3.11 or 3.13"},
+    )
+    deps_date: str = field(
+        default="",
+        metadata={"help": "install dependencies as of this day (YYYY-MM-DD); empty: the row's "
+                          "created_at or the commit's date; none: today's"},
+    )
     timeout: float = field(default=600.0, metadata={"help": "seconds per sandbox command"})
+    test_time_limit: float = field(
+        default=60.0,
+        metadata={"help": "seconds one pytest test may run (pytest-timeout); 0: no limit"},
+    )
     mem_limit: str = field(default="2g", metadata={"help": "sandbox memory limit"})
     cpus: float = field(default=2.0, metadata={"help": "sandbox CPU limit"})
     pids_limit: int = field(default=512, metadata={"help": "sandbox process limit"})

@@ -1,12 +1,16 @@
 """A package index and a repo with requirements, for tests and benchmarks of environment setup.
 
-PyPI stands behind a remote network; a PEP 503 index served on the Docker bridge takes its
-place, with wheels built by the tests' own backend (tests/wheelkit.py)."""
+PyPI stands behind a remote network; an index served on the Docker bridge takes its place, with
+wheels built by the tests' own backend (tests/wheelkit.py) and any others a test publishes."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -49,7 +53,22 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
         (root / rel).write_text(text)
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Index(SimpleHTTPRequestHandler):
+    """Static files; a project page as PEP 691 JSON (with PEP 700 upload times, which uv's
+    exclude-newer reads) to clients that ask for it, as uv does."""
+
+    def send_head(self):
+        page = Path(self.translate_path(self.path)) / "index.json"
+        if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", "") \
+                and page.is_file():
+            body = page.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
+        return super().send_head()
+
     def log_message(self, *args) -> None:  # one line per request would drown the output
         pass
 
@@ -67,29 +86,54 @@ def bridge_gateway(client) -> str:
     return socket.inet_ntoa(struct.pack("<I", int(gateway, 16)))
 
 
+def build_wheel(src: Path, dest: Path, name: str, version: str, code: str) -> Path:
+    """A wheel of `name` holding src/<module>/__init__.py = code, built by the tests' backend."""
+    module = name.replace("-", "_")
+    write_tree(src, {"pyproject.toml": PYPROJECT.format(name=name, version=version),
+                     f"src/{module}/__init__.py": code})
+    built = subprocess.run([sys.executable, "-c", "import sys, wheelkit; "
+                            "print(wheelkit.build_wheel(sys.argv[1]))", str(dest)],
+                           cwd=src, env={"PYTHONPATH": str(HERE)}, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    return dest / built
+
+
 class PackageIndex:
-    """pl-tinydep 1.0 on an index that containers on the bridge reach; `env` points pip at it."""
+    """pl-tinydep 1.0 (uploaded in 2020) on an index that containers on the bridge reach;
+    `env` points pip and uv at it; `add` publishes more."""
 
     def __init__(self, root: Path) -> None:
         from patchlore.sandbox.docker_backend import docker_client
 
-        dep = root / "pl-tinydep"
-        write_tree(dep, {"pyproject.toml": PYPROJECT.format(name="pl-tinydep", version="1.0"),
-                         "src/pl_tinydep/__init__.py": "def double(x):\n    return 2 * x\n"})
-        (root / "files").mkdir()
-        built = subprocess.run([sys.executable, "-c", "import sys, wheelkit; "
-                                "print(wheelkit.build_wheel(sys.argv[1]))", str(root / "files")],
-                               cwd=dep, env={"PYTHONPATH": str(HERE)}, capture_output=True,
-                               text=True, check=True).stdout.strip()
-        (root / "simple" / "pl-tinydep").mkdir(parents=True)
-        (root / "simple" / "pl-tinydep" / "index.html").write_text(
-            f'<a href="../../files/{built}">{built}</a>\n')
-        self.server = ThreadingHTTPServer(("0.0.0.0", 0),
-                                          partial(_Quiet, directory=str(root)))
+        self.root = root
+        (root / "files").mkdir(parents=True)
+        self.uploaded: dict[str, dict[str, str]] = {}  # project -> {file name: upload time}
+        self.add(build_wheel(root / "src" / "1.0", root / "files", "pl-tinydep", "1.0",
+                             "def double(x):\n    return 2 * x\n"), "2020-01-01T00:00:00Z")
+        self.server = ThreadingHTTPServer(("0.0.0.0", 0), partial(_Index, directory=str(root)))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         bridge = bridge_gateway(docker_client())
         self.env = {"PIP_INDEX_URL": f"http://{bridge}:{self.server.server_address[1]}/simple/",
                     "PIP_TRUSTED_HOST": bridge}
+
+    def add(self, wheel: Path, uploaded: str) -> None:
+        """Publish `wheel` (a file) as uploaded at `uploaded` (RFC 3339)."""
+        if wheel.parent != self.root / "files":
+            shutil.copy(wheel, self.root / "files" / wheel.name)
+        project = re.sub(r"[-_.]+", "-", wheel.name.split("-")[0]).lower()
+        files = self.uploaded.setdefault(project, {})
+        files[wheel.name] = uploaded
+        page = self.root / "simple" / project
+        page.mkdir(parents=True, exist_ok=True)
+        entries = [{"filename": f, "url": f"../../files/{f}", "upload-time": t,
+                    "hashes": {"sha256": hashlib.sha256((self.root / "files" / f).read_bytes())
+                               .hexdigest()}} for f, t in sorted(files.items())]
+        (page / "index.html").write_text("".join(
+            f'<a href="{e["url"]}#sha256={e["hashes"]["sha256"]}">{e["filename"]}</a>\n'
+            for e in entries))
+        (page / "index.json").write_text(json.dumps({
+            "meta": {"api-version": "1.1"}, "name": project, "files": entries,
+            "versions": sorted({f.split("-")[1] for f in files})}))
 
     def close(self) -> None:
         self.server.shutdown()

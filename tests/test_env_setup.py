@@ -70,7 +70,7 @@ def test_requirements_are_installed_once_and_make_gold_resolve(dataset, index, e
     (tag,) = env_images()
     assert tag.startswith("patchlore-env:patchlore__tinycalc-")
     log = next((tmp_path / "cache" / "env").glob("*.log"))
-    assert "Successfully installed pl-tinydep-1.0" in log.read_text()
+    assert "+ pl-tinydep==1.0" in log.read_text()
     built_at = log.stat().st_mtime_ns
 
     again = grade(dataset, tmp_path / "again", env)  # the image is reused, not rebuilt
@@ -131,8 +131,9 @@ def test_a_row_s_own_recipe_wins_over_guessing():
     assert recipe(files.get) == ["python -m pip install -r requirements.txt",
                                  "python -m pip install -e ."]
     extras = '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
-    assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get) == [
-        "python -m pip install -r requirements-dev.txt", "python -m pip install -e '.[test]'"]
+    assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get, uv=True) == [
+        "uv pip install -r requirements-dev.txt || install_lines requirements-dev.txt",
+        "uv pip install -e '.[test]'"]
     assert recipe({"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
 
 
@@ -149,7 +150,7 @@ def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp
     assert "No module named 'tinycalc'" in bare.stdout
     before = requirements_check(repo, env)
     assert "built by the first sandbox" in before["detail"]
-    assert "python -m pip install -r requirements.txt; python -m pip install -e ." in \
+    assert "uv pip install -r requirements.txt; uv pip install -e ." in \
         before["detail"]
     fix = ("src/tinycalc/__init__.py\n<<<<<<< SEARCH\n    return double(x) + x\n=======\n"
            "    return double(double(x))\n>>>>>>> REPLACE\n")

@@ -40,10 +40,14 @@ def check_docker(image: str) -> list[Check]:
                       "start Docker first")]
     version = client.version().get("Version", "?")
     checks = [Check("docker", "ok", f"engine {version}")]
+    from patchlore.sandbox.images import stale
+
     try:
         img = require_image(client, image)
         size = img.attrs.get("Size", 0) / 1e6
-        checks.append(Check("image", "ok", f"{image} ({size:.0f} MB)"))
+        why = stale(client, image)
+        checks.append(Check("image", "warn", why, "patchlore sandbox build") if why
+                      else Check("image", "ok", f"{image} ({size:.0f} MB)"))
     except SandboxUnavailable as exc:
         checks.append(Check("image", "fail", exc.message, exc.hint))
     return checks
@@ -51,9 +55,10 @@ def check_docker(image: str) -> list[Check]:
 
 def check_requirements(root: Path, settings) -> Check:
     """What the sandbox will install for this repo, and whether that image is built yet."""
-    from patchlore.errors import NotARepoError, SandboxUnavailable
+    from patchlore.errors import NotARepoError, PatchloreError, SandboxUnavailable
     from patchlore.sandbox.docker_backend import docker_client
     from patchlore.sandbox.envsetup import exists, plan
+    from patchlore.sandbox.pyversion import base_image
     from patchlore.sandbox.snapshot import take_snapshot
 
     if not settings.setup:
@@ -64,13 +69,20 @@ def check_requirements(root: Path, settings) -> Check:
         return Check("requirements", "ok", "not a git repo: nothing to check")
     try:
         client = docker_client(timeout=5)
-        steps, tag = plan(client, settings.image, snap, settings.setup_cmd)
+        base, bounds, choice = base_image(client, settings, snap, str(root))
+        made = plan(client, base, snap, settings.setup_cmd, bounds=bounds)
     except SandboxUnavailable:  # the docker and image rows say why
         return Check("requirements", "ok", "not checked without Docker and the image")
-    if not steps:
-        return Check("requirements", "ok", "nothing to install: the sandbox image as it is")
-    done = "built" if exists(client, tag) else "built by the first sandbox (needs your index)"
-    return Check("requirements", "ok", f"{tag} ({done}): {'; '.join(steps)}")
+    except PatchloreError as exc:
+        return Check("requirements", "fail", exc.message, exc.hint)
+    on = f"on {base} (Python {choice.python}: {choice.why or 'the default'})"
+    if not made.steps:
+        return Check("requirements", "ok", f"nothing to install: {on}")
+    done = "built" if exists(client, made.tag) else \
+        "built by the first sandbox (needs your index)"
+    date = f", dependencies as of {bounds.date}" if bounds.date and made.uv else ""
+    return Check("requirements", "ok",
+                 f"{made.tag} ({done}) {on}{date}: {'; '.join(made.steps)}")
 
 
 def check_model(model: str, api_base: str) -> Check:

@@ -26,27 +26,33 @@ def build(
     method: str = typer.Option(
         "auto", "--method", help="auto (dockerfile if a registry answers, else debootstrap), "
         "dockerfile, or debootstrap."),
-    image: str = typer.Option(None, "--image", help="Tag to build (default: the `image` setting)."),
+    image: str = typer.Option(None, "--image", help="Tag to build (default: the `image` setting, "
+                              "or beside it `:py3.X` for another Python)."),
+    python: str = typer.Option("3.11", "--python", help="3.9 (bullseye), 3.11 (bookworm) or "
+                               "3.13 (trixie): the Debian release whose Python the image has."),
 ) -> None:
-    """Build the default sandbox image (Python 3, git, pytest, patch, a non-root user).
+    """Build a sandbox image (Debian's Python 3, git, pytest, pytest-timeout, patch, a non-root
+    user). Repos whose metadata or date call for another Python get the image of that Python
+    (`patchlore doctor` says which and why).
 
     \b
     Examples:
       patchlore sandbox build                      # picks the way that works here
       sudo patchlore sandbox build --method debootstrap   # offline, from Debian packages
+      patchlore sandbox build --python 3.9         # for repos that need Python < 3.10
     """
     import time
 
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.sandbox.docker_backend import docker_client
-    from patchlore.sandbox.images import build_image
+    from patchlore.sandbox.images import build_image, tag_for
 
-    tag = image or load_settings(Path.cwd()).image
+    tag = image or tag_for(python, load_settings(Path.cwd()).image)
     client = docker_client(timeout=600)
     start = time.monotonic()
     with ui.status(f"building {tag}"):
-        used = build_image(client, tag, method, ui.info)
+        used = build_image(client, tag, method, ui.info, python)
     ui.info(f"built {tag} with {used} in {time.monotonic() - start:.0f} s")
 
 

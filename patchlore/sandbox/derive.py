@@ -62,9 +62,15 @@ def derive_image(client, base: str, tag: str, script: str, *, files: list[bytes]
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(log)
         if code != 0:
-            tail = " | ".join(log.strip().splitlines()[-3:])[-400:]
+            lines = log.strip().splitlines()
+            tail = " | ".join(lines[-3:])[-400:]
             what = f"timed out after {timeout:.0f} s" if code is None else f"exit {code}"
-            raise PatchloreError(f"environment setup for {tag} failed ({what}): {tail}",
+            # the script runs under `set -x`: its last traced command is the step that failed
+            step = next((ln[2:] for ln in reversed(lines) if ln.startswith("+ ")), "")
+            where = f" at `{step[:120]}`" if step else ""
+            log_note = f"; log: {log_path}" if log_path else ""
+            raise PatchloreError(f"environment setup for {tag} failed{where} ({what}): "
+                                 f"{tail}{log_note}",
                                  hint=f"full log: {log_path}" if log_path else "")
         repository, _, version = tag.rpartition(":")
         container.commit(repository=repository, tag=version, changes=changes or [])

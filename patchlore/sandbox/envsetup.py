@@ -7,20 +7,29 @@ install of it with its test extras: the image then holds the dependencies, and t
 test is the repo copied in later at the same path. Everything goes into a venv at
 /opt/patchlore/venv that also sees the image's own packages (pytest), first on PATH.
 
-The derived image is built once per base image, recipe and content of the files the recipe
-reads (`patchlore-env:<repo>-<key>`), under a file lock so parallel runs build it once. The
-build may use the network, with the host's pip settings and CA bundle; tests never do.
+Time travel: the guessed recipe installs with uv (the host's binary, copied in for the build
+only), no newer than the code's date (`Bounds.date`: uv's exclude-newer; setuptools never older
+than its first PEP 660 releases, which editable installs need). A copy without .git gets a
+pretend version (`Bounds.version`), for setuptools-scm and the like.
+
+The derived image is built once per base image, recipe, date bound and content of the files the
+recipe reads (`patchlore-env:<repo>-<key>`), under a file lock so parallel runs build it once.
+The build may use the network, with the host's pip settings and CA bundle; tests never do.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from patchlore.errors import PatchloreError
@@ -31,7 +40,8 @@ REPO = "/repo"  # where the setup installs from: the sandbox copies the repo to 
 CA_PATH = "/etc/patchlore/setup-ca.pem"
 REQUIREMENT_FILES = ("requirements.txt", "requirements-test.txt", "requirements_test.txt",
                      "test-requirements.txt", "test_requirements.txt", "requirements-dev.txt",
-                     "requirements/test.txt", "requirements/tests.txt", "requirements/dev.txt")
+                     "requirements_dev.txt", "requirements/test.txt", "requirements/tests.txt",
+                     "requirements/dev.txt")
 PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 TEST_EXTRAS = ("test", "tests", "testing")
 PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
@@ -39,6 +49,12 @@ PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFA
            "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 URL_LISTS = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS")
 CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+UV_FROM_PIP = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+               "PIP_TRUSTED_HOST": "UV_INSECURE_HOST"}
+UV = "/opt/patchlore/bin/uv"  # the host's, for the build only
+UV_CONFIG = "/opt/patchlore/uv.toml"
+# setuptools 65 (late 2022) builds any setup.py project editable by PEP 660, as uv needs
+SETUPTOOLS_FLOOR = dt.date(2022, 12, 1)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # so `pytest` (not only `python -m pytest`) runs under the venv's python
 PYTEST_SHIM = f"#!{VENV}/bin/python\nimport sys\nfrom pytest import console_main\n" \
@@ -47,22 +63,96 @@ PYTEST_SHIM = f"#!{VENV}/bin/python\nimport sys\nfrom pytest import console_main
 Reader = Callable[[str], "str | None"]
 
 
-def recipe(read: Reader, setup_cmd: str = "") -> list[str]:
+@dataclass(frozen=True)
+class Bounds:
+    """What the code's time says about its environment."""
+
+    date: dt.date | None = None  # dependencies no newer than this day (None: today's)
+    version: str = ""  # the version a copy without .git pretends to be ('' : none)
+
+
+def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
     """Shell steps, run in the repo with the venv first on PATH; `read(path)` gives one of
-    the repo's files, or None. Empty: nothing to install."""
+    the repo's files, or None. Empty: nothing to install. With `uv`, uv installs."""
     if setup_cmd.strip():  # the user's (or the dataset row's) own recipe: never guess on top
         return [line for line in setup_cmd.splitlines() if line.strip()]
-    steps = [f"python -m pip install -r {f}" for f in REQUIREMENT_FILES if read(f) is not None]
-    try:
-        meta = tomllib.loads(read("pyproject.toml") or "")
-    except tomllib.TOMLDecodeError:
-        meta = {}
+    install = "uv pip install" if uv else "python -m pip install"
+    # a test or dev file that does not resolve as a whole (a line yanked since, say) goes in
+    # line by line: the tests may not need what is left out; the repo's own needs must install
+    steps = [f"{install} -r {f}" + ("" if f == REQUIREMENT_FILES[0] else f" || install_lines {f}")
+             for f in REQUIREMENT_FILES if read(f) is not None]
+    meta = _pyproject(read)
     if read("setup.py") is not None or "project" in meta or "build-system" in meta:
         extras = [e for e in TEST_EXTRAS
                   if e in meta.get("project", {}).get("optional-dependencies", {})]
         target = "." + (f"[{','.join(extras)}]" if extras else "")
-        steps.append("python -m pip install -e " + shlex.quote(target))
+        steps.append(f"{install} -e " + shlex.quote(target))
     return steps
+
+
+def _pyproject(read: Reader) -> dict:
+    try:
+        return tomllib.loads(read("pyproject.toml") or "")
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def dist_name(read: Reader) -> str:
+    """The project's distribution name from its metadata, or ''."""
+    name = _pyproject(read).get("project", {}).get("name", "")
+    for file, pattern in (("setup.cfg", r"^\s*name\s*=\s*([\w.-]+)\s*$"),
+                          ("setup.py", r"\bname\s*=\s*['\"]([\w.-]+)['\"]")):
+        if not name:
+            m = re.search(pattern, read(file) or "", re.MULTILINE)
+            name = m.group(1) if m else ""
+    return name
+
+
+def pretend_version(read: Reader, version: str) -> dict[str, str]:
+    """setuptools-scm's pretend version for this project (its per-dist form when the name is
+    known, so dependencies built from source keep their own), or {}."""
+    if not version:
+        return {}
+    name = dist_name(read)
+    key = "SETUPTOOLS_SCM_PRETEND_VERSION" + (
+        "_FOR_" + re.sub(r"[-_.]+", "_", name).upper() if name else "")
+    return {key: version}
+
+
+def repo_bounds(repo: str, date: str = "") -> Bounds:
+    """The date bound (`date` if given: an ISO day, or 'none'; else the HEAD commit's day) and
+    the version (the last tag) of the git repo at `repo`; empty where git cannot tell."""
+    from packaging.version import InvalidVersion, Version
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True,
+                                  timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    day = date or git("log", "-1", "--format=%cs", "HEAD")
+    try:
+        when = None if day in ("", "none") else dt.date.fromisoformat(day[:10])
+    except ValueError:
+        raise PatchloreError(f"deps_date = {date!r} is not a day",
+                             hint="YYYY-MM-DD, or none for today's releases") from None
+    try:
+        version = str(Version(git("describe", "--tags", "--abbrev=0").lstrip("vV")))
+    except InvalidVersion:
+        version = "0.0.0"
+    return Bounds(when, version)
+
+
+def uv_binary() -> str:
+    """The uv binary that installs dependencies as of a date, or '' (then pip, unbounded)."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv") or ""
 
 
 def snapshot_reader(snap: Snapshot) -> Reader:
@@ -75,17 +165,50 @@ def snapshot_reader(snap: Snapshot) -> Reader:
     return read
 
 
-def setup_script(steps: list[str]) -> str:
+# the requirement lines of a file one at a time, with whichever installer the recipe uses;
+# the lines that cannot be installed are named in the log and skipped
+INSTALL_LINES = r"""install_lines() {
+  if command -v uv >/dev/null; then set -- "$1" uv pip install; else set -- "$1" python -m pip install; fi
+  f=$1; shift
+  sed -e 's/[[:space:]]#.*//' -e '/^[[:space:]]*\(#\|-\|$\)/d' "$f" | while read -r req; do
+    "$@" "$req" || echo "patchlore: skipped $req from $f: it does not install"
+  done
+}"""
+
+
+def uv_config(date: dt.date | None) -> str:
+    if date is None:
+        return ""
+    return (f'exclude-newer = "{date.isoformat()}"\n[exclude-newer-package]\n'
+            f'setuptools = "{max(date, SETUPTOOLS_FLOOR).isoformat()}"\n')
+
+
+def setup_script(steps: list[str], date: dt.date | None = None,
+                 pretend: dict[str, str] | None = None) -> str:
+    exports = {"PATH": f"{VENV}/bin:{Path(UV).parent}:$PATH", "PIP_NO_CACHE_DIR": "1",
+               "PIP_DISABLE_PIP_VERSION_CHECK": "1", "VIRTUAL_ENV": VENV,
+               "UV_CACHE_DIR": "/tmp/uv-cache", "UV_LINK_MODE": "copy",
+               "UV_PYTHON_DOWNLOADS": "never", **(pretend or {})}
+    config = uv_config(date)
+    if config:
+        exports["UV_CONFIG_FILE"] = UV_CONFIG
     return "\n".join([
         "set -eux",
+        INSTALL_LINES,
         f"python3 -m venv --without-pip --system-site-packages {VENV}",
-        f"export PATH={VENV}/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1",
+        "export " + " ".join(f"{k}={v}" for k, v in exports.items()),
+        *([f"printf '%s' {shlex.quote(config)} > {UV_CONFIG}"] if config else []),
         f"cd {REPO}",
         *steps,
         f"[ -e {VENV}/bin/pytest ] || {{ printf '%s' {shlex.quote(PYTEST_SHIM)} "
         f"> {VENV}/bin/pytest; chmod 755 {VENV}/bin/pytest; }}",
+        # pip's legacy editable install writes the metadata into the tree, which every
+        # sandbox replaces with its own copy: keep it where Python finds it
+        f"for d in {REPO}/*.egg-info {REPO}/src/*.egg-info; do [ -d \"$d\" ] && mv \"$d\" "
+        "\"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\"; "
+        "done || true",
         # the repo is copied here again by every sandbox: the editable install points here
-        f"cd / && rm -rf {REPO} {CA_PATH}", ""])
+        f"cd / && rm -rf {REPO} {CA_PATH} /tmp/uv-cache {UV} {UV_CONFIG}", ""])
 
 
 def setup_env() -> tuple[dict[str, str], str]:
@@ -98,33 +221,48 @@ def setup_env() -> tuple[dict[str, str], str]:
             value = " ".join(u for u in value.split() if u.startswith(("http://", "https://")))
         if value:
             env[k] = value
+            if k in UV_FROM_PIP:
+                env[UV_FROM_PIP[k]] = value
     for k in CA_ENV:
         if os.environ.get(k) and Path(os.environ[k]).is_file():
-            return {**env, "PIP_CERT": CA_PATH}, os.environ[k]
+            return {**env, "PIP_CERT": CA_PATH, "SSL_CERT_FILE": CA_PATH}, os.environ[k]
     return env, ""
 
 
-def plan(client, base: str, snap: Snapshot, setup_cmd: str = "",
-         name: str = "") -> tuple[list[str], str]:
-    """The install steps for the repo, and the tag of the image that holds their result
-    (`base` itself when there is nothing to install)."""
+@dataclass
+class Plan:
+    steps: list[str]  # empty: nothing to install
+    tag: str  # the image that holds their result (the base itself when there are none)
+    script: str = ""
+    pretend: dict[str, str] | None = None
+    uv: str = ""  # the host's uv binary, when uv installs
+
+
+def plan(client, base: str, snap: Snapshot, setup_cmd: str = "", name: str = "",
+         bounds: Bounds = Bounds()) -> Plan:
+    """The install steps for the repo, and the tag of the image that holds their result."""
     from patchlore.sandbox.docker_backend import require_image
 
     read = snapshot_reader(snap)
     inputs = {f: read(f) for f in (*REQUIREMENT_FILES, *PACKAGING_FILES)}  # read once
-    steps = recipe(inputs.get, setup_cmd)
+    uv = uv_binary()
+    steps = recipe(inputs.get, setup_cmd, uv=bool(uv))
     if not steps:
-        return [], base
-    key = hashlib.sha256(json.dumps([require_image(client, base).id, setup_script(steps),
-                                     inputs], sort_keys=True).encode()).hexdigest()[:12]
+        return Plan([], base)
+    pretend = pretend_version(inputs.get, bounds.version)
+    script = setup_script(steps, bounds.date if uv else None, pretend)
+    uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True
+                                ).stdout.strip() if uv else ""
+    key = hashlib.sha256(json.dumps([require_image(client, base).id, script, inputs, uv_version],
+                                    sort_keys=True).encode()).hexdigest()[:12]
     slug = re.sub(r"[^a-z0-9_.-]+", "-", (name or snap.root.name).replace("/", "__").lower()
                   ).strip("-.")[:60]
-    return steps, f"patchlore-env:{slug or 'repo'}-{key}"
+    return Plan(steps, f"patchlore-env:{slug or 'repo'}-{key}", script, pretend, uv)
 
 
 def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = "",
                             name: str = "", note: Callable[[str], None] = lambda m: None,
-                            timeout: float = 1800.0) -> str:
+                            timeout: float = 1800.0, bounds: Bounds = Bounds()) -> str:
     """`base` with the repo's requirements installed (built on first use), or `base` itself
     when there is nothing to install."""
     from filelock import FileLock
@@ -132,8 +270,9 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
     from patchlore.sandbox.derive import derive_image
     from patchlore.sandbox.docker_backend import ENV_LABEL, require_image
 
-    steps, tag = plan(client, base, snap, setup_cmd, name)
-    if not steps:
+    made = plan(client, base, snap, setup_cmd, name, bounds)
+    tag = made.tag
+    if not made.steps:
         return base
     key = tag.rsplit("-", 1)[1]
     cache = _cache_dir()
@@ -145,13 +284,16 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
         files = [snapshot_tar(snap, REPO.lstrip("/"), uid=0, gid=0)]
         if ca:
             files.append(file_tar({CA_PATH: Path(ca).read_bytes()}))
+        if made.uv:
+            files.append(file_tar({UV: Path(made.uv).read_bytes()}, mode=0o755))
         log = cache / f"{key}.log"
         path = next((e[5:] for e in require_image(client, base).attrs["Config"].get("Env") or []
                      if e.startswith("PATH=")), DEFAULT_PATH)  # keep the base image's own
         try:
-            derive_image(client, base, tag, setup_script(steps), files=files, env=env,
+            derive_image(client, base, tag, made.script, files=files, env=env,
                          timeout=timeout, log_path=log,
-                         changes=[f"ENV PATH={VENV}/bin:{path}", f"LABEL {ENV_LABEL}={tag}"])
+                         changes=[f"ENV PATH={VENV}/bin:{path}", f"LABEL {ENV_LABEL}={tag}",
+                                  *(f"ENV {k}={v}" for k, v in (made.pretend or {}).items())])
         except PatchloreError as exc:
             raise PatchloreError(exc.message, hint=f"see {log}; set setup_cmd to the commands "
                                  "that install the requirements, or --no-setup") from None

@@ -43,19 +43,24 @@ def open_sandbox(
         image = settings.image
         if settings.setup and snapshot is not None:
             from patchlore.sandbox.envsetup import image_with_requirements
+            from patchlore.sandbox.pyversion import base_image
 
             try:  # the build is one more sandbox command, bounded like any other
-                image = image_with_requirements(client, image, snapshot, settings.setup_cmd,
-                                                name, note, timeout=settings.timeout)
+                base, bounds, _ = base_image(client, settings, snapshot, repo, warn)
+                image = image_with_requirements(client, base, snapshot, settings.setup_cmd,
+                                                name, note, timeout=settings.timeout,
+                                                bounds=bounds)
             except PatchloreError as exc:
                 if setup_required:
                     raise
                 warn(f"{exc.message} ({exc.hint}); using {image} without them")
-        return DockerSandbox(
+        box = DockerSandbox(
             snapshot, image=image, workdir=settings.workdir, network=settings.network,
             mem_limit=settings.mem_limit, cpus=settings.cpus, pids_limit=settings.pids_limit,
             timeout=settings.timeout, output_limit=settings.output_limit, client=client,
         )
+        box.test_time_limit = settings.test_time_limit
+        return box
     if snapshot is None:
         raise PatchloreError(
             "the local sandbox cannot use an image's workdir", hint="use --sandbox docker"
@@ -64,7 +69,9 @@ def open_sandbox(
         warn(_local_warning())
     from patchlore.sandbox.local_backend import LocalSandbox
 
-    return LocalSandbox(snapshot, timeout=settings.timeout, output_limit=settings.output_limit)
+    box = LocalSandbox(snapshot, timeout=settings.timeout, output_limit=settings.output_limit)
+    box.test_time_limit = settings.test_time_limit
+    return box
 
 
 def _local_warning() -> str:

@@ -1,7 +1,10 @@
-"""Building the default sandbox image: from the shipped Dockerfile, or offline via debootstrap."""
+"""Building the sandbox images: from the shipped Dockerfile, or offline via debootstrap. One image
+per Debian release, each with its own Python (PYTHONS); the default tag holds bookworm's."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,13 +14,53 @@ from importlib import resources
 
 from patchlore.errors import PatchloreError, SandboxUnavailable
 
-PACKAGES = ["python3", "python3-pytest", "python3-pip", "git", "patch"]
-SUITE = "bookworm"
+# pytest-timeout: a hanging test fails alone (PYTEST_TIMEOUT, sandbox/testrun.py)
+PACKAGES = ["python3", "python3-pytest", "python3-pytest-timeout", "python3-pip",
+            "git", "patch"]
+PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}  # Debian's own python3
+DEFAULT_PYTHON = "3.11"
 # Keep in step with the Dockerfile so both ways give the same sandbox.
 IMPORT_CHANGES = ['ENV LANG=C.UTF-8', 'LABEL patchlore.image=1', 'CMD ["sleep", "infinity"]']
+RECIPE_LABEL = "patchlore.recipe"  # an image built from an older recipe must be rebuilt
 
 
-def build_from_dockerfile(client, tag: str, log: Callable[[str], None]) -> None:
+def recipe_id(python: str) -> str:
+    """What the image's content follows from: the packages, the release and the Dockerfile."""
+    dockerfile = resources.files("patchlore.sandbox").joinpath("Dockerfile").read_bytes()
+    return hashlib.sha256(json.dumps([PACKAGES, PYTHONS[python], IMPORT_CHANGES,
+                                      dockerfile.decode()]).encode()).hexdigest()[:12]
+
+
+def tag_for(python: str, default_image: str) -> str:
+    """The image of `python`: the default image for bookworm's, a `py3.X` tag beside it else."""
+    if python == DEFAULT_PYTHON:
+        return default_image
+    repo = default_image.rsplit(":", 1)[0] if ":" in default_image.split("/")[-1] \
+        else default_image
+    return f"{repo}:py{python}"
+
+
+def stale(client, tag: str) -> str:
+    """Why `tag` must be (re)built, or '' when it is current."""
+    from docker.errors import ImageNotFound
+
+    try:
+        labels = client.images.get(tag).attrs["Config"].get("Labels") or {}
+    except ImageNotFound:
+        return f"{tag} is not built"
+    python = labels.get("patchlore.python", DEFAULT_PYTHON)
+    if labels.get("patchlore.image") and python in PYTHONS \
+            and labels.get(RECIPE_LABEL) != recipe_id(python):
+        return f"{tag} was built by an older patchlore (no pytest-timeout, ...)"
+    return ""
+
+
+def _labels(python: str) -> dict[str, str]:
+    return {"patchlore.python": python, RECIPE_LABEL: recipe_id(python)}
+
+
+def build_from_dockerfile(client, tag: str, log: Callable[[str], None],
+                          python: str = DEFAULT_PYTHON) -> None:
     from docker.errors import APIError, BuildError
 
     dockerfile = resources.files("patchlore.sandbox").joinpath("Dockerfile").read_bytes()
@@ -25,7 +68,9 @@ def build_from_dockerfile(client, tag: str, log: Callable[[str], None]) -> None:
         with open(os.path.join(ctx, "Dockerfile"), "wb") as fh:
             fh.write(dockerfile)
         try:
-            for line in client.api.build(path=ctx, tag=tag, rm=True, decode=True, pull=False):
+            for line in client.api.build(path=ctx, tag=tag, rm=True, decode=True, pull=False,
+                                       buildargs={"SUITE": PYTHONS[python]},
+                                       labels=_labels(python)):
                 if "stream" in line and line["stream"].strip():
                     log(line["stream"].rstrip())
                 if "error" in line:
@@ -34,7 +79,8 @@ def build_from_dockerfile(client, tag: str, log: Callable[[str], None]) -> None:
             raise PatchloreError(f"docker build failed: {str(exc).strip()[:300]}") from None
 
 
-def build_with_debootstrap(client, tag: str, log: Callable[[str], None], mirror: str = "") -> None:
+def build_with_debootstrap(client, tag: str, log: Callable[[str], None],
+                           python: str = DEFAULT_PYTHON, mirror: str = "") -> None:
     if os.geteuid() != 0:
         raise PatchloreError(
             "the offline image build needs root (debootstrap and chroot)",
@@ -46,7 +92,8 @@ def build_with_debootstrap(client, tag: str, log: Callable[[str], None], mirror:
         )
     root = tempfile.mkdtemp(prefix="patchlore-rootfs-")
     try:
-        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, root]
+        cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", PYTHONS[python],
+               root]
         if mirror:
             cmd.append(mirror)
         log(f"$ {' '.join(cmd)}  (about a minute)")
@@ -65,8 +112,8 @@ def build_with_debootstrap(client, tag: str, log: Callable[[str], None], mirror:
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         try:
             client.api.import_image_from_stream(
-                tar.stdout, repository=repo, tag=version, changes=IMPORT_CHANGES
-            )
+                tar.stdout, repository=repo, tag=version,
+                changes=IMPORT_CHANGES + [f"LABEL {k}={v}" for k, v in _labels(python).items()])
         finally:
             tar.stdout.close()
             tar.wait()
@@ -89,15 +136,20 @@ def registry_reachable(client) -> bool:
         return False
 
 
-def build_image(client, tag: str, method: str, log: Callable[[str], None]) -> str:
-    """Build `tag`; `method` is auto, dockerfile or debootstrap. Returns the method used."""
+def build_image(client, tag: str, method: str, log: Callable[[str], None],
+                python: str = DEFAULT_PYTHON) -> str:
+    """Build `tag` with `python` (a key of PYTHONS); `method` is auto, dockerfile or
+    debootstrap. Returns the method used."""
+    if python not in PYTHONS:
+        raise PatchloreError(f"no sandbox image for Python {python}",
+                             hint=f"one of {', '.join(PYTHONS)}")
     if method == "auto":
         method = "dockerfile" if registry_reachable(client) else "debootstrap"
         log(f"registry {'reachable' if method == 'dockerfile' else 'unreachable'}: using {method}")
     if method == "dockerfile":
-        build_from_dockerfile(client, tag, log)
+        build_from_dockerfile(client, tag, log, python)
     elif method == "debootstrap":
-        build_with_debootstrap(client, tag, log)
+        build_with_debootstrap(client, tag, log, python)
     else:
         raise SandboxUnavailable(f"unknown build method {method!r}", hint="auto, dockerfile or debootstrap")
     return method

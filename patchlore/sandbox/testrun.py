@@ -146,10 +146,18 @@ def parse_junit(xml: bytes) -> dict[str, TestOutcome]:
     return tests
 
 
+# seconds one test may run when the sandbox says nothing (the `test_time_limit` setting)
+TEST_TIME_LIMIT = 60.0
+
+
 def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None) -> TestRun:
     xml_path = f"{sandbox.scratch_path}/junit-{uuid.uuid4().hex}.xml"
     cmd = with_junit(test_cmd, xml_path)
-    result = sandbox.run(cmd or test_cmd, timeout=timeout)
+    # pytest-timeout (in the sandbox images) fails a hanging test alone and goes on; pytest
+    # without the plugin ignores the variable, and the command's timeout stays the backstop
+    limit = getattr(sandbox, "test_time_limit", TEST_TIME_LIMIT)
+    env = {"PYTEST_TIMEOUT": f"{limit:g}"} if cmd and limit > 0 else None
+    result = sandbox.run(cmd or test_cmd, timeout=timeout, env=env)
     result.command = test_cmd
     if cmd is None:
         return TestRun(result, "exit-code")

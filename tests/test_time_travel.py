@@ -1,0 +1,183 @@
+"""Environments as of the code's time, for real: dependencies no newer than the instance's date
+(uv's exclude-newer against an index the test serves, with upload times), a setuptools-scm
+package installed from a copy without .git, the Python image a repo's metadata calls for, and
+a hanging test that fails alone within seconds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from pkgindex import PackageIndex, build_wheel, diff_of, git, make_tinycalc, write_tree
+from patchlore.sandbox.pyversion import choose
+from test_env_setup import env_images, grade  # noqa: F401  (a fixture)
+
+
+@pytest.fixture
+def index(tmp_path, docker_ready):
+    served = PackageIndex(tmp_path / "index")
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def test_dependencies_resolve_as_of_the_instance_s_date(index, env_images, tmp_path):
+    # 1.0 in 2020 (in PackageIndex), 2.0 in mid-2025, which breaks the instance's tests
+    index.add(build_wheel(tmp_path / "src2", tmp_path, "pl-tinydep", "2.0",
+                          "def double(x):\n    return 3 * x\n"), "2025-06-01T00:00:00Z")
+    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    row = make_tinycalc(data["repos"], data["path"])
+    repo = data["repos"] / "patchlore__tinycalc"
+    (repo / "requirements.txt").write_text("pl-tinydep\n")  # unpinned
+    git(repo, "commit", "-qam", "any pl-tinydep")
+    row.update(base_commit=git(repo, "rev-parse", "HEAD").strip(),
+               created_at="2024-06-01T12:00:00Z")
+    data["path"].write_text(json.dumps(row) + "\n")
+    env = {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}
+
+    dated = grade(data, tmp_path / "dated", env)
+    assert json.loads(dated.stdout)["resolved_ids"] == ["patchlore__tinycalc-1"], dated.stderr
+    (log,) = (tmp_path / "cache" / "env").glob("*.log")
+    assert "+ pl-tinydep==1.0" in log.read_text()
+    assert 'exclude-newer = "2024-06-01"' in log.read_text()
+
+    # the setting overrides the row: today's releases, 2.0, and the gold patch fails
+    today = grade(data, tmp_path / "today", {**env, "PATCHLORE_DEPS_DATE": "none"})
+    assert json.loads(today.stdout)["unresolved_ids"] == ["patchlore__tinycalc-1"]
+    assert len(env_images()) == 2  # the date bound is part of the image's key
+    assert any("+ pl-tinydep==2.0" in p.read_text()
+               for p in (tmp_path / "cache" / "env").glob("*.log"))
+
+
+@pytest.fixture(scope="module")
+def build_wheels(tmp_path_factory) -> Path:
+    """setuptools and setuptools-scm wheels from this machine's package index, once."""
+    dest = tmp_path_factory.mktemp("wheels")
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                           "--python-version", "3.11", "--dest", str(dest), "setuptools>=64",
+                           "setuptools-scm>=8"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-1000:]
+    return dest
+
+
+SCM_PYPROJECT = """[build-system]
+requires = ["setuptools>=64", "setuptools-scm>=8"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "scm-pkg"
+dynamic = ["version"]
+
+[tool.setuptools_scm]
+"""
+SCM_CODE = "from importlib.metadata import version\n\nVERSION = version('scm-pkg')\n"
+SCM_TEST = "from scm_pkg import VERSION\n\n\ndef test_version():\n    assert VERSION == '1.4.2'\n"
+
+
+def test_a_setuptools_scm_package_installs_from_a_copy_without_git(index, build_wheels,
+                                                                    env_images, tmp_path):
+    for wheel in build_wheels.glob("*.whl"):
+        index.add(wheel, "2024-01-01T00:00:00Z")
+    repo = tmp_path / "repos" / "o__scm"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    write_tree(repo, {"pyproject.toml": SCM_PYPROJECT, "src/scm_pkg/__init__.py": SCM_CODE,
+                      "tests/test_scm.py": "def test_ok():\n    assert True\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "tag", "v1.4.2")
+    row = {"instance_id": "o__scm-1", "repo": "o/scm", "problem_statement": "p",
+           "base_commit": git(repo, "rev-parse", "HEAD").strip(),
+           "patch": diff_of(repo, {"src/scm_pkg/__init__.py": SCM_CODE + "X = 1\n"}),
+           "test_patch": diff_of(repo, {"tests/test_scm.py": SCM_TEST}),
+           "FAIL_TO_PASS": ["tests/test_scm.py::test_version"], "PASS_TO_PASS": []}
+    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n")
+    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    res = grade(data, tmp_path / "out", {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)})
+    (log,) = (tmp_path / "env").glob("*.log")
+    assert json.loads(res.stdout)["resolved_ids"] == ["o__scm-1"], log.read_text()[-3000:]
+    assert "SETUPTOOLS_SCM_PRETEND_VERSION_FOR_SCM_PKG=1.4.2" in log.read_text()
+    assert "+ scm-pkg==1.4.2 (from file:///repo)" in log.read_text()
+
+
+def test_the_python_image_follows_the_metadata_and_the_date():
+    old = {"setup.py": "setup(name='x', python_requires='>=3.6, <3.10')"}
+    choice = choose(old.get, [], dt.date(2023, 6, 1))
+    assert (choice.python, choice.required) == ("3.9", True)
+    assert "requires-python '>=3.6, <3.10'" in choice.why
+    # no metadata: the default Python once its wheels were out, else the oldest image, and
+    # dependencies no older than that Python's wheels
+    assert choose({}.get, [], dt.date(2024, 1, 1)).python == "3.11"
+    early = choose({}.get, [], dt.date(2019, 8, 1))
+    assert (early.python, early.date) == ("3.9", dt.date(2021, 2, 2))
+    # the versions a project says it is tested on: classifiers, tox, CI
+    tox = {"tox.ini": "[tox]\nenvlist = py37, py38, py39\n"}
+    assert choose(tox.get, [], dt.date(2024, 1, 1)).python == "3.9"
+    ci = {".github/workflows/t.yml": "python-version: ['3.8', '3.9', '3.10']\n"}
+    assert choose(ci.get, list(ci), dt.date(2024, 1, 1)).python == "3.9"
+    new = {"pyproject.toml": '[project]\nrequires-python = ">=3.12"\n'}
+    assert choose(new.get, [], dt.date(2026, 1, 1)).python == "3.13"
+
+
+def test_a_repo_that_requires_python_below_3_10_runs_on_the_3_9_image(tmp_path, docker_ready):
+    repo = tmp_path / "old"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write_tree(repo, {"setup.cfg": "[metadata]\nname = old\n[options]\npython_requires = <3.10\n",
+                      "test_v.py": "import sys\n\n\ndef test_v():\n"
+                                   "    assert sys.version_info[:2] == (3, 9)\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "old")
+    env = {"PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}
+    res = run_cli("doctor", "--json", "--repo", str(repo), env=env)
+    check = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "requirements")
+    assert "on patchlore-sandbox:py3.9 (Python 3.9: requires-python '<3.10'" in check["detail"]
+    ran = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                  "python3 -m pytest -q", env=env)
+    assert ran.returncode == 0 and "1 passed" in ran.stdout, ran.stdout + ran.stderr
+    # asked for another Python, the same repo gets it, and fails its own check
+    pinned = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                     "python3 -m pytest -q", env={**env, "PATCHLORE_PYTHON": "3.11"})
+    assert pinned.returncode == 1 and "1 failed" in pinned.stdout
+
+
+HANG = """import time
+
+
+def test_fast():
+    assert True
+
+
+def test_hangs():
+    time.sleep(600)
+
+
+def test_after():
+    assert True
+"""
+
+
+def test_a_hanging_test_fails_alone_within_seconds(tmp_path, docker_ready):
+    repo = tmp_path / "hang"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write_tree(repo, {"test_hang.py": HANG})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "hang")
+    # without the per-test limit the command would time out (exit 124) with no outcomes
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--json",
+                  "--timeout", "90", "--", "python3 -m pytest -q",
+                  env={"PATCHLORE_TEST_TIME_LIMIT": "3"})
+    out = json.loads(res.stdout)
+    assert {k: v["status"] for k, v in out["tests"].items()} == {
+        "test_hang.py::test_fast": "passed", "test_hang.py::test_hangs": "failed",
+        "test_hang.py::test_after": "passed"}
+    assert "Timeout" in out["tests"]["test_hang.py::test_hangs"]["message"]
+    assert res.returncode == 1
