@@ -70,3 +70,14 @@ def test_a_test_patch_with_data_files_grades_like_swe_bench(tmp_path, settings, 
     report = json.loads((tmp_path / "noop" / "logs" / "o__conf-1" / "report.json").read_text())
     assert report["failed_f2p"] == ["tests/test_conf.py::test_data"]
     assert report["failed_p2p"] == []
+
+
+def test_tests_answer_to_swe_bench_s_names_for_them():
+    """SWE-bench's rows name a parametrized test with a space in its id by the part before it."""
+    from patchlore.evals.harness import swebench_names
+
+    named = swebench_names({"t.py::f[a b-0]": "passed", "t.py::f[a c-1]": "failed",
+                            "t.py::g[x y]": "passed", "t.py::h": "skipped"})
+    assert named["t.py::f[a"] == "failed" and named["t.py::g[x"] == "passed"
+    assert named["t.py::f[a b-0]"] == "passed" and named["t.py::h"] == "skipped"
+    assert len(named) == 6

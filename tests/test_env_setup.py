@@ -135,6 +135,12 @@ def test_a_row_s_own_recipe_wins_over_guessing():
         "uv pip install -r requirements-dev.txt || install_lines requirements-dev.txt",
         "uv pip install -e '.[test]'"]
     assert recipe({"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
+    # test extras that setup.py and setup.cfg declare
+    assert recipe({"setup.py": "EXTRAS = {'tests': ['simplejson'], 'lint': []}"}.get) == [
+        "python -m pip install -e '.[tests]'"]
+    cfg = "[options.extras_require]\ntesting =\n  pytest\ndocs = x\n[flake8]\ntest = 1\n"
+    assert recipe({"setup.py": "", "setup.cfg": cfg}.get) == [
+        "python -m pip install -e '.[testing]'"]
 
 
 def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp_path):

@@ -110,6 +110,20 @@ def directives_of(test_patch: str) -> list[str]:
             if f not in deleted and not f.endswith(tuple(exts))]
 
 
+def swebench_names(statuses: dict[str, str]) -> dict[str, str]:
+    """`statuses` plus each test under the name SWE-bench's pytest log parser gives it: the id
+    up to its first whitespace (`t.py::f[a b]` is `t.py::f[a`), as rows list them. Tests that
+    share such a name answer with the worst of their statuses."""
+    out = dict(statuses)
+    rank = {PASSED: 0, XFAIL: 0, SKIPPED: 1}  # anything else (failed, error) is worst
+    for test, status in statuses.items():
+        short = test.split(None, 1)[0] if test.strip() else test
+        if short != test and (short not in out or
+                              rank.get(status, 2) > rank.get(out[short], 2)):
+            out[short] = status
+    return out
+
+
 class JunitHarness:
     name = "junit"
 
@@ -126,7 +140,7 @@ class JunitHarness:
         log = result.command.stdout + result.command.stderr
         log_path.write_text(log)
         return Run(log, result.command.timed_out,
-                   {test: o.status for test, o in result.tests.items()})
+                   swebench_names({test: o.status for test, o in result.tests.items()}))
 
     def judge(self, runs: list[Run]) -> Verdict:
         statuses, flipped = _merge(runs, PASSING)

@@ -83,11 +83,21 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
              for f in REQUIREMENT_FILES if read(f) is not None]
     meta = _pyproject(read)
     if read("setup.py") is not None or "project" in meta or "build-system" in meta:
-        extras = [e for e in TEST_EXTRAS
-                  if e in meta.get("project", {}).get("optional-dependencies", {})]
+        extras = [e for e in TEST_EXTRAS if e in declared_extras(read, meta)]
         target = "." + (f"[{','.join(extras)}]" if extras else "")
         steps.append(f"{install} -e " + shlex.quote(target))
     return steps
+
+
+def declared_extras(read: Reader, meta: dict) -> set[str]:
+    """The extras a project declares: pyproject's optional-dependencies, the keys of
+    setup.cfg's [options.extras_require], and dict keys in setup.py that look like extras."""
+    found = set(meta.get("project", {}).get("optional-dependencies", {}))
+    cfg = re.search(r"^\[options\.extras_require\]\n(.*?)(?=^\[|\Z)", read("setup.cfg") or "",
+                    re.MULTILINE | re.DOTALL)
+    if cfg:
+        found |= set(re.findall(r"^([\w.-]+)\s*=", cfg.group(1), re.MULTILINE))
+    return found | set(re.findall(r"['\"]([\w.-]+)['\"]\s*:", read("setup.py") or ""))
 
 
 def _pyproject(read: Reader) -> dict:
@@ -176,6 +186,15 @@ INSTALL_LINES = r"""install_lines() {
 }"""
 
 
+# pip's legacy editable install writes the only metadata into the tree, which every sandbox
+# replaces with its own copy: keep it where Python finds it (not beside a PEP 660 dist-info)
+KEEP_EGG_INFO = r"""sp=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+for d in /repo/*.egg-info /repo/src/*.egg-info; do
+  [ -d "$d" ] || continue
+  ls -d "$sp/$(basename "$d" .egg-info)"-*.dist-info >/dev/null 2>&1 || mv "$d" "$sp"
+done"""
+
+
 def uv_config(date: dt.date | None) -> str:
     if date is None:
         return ""
@@ -202,11 +221,7 @@ def setup_script(steps: list[str], date: dt.date | None = None,
         *steps,
         f"[ -e {VENV}/bin/pytest ] || {{ printf '%s' {shlex.quote(PYTEST_SHIM)} "
         f"> {VENV}/bin/pytest; chmod 755 {VENV}/bin/pytest; }}",
-        # pip's legacy editable install writes the metadata into the tree, which every
-        # sandbox replaces with its own copy: keep it where Python finds it
-        f"for d in {REPO}/*.egg-info {REPO}/src/*.egg-info; do [ -d \"$d\" ] && mv \"$d\" "
-        "\"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\"; "
-        "done || true",
+        KEEP_EGG_INFO,
         # the repo is copied here again by every sandbox: the editable install points here
         f"cd / && rm -rf {REPO} {CA_PATH} /tmp/uv-cache {UV} {UV_CONFIG}", ""])
 
