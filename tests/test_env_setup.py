@@ -133,7 +133,8 @@ def test_a_row_s_own_recipe_wins_over_guessing():
     extras = '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
     assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get, uv=True) == [
         "uv pip install -r requirements-dev.txt || install_lines requirements-dev.txt",
-        "uv pip install -e '.[test]'"]
+        "uv pip install -e '.[test]' || { uv pip install 'setuptools>=64' wheel && "
+        "uv pip install --no-build-isolation -e '.[test]'; }"]
     assert recipe({"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
     # test extras that setup.py and setup.cfg declare
     assert recipe({"setup.py": "EXTRAS = {'tests': ['simplejson'], 'lint': []}"}.get) == [

@@ -85,7 +85,13 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
     if read("setup.py") is not None or "project" in meta or "build-system" in meta:
         extras = [e for e in TEST_EXTRAS if e in declared_extras(read, meta)]
         target = "." + (f"[{','.join(extras)}]" if extras else "")
-        steps.append(f"{install} -e " + shlex.quote(target))
+        step = f"{install} -e " + shlex.quote(target)
+        if uv:  # a backend pinned older than PEP 660 builds without isolation, with a newer one
+            others = [r for r in meta.get("build-system", {}).get("requires", [])
+                      if not re.match(r"\s*(setuptools|wheel)\s*([^\w.-]|$)", r)]
+            step += (f" || {{ uv pip install 'setuptools>=64' wheel {shlex.join(others)}".rstrip()
+                     + f" && uv pip install --no-build-isolation -e {shlex.quote(target)}; }}")
+        steps.append(step)
     return steps
 
 
