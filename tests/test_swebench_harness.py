@@ -149,4 +149,6 @@ def test_an_eval_script_without_its_image_is_an_error_saying_so(tmp_path):
     report = grade(write(tmp_path / "sweb.jsonl", rows), "gold", tmp_path / "out")
     assert report["error_ids"] == sorted(IDS)
     graded = json.loads((tmp_path / "out" / "logs" / IDS[0] / "report.json").read_text())
-    assert graded["reason"] == f"{IDS[0]}: SWE-bench's eval_script runs in the instance's own image"
+    assert graded["reason"] == (f"{IDS[0]}: SWE-bench's eval_script runs in the instance's own "
+                                "image (give rows an `image` field or --image-template, or use "
+                                "--harness junit)")  # what is wrong, and what to do

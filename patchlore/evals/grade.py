@@ -81,7 +81,9 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
                                             log.with_name(f"test_output.rerun{k + 1}.txt")))
                     verdict = harness.judge(runs)
         except PatchloreError as exc:
-            return _done(Grade(inst.instance_id, ERROR, exc.message), start, log_dir)
+            # one line that says what failed and what to do (where the log is)
+            reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            return _done(Grade(inst.instance_id, ERROR, reason), start, log_dir)
     grade = Grade(inst.instance_id, RESOLVED if verdict.resolved else UNRESOLVED,
                   verdict.reason, verdict.failed_f2p, verdict.failed_p2p, verdict.flaky,
                   harness=harness.name)

@@ -128,6 +128,15 @@ class JunitHarness:
     name = "junit"
 
     def __init__(self, inst: Instance, test_cmd: str) -> None:
+        wanted = inst.FAIL_TO_PASS + inst.PASS_TO_PASS
+        if wanted and not any("::" in t for t in wanted):
+            # e.g. django's `test_x (app.tests.T)`, sympy's `test_x`: another runner's names,
+            # which no pytest run reports; grading them so would say "unresolved" for nothing
+            raise PatchloreError(
+                f"{inst.instance_id}: its tests are not pytest node ids (e.g. {wanted[0]!r}): "
+                f"{inst.repo} runs its own test runner and this row carries no eval_script",
+                hint="grade it from a SWE-bench 5 dataset file, whose rows carry eval_script, "
+                     "log_parser and an image (--harness swebench)")
         self.inst = inst
         self.cmd = f"{test_cmd} {shlex.join(directives_of(inst.test_patch))}"
 

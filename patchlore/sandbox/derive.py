@@ -68,9 +68,7 @@ def derive_image(client, base: str, tag: str, script: str, *, files: list[bytes]
             # the script runs under `set -x`: its last traced command is the step that failed
             step = next((ln[2:] for ln in reversed(lines) if ln.startswith("+ ")), "")
             where = f" at `{step[:120]}`" if step else ""
-            log_note = f"; log: {log_path}" if log_path else ""
-            raise PatchloreError(f"environment setup for {tag} failed{where} ({what}): "
-                                 f"{tail}{log_note}",
+            raise PatchloreError(f"environment setup for {tag} failed{where} ({what}): {tail}",
                                  hint=f"full log: {log_path}" if log_path else "")
         repository, _, version = tag.rpartition(":")
         container.commit(repository=repository, tag=version, changes=changes or [])

@@ -296,7 +296,7 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
     if not made.steps:
         return base
     key = tag.rsplit("-", 1)[1]
-    cache = _cache_dir()
+    cache = cache_dir()
     with FileLock(str(cache / f"{key}.lock")):  # parallel runs build it once
         if exists(client, tag):
             return tag
@@ -331,7 +331,7 @@ def exists(client, tag: str) -> bool:
         return False
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     path = Path(os.environ.get("PATCHLORE_CACHE_DIR") or user_cache_dir("patchlore")) / "env"
