@@ -142,6 +142,15 @@ def test_a_row_s_own_recipe_wins_over_guessing():
     cfg = "[options.extras_require]\ntesting =\n  pytest\ndocs = x\n[flake8]\ntest = 1\n"
     assert recipe({"setup.py": "", "setup.cfg": cfg}.get) == [
         "python -m pip install -e '.[testing]'"]
+    # what tox installs for the tests: its extras, -r files and deps (not a factor's own)
+    tox = ("[testenv]\nextras = tests,reco\ndeps =\n  -r{toxinidir}/requirements_full.txt\n"
+           "  pytest-mock\n  py27: mock\ncommands = pytest\n")
+    assert recipe({"tox.ini": tox, "setup.py": "E = {'reco': [], 'tests': []}",
+                   "requirements_full.txt": "x\n"}.get) == [
+        "python -m pip install -r requirements_full.txt || install_lines requirements_full.txt",
+        "printf '%s\\n' pytest-mock > /tmp/patchlore-tox-deps.txt && { python -m pip install "
+        "-r /tmp/patchlore-tox-deps.txt || install_lines /tmp/patchlore-tox-deps.txt; }",
+        "python -m pip install -e '.[tests,reco]'"]
 
 
 def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp_path):

@@ -25,7 +25,7 @@ from patchlore.agent.verify import PASSING, judge
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
 from patchlore.sandbox.base import Sandbox
-from patchlore.sandbox.testrun import run_tests
+from patchlore.sandbox.testrun import SKIPPED, run_tests
 
 HARNESSES = ("auto", "junit", "swebench")
 
@@ -115,7 +115,7 @@ def swebench_names(statuses: dict[str, str]) -> dict[str, str]:
     up to its first whitespace (`t.py::f[a b]` is `t.py::f[a`), as rows list them. Tests that
     share such a name answer with the worst of their statuses."""
     out = dict(statuses)
-    rank = {PASSED: 0, XFAIL: 0, SKIPPED: 1}  # anything else (failed, error) is worst
+    rank = {**dict.fromkeys(PASSING, 0), SKIPPED: 1}  # anything else is worst
     for test, status in statuses.items():
         short = test.split(None, 1)[0] if test.strip() else test
         if short != test and (short not in out or

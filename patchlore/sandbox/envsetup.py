@@ -19,6 +19,7 @@ The build may use the network, with the host's pip settings and CA bundle; tests
 
 from __future__ import annotations
 
+import configparser
 import datetime as dt
 import hashlib
 import json
@@ -42,7 +43,8 @@ REQUIREMENT_FILES = ("requirements.txt", "requirements-test.txt", "requirements_
                      "test-requirements.txt", "test_requirements.txt", "requirements-dev.txt",
                      "requirements_dev.txt", "requirements/test.txt", "requirements/tests.txt",
                      "requirements/dev.txt")
-PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini")
+TOX_DEPS = "/tmp/patchlore-tox-deps.txt"
 TEST_EXTRAS = ("test", "tests", "testing")
 PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
            "PIP_RETRIES", "PIP_FIND_LINKS",
@@ -77,13 +79,19 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
     if setup_cmd.strip():  # the user's (or the dataset row's) own recipe: never guess on top
         return [line for line in setup_cmd.splitlines() if line.strip()]
     install = "uv pip install" if uv else "python -m pip install"
+    tox_extras, tox_files, tox_deps = tox_testenv(read)
+    files = [f for f in dict.fromkeys([*REQUIREMENT_FILES, *tox_files]) if read(f) is not None]
     # a test or dev file that does not resolve as a whole (a line yanked since, say) goes in
     # line by line: the tests may not need what is left out; the repo's own needs must install
     steps = [f"{install} -r {f}" + ("" if f == REQUIREMENT_FILES[0] else f" || install_lines {f}")
-             for f in REQUIREMENT_FILES if read(f) is not None]
+             for f in files]
+    if tox_deps:
+        steps.append(f"printf '%s\\n' {shlex.join(tox_deps)} > {TOX_DEPS} && "
+                     f"{{ {install} -r {TOX_DEPS} || install_lines {TOX_DEPS}; }}")
     meta = _pyproject(read)
     if read("setup.py") is not None or "project" in meta or "build-system" in meta:
-        extras = [e for e in TEST_EXTRAS if e in declared_extras(read, meta)]
+        declared = declared_extras(read, meta)
+        extras = [e for e in dict.fromkeys([*TEST_EXTRAS, *tox_extras]) if e in declared]
         target = "." + (f"[{','.join(extras)}]" if extras else "")
         step = f"{install} -e " + shlex.quote(target)
         if uv:  # a backend pinned older than PEP 660 builds without isolation, with a newer one
@@ -93,6 +101,29 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
                      + f" && uv pip install --no-build-isolation -e {shlex.quote(target)}; }}")
         steps.append(step)
     return steps
+
+
+def tox_testenv(read: Reader) -> tuple[list[str], list[str], list[str]]:
+    """What tox installs for the project's tests ([testenv]): its extras, its requirement files
+    (`-r`) and its other deps; lines for some factors only, or with substitutions, are left out."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(read("tox.ini") or "")
+    except configparser.Error:
+        return [], [], []
+    if not parser.has_section("testenv"):
+        return [], [], []
+    env = parser["testenv"]
+    extras = [e for e in re.split(r"[\s,]+", env.get("extras", "")) if e]
+    files, deps = [], []
+    for line in env.get("deps", "").splitlines():
+        line = line.split(" #")[0].strip()
+        named = re.match(r"-r\s*(?:\{toxinidir\}/)?([^\s{]+)$", line)
+        if named:
+            files.append(named.group(1))
+        elif line and not re.match(r"[-#]|[\w.,-]+:\s", line) and "{" not in line:
+            deps.append(line)
+    return extras, files, deps
 
 
 def declared_extras(read: Reader, meta: dict) -> set[str]:
@@ -266,6 +297,7 @@ def plan(client, base: str, snap: Snapshot, setup_cmd: str = "", name: str = "",
 
     read = snapshot_reader(snap)
     inputs = {f: read(f) for f in (*REQUIREMENT_FILES, *PACKAGING_FILES)}  # read once
+    inputs.update({f: read(f) for f in tox_testenv(inputs.get)[1] if f not in inputs})
     uv = uv_binary()
     steps = recipe(inputs.get, setup_cmd, uv=bool(uv))
     if not steps:
