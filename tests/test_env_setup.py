@@ -133,8 +133,14 @@ def test_a_row_s_own_recipe_wins_over_guessing():
     extras = '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
     assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get, uv=True) == [
         "uv pip install -r requirements-dev.txt || install_lines requirements-dev.txt",
-        "uv pip install -e '.[test]' || { uv pip install 'setuptools>=64' wheel && "
-        "uv pip install --no-build-isolation -e '.[test]'; }"]
+        "uv pip install -e '.[test]'"]
+    # setuptools pinned below PEP 660 editable installs: built without isolation if need be
+    old = '[build-system]\nrequires = ["setuptools~=62.6", "wheel", "scm>=6"]\n'
+    assert recipe({"pyproject.toml": old}.get, uv=True) == [
+        "uv pip install -e . || { uv pip install 'setuptools>=64' wheel 'scm>=6' && "
+        "uv pip install --no-build-isolation -e .; }"]
+    assert recipe({"pyproject.toml": old.replace("~=62.6", ">=61")}.get, uv=True) == [
+        "uv pip install -e ."]
     assert recipe({"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
     # test extras that setup.py and setup.cfg declare
     assert recipe({"setup.py": "EXTRAS = {'tests': ['simplejson'], 'lint': []}"}.get) == [

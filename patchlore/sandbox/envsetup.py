@@ -94,8 +94,11 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
         extras = [e for e in dict.fromkeys([*TEST_EXTRAS, *tox_extras]) if e in declared]
         target = "." + (f"[{','.join(extras)}]" if extras else "")
         step = f"{install} -e " + shlex.quote(target)
-        if uv:  # a backend pinned older than PEP 660 builds without isolation, with a newer one
-            others = [r for r in meta.get("build-system", {}).get("requires", [])
+        requires = meta.get("build-system", {}).get("requires", [])
+        if uv and any(re.match(r"\s*setuptools\s*[<>=!~,\s\d.]*(<|~=|==)", r) for r in requires):
+            # setuptools pinned below PEP 660 (which uv's editable install needs): if the
+            # isolated build fails, build without isolation with a setuptools that has it
+            others = [r for r in requires
                       if not re.match(r"\s*(setuptools|wheel)\s*([^\w.-]|$)", r)]
             step += (f" || {{ uv pip install 'setuptools>=64' wheel {shlex.join(others)}".rstrip()
                      + f" && uv pip install --no-build-isolation -e {shlex.quote(target)}; }}")
