@@ -21,7 +21,6 @@ from patchlore.agent.index import RepoIndex, kind_of, load_or_build, read_text, 
 from patchlore.agent.query import Query, build_query
 
 CHARS_PER_TOKEN = 4
-SHOW_LIMIT = 200_000  # a file over this size is never shown whole, only in parts
 OUTLINE_SHARE = 16  # an outline takes at most 1/16 of the budget, the lines nearest the frames
 FRAME_SHARE = 2  # tracebacks take at most half the budget
 WHOLE_FRAME_FILE = 8  # a file in a traceback is shown whole if it takes at most 1/8
@@ -173,12 +172,14 @@ def _test_ids(failing_tests: list[str]) -> list[tuple[str, str]]:
 def _tests(p: _Picker, index: RepoIndex, failing_tests: list[str], budget: int) -> str:
     """Show the failing tests' functions; returns their code (words for the query)."""
     before, code = p.budget, []
+    parsed: dict[str, list[Chunk]] = {}  # many failing tests may share a file: parse it once
     for path, name in _test_ids(failing_tests):
         lines = p.lines(path)
         if lines is None:
             continue
-        chunks = _structure(index, path, lines)
-        mine = [c for c in chunks if c.name == name or c.name.endswith("." + name)]
+        if path not in parsed:
+            parsed[path] = _structure(index, path, lines)
+        mine = [c for c in parsed[path] if c.name == name or c.name.endswith("." + name)]
         for c in mine:
             code.append("".join(lines[c.start - 1:c.end]))
             if before - p.budget < budget:
@@ -226,6 +227,8 @@ def _search(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
         full = whole(chunks, c)
         if _size(p, full) <= total // WHOLE_SHARE:
             c = full
+        if _size(p, c) > p.budget:
+            continue
         text_words = set(tokens("".join((p.lines(c.path) or [])[c.start - 1:c.end])))
         matched = [w for words, _ in q.groups[:3] for w in words if w in text_words]
         why = f"search: {c.name or 'code'} (score {score:.2f}"
