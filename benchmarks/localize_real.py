@@ -7,16 +7,19 @@ For each instance of a SWE-bench-style dataset, the repo is checked out at its b
             (an outline of a large file shows only def lines: it counts for files, not hunks)
   context   characters shown, against the budget (tokens x 4)
   seconds   per issue, index built cold (first call for that repo state) and cached
-Two modes: `issue` (the problem statement alone, as `eval run` starts) and `test` (the
-failing tests' own file named too: the test patch applied and FAIL_TO_PASS passed as the
-failing tests, as after the loop's first test run; no traceback is synthesised).
+Modes: `issue` (the problem statement alone, as `eval run` starts); `test` (the test patch
+applied and FAIL_TO_PASS passed as the failing tests, as after the loop's first test run,
+without their tracebacks); `trace` (as `test`, plus the output of those tests run on the host
+by --python, a venv with pytest and light requirements: real tracebacks where the repo
+imports, an import error where it does not; `traceback_names_gold` says whether the output
+named a gold file).
 
 With --index-repo PATH, instead: the index of that repo built cold (empty cache), loaded
 from the disk cache by a new process's first call, found again within the process, and
 built for a new state of the repo (the files' chunks cached).
 
 Run: .venv/bin/python benchmarks/localize_real.py [--data F] [--repos DIR] [--budget 6000]
-     [--modes issue test] [--only SUBSTRING] [--out results.json]
+     [--modes issue test trace] [--python VENV/bin/python] [--only SUBSTRING] [--out F]
      .venv/bin/python benchmarks/localize_real.py --index-repo /tmp/sympy   # a 2,087-file repo
 """
 
@@ -27,6 +30,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,18 +67,34 @@ def _git(work: Path, *args: str, stdin: str | None = None) -> None:
                    capture_output=True)
 
 
-def measure(inst: Instance, work: Path, mode: str, budget: int, localizer=localize_repo) -> dict:
-    tests = []
-    if mode == "test":
+def failing_output(inst: Instance, work: Path, python: str) -> str:
+    """The FAIL_TO_PASS tests run on the host by `python` (a venv with pytest and the repos'
+    light requirements): their short tracebacks where the repo imports, else the error."""
+    src = work / "src" if (work / "src").is_dir() else work
+    done = subprocess.run([python, "-m", "pytest", "-q", "--tb=short", "-p",
+                           "no:cacheprovider", *inst.FAIL_TO_PASS], cwd=work,
+                          env={**os.environ, "PYTHONPATH": str(src)}, capture_output=True,
+                          text=True, timeout=300)
+    return (done.stdout + done.stderr)[-8000:]
+
+
+def measure(inst: Instance, work: Path, mode: str, budget: int, localizer=localize_repo,
+            python: str = sys.executable) -> dict:
+    tests, traceback = [], ""
+    if mode in ("test", "trace"):
         _git(work, "apply", "-", stdin=inst.test_patch)
         tests = inst.FAIL_TO_PASS
     try:
+        if mode == "trace":
+            traceback = failing_output(inst, work, python)
+        kwargs = dict(task=inst.problem_statement, failing_tests=tests, budget_tokens=budget)
+        if traceback:
+            kwargs["traceback"] = traceback
         t = time.perf_counter()
-        shown = localizer(work, task=inst.problem_statement, failing_tests=tests,
-                          budget_tokens=budget)
+        shown = localizer(work, **kwargs)
         cold = time.perf_counter() - t
         t = time.perf_counter()
-        localizer(work, task=inst.problem_statement, failing_tests=tests, budget_tokens=budget)
+        localizer(work, **kwargs)
         warm = time.perf_counter() - t
     finally:
         if tests:
@@ -88,7 +108,8 @@ def measure(inst: Instance, work: Path, mode: str, budget: int, localizer=locali
             "hunk_hit": sum(hit) / len(hit) if hit else 0.0,
             "chars": sum(len(s.text) for s in shown), "snippets": len(shown),
             "cold_s": round(cold, 3), "warm_s": round(warm, 3),
-            "gold": sorted(files), "shown": sorted(paths)}
+            "gold": sorted(files), "shown": sorted(paths),
+            "traceback_names_gold": any(f in traceback for f in files)}
 
 
 def index_timing(repo: Path, task: str = "simplify returns a wrong result for a Piecewise") -> None:
@@ -126,9 +147,12 @@ def main() -> None:
     ap.add_argument("--repos", type=Path, default=Path("/work/repos"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/patchlore-localize-bench"))
     ap.add_argument("--budget", type=int, default=6000)
-    ap.add_argument("--modes", nargs="+", default=["issue", "test"], choices=["issue", "test"])
+    ap.add_argument("--modes", nargs="+", default=["issue", "test"],
+                    choices=["issue", "test", "trace"])
     ap.add_argument("--only", default="", help="instances whose id contains this")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--python", default=sys.executable,
+                    help="the interpreter that runs the failing tests in the trace mode")
     ap.add_argument("--index-repo", type=Path, help="time the index of this repo instead")
     args = ap.parse_args()
     if args.index_repo:
@@ -151,7 +175,8 @@ def main_with(args, localizer=localize_repo) -> list[dict]:
         if not work.is_dir():
             checkout(inst, args.repos, dest)
         for mode in args.modes:
-            row = measure(inst, work, mode, args.budget, localizer)
+            row = measure(inst, work, mode, args.budget, localizer,
+                          getattr(args, "python", sys.executable))
             rows.append(row)
             print(f"{row['instance']:<36} {mode:<5} file {row['file_hit']:.2f} "
                   f"hunk {row['hunk_hit']:.2f} chars {row['chars']:>6} "
