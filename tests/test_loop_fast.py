@@ -183,6 +183,7 @@ def test_verify_the_box_as_it_is(calc):
         again = verify(box, NO_EFFECT_DIFF, baseline, ["test_calc.py::test_add"],
                        VerifyOptions(TEST_CMD))
         assert again.status == Status.STILL_FAILING and "a + b" not in again.patch
+        assert again.patch == box.diff()  # read in the apply call, as a diff call reads it
 
 
 NO_EFFECT_DIFF = ("--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n \n-def mul(a, b):\n"
@@ -231,6 +232,10 @@ def test_a_diff_larger_than_the_output_limit_ships_uncut(calc):
                        (CALC["calc.py"].replace("a - b", "a + b") + big).encode())
         verdict = verify_current(box, baseline, ["test_calc.py::test_add"],
                                  VerifyOptions(TEST_CMD))
+        # the same as a candidate diff: the apply call's own copy of the diff is cut too
+        again = verify(box, verdict.patch, baseline, ["test_calc.py::test_add"],
+                       VerifyOptions(TEST_CMD))
+        assert again.patch == verdict.patch
     assert verdict.verified and "patchlore cut" not in verdict.patch
     assert "+ROW_0 = 0" in verdict.patch and "+ROW_1999 = 1999" in verdict.patch
     assert git_apply_check(calc, verdict.patch).returncode == 0

@@ -99,7 +99,8 @@ def verify(box: Sandbox, diff: str, baseline: TestRun, failing: list[str],
     applied = box.apply_patch(diff, reset=True)
     if not applied.applied:
         return Verdict(Status.NOT_APPLIED, f"the diff does not apply: {applied.reason}")
-    return verify_current(box, baseline, failing, opts)
+    patch = box.diff() if applied.diff is None else applied.diff
+    return _verify_tree(box, patch, baseline, failing, opts)
 
 
 def verify_current(box: Sandbox, baseline: TestRun, failing: list[str],
@@ -107,7 +108,12 @@ def verify_current(box: Sandbox, baseline: TestRun, failing: list[str],
     """Verify the sandbox's tree as it is now (a candidate made in the box itself): its diff
     from the snapshot is the patch. `failing` are the tests that must now pass; every test
     that passed in `baseline` must keep passing."""
-    patch = box.diff()
+    return _verify_tree(box, box.diff(), baseline, failing, opts)
+
+
+def _verify_tree(box: Sandbox, patch: str, baseline: TestRun, failing: list[str],
+                 opts: VerifyOptions) -> Verdict:
+    """`patch` is the box's diff from the snapshot, as it is now."""
     if not patch.strip():
         return Verdict(Status.INVALID, "the edits change nothing")
     tests = tests_touched(patch)

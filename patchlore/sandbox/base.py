@@ -31,6 +31,7 @@ class ApplyResult:
     applied: bool
     method: str | None  # the command that worked, e.g. "git apply --3way"
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (method, why it failed)
+    diff: str | None = None  # the tree's diff from the snapshot once applied (None: not read)
 
     @property
     def reason(self) -> str:

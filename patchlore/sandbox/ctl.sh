@@ -18,6 +18,7 @@ cd "$PL_REPO" 2>/dev/null || { mkdir -p "$PL_REPO" && cd "$PL_REPO"; }
 
 own() { if [ -n "${PL_OWNER:-}" ]; then chown -R "$PL_OWNER" "$PL_REPO"; fi; }
 clean() { git reset -q --hard "$1"; git clean -q -ffd ${PL_CLEAN:-}; }
+show_diff() { git add -A; git diff --cached --binary --no-color --no-ext-diff --no-renames HEAD; }
 dirs() {
   [ -n "${PL_DIRS:-}" ] || return 0
   mkdir -p $PL_DIRS
@@ -60,11 +61,11 @@ case "$1" in
   reset) reset ;;
   kill) kill_all ;;  # every process of PL_OWNER (with PL_KILL=1: all but PID 1), checked
   diff)  # diff [FILE]: to stdout, or into FILE (a diff larger than the output limit)
-    git add -A
     if [ -n "${2:-}" ]; then exec > "$2"; fi
-    git diff --cached --binary --no-color --no-ext-diff --no-renames HEAD ;;
+    show_diff ;;
   apply)  # apply FILE [reset]: the SWE-bench harness fallbacks in order, the tree restored after
           # each miss; with "reset", from the snapshot. FILE "-" takes the patch from $PL_PATCH.
+          # After a success, `@@ diff` and the tree's diff: no second call to read it.
     if [ "${3:-}" = reset ]; then reset; fi
     file=$2
     if [ "$file" = - ]; then file="$PL_SNAP.patch"; printf '%s' "$PL_PATCH" > "$file"; fi
@@ -80,7 +81,7 @@ case "$1" in
       rc=$?
       set -e
       printf '@@ %s %s\n%s\n' "$m" "$rc" "$out"
-      if [ "$rc" = 0 ]; then own; exit 0; fi
+      if [ "$rc" = 0 ]; then own; echo "@@ diff"; show_diff; exit 0; fi
       git read-tree -u --reset "$tree"; git clean -q -ffd ${PL_CLEAN:-}
     done
     own; exit 1 ;;

@@ -6,6 +6,7 @@ A backend supplies `_ctl(*args)` (run ctl.sh with the snapshot environment), `wr
 
 from __future__ import annotations
 
+import re
 import uuid
 from importlib import resources
 
@@ -38,10 +39,12 @@ def _why(text: str) -> str:
     return (errors or lines)[-1][:300]
 
 
-def parse_apply_report(stdout: str) -> ApplyResult:
-    """ctl.sh apply prints `@@ METHOD RC` and that attempt's output, per attempt."""
+def parse_apply_report(stdout: str, cut: bool = False) -> ApplyResult:
+    """ctl.sh apply prints `@@ METHOD RC` and that attempt's output, per attempt; after a
+    success, `@@ diff` and the tree's diff (not kept if the output was `cut`)."""
+    report, *rest = re.split(r"(?m)^@@ diff\n", stdout, maxsplit=1)
     attempts: list[tuple[str, str, str]] = []
-    for line in stdout.splitlines():
+    for line in report.splitlines():
         if line.startswith("@@ ") and len(line.split()) == 3 and line.split()[1] in APPLY_METHODS:
             _, method, rc = line.split()
             attempts.append((APPLY_METHODS[method], rc, ""))
@@ -51,7 +54,7 @@ def parse_apply_report(stdout: str) -> ApplyResult:
     failed = [(m, _why(text)) for m, rc, text in attempts if rc != "0"]
     worked = [m for m, rc, _ in attempts if rc == "0"]
     return ApplyResult(applied=bool(worked), method=worked[0] if worked else None,
-                       attempts=failed)
+                       attempts=failed, diff=rest[0] if rest and worked and not cut else None)
 
 
 class SnapshotOps:
@@ -111,7 +114,7 @@ class SnapshotOps:
         if result.exit_code == STUCK:
             self._restart()
             result = self._ctl(*args, env=env)
-        report = parse_apply_report(result.stdout)
+        report = parse_apply_report(result.stdout, cut=result.truncated)
         if not report.applied and not report.attempts:
             raise SandboxError(f"patch application broke: {_why(result.stderr)}")
         return report
