@@ -39,7 +39,6 @@ class ExploreOptions:
     max_steps: int = 40  # model replies per exploration round
     command_timeout: float = 600.0
     output_chars: int = 10_000  # of one command's output shown to the model (head and tail)
-    tools: str = "auto"  # auto: offer the bash tool, fall back to text if refused; on | off
 
 
 class Budget:
@@ -121,7 +120,8 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
     """Step until the model submits, or a limit stops it. Returns `run`, updated."""
     begin = time.monotonic()
     server = (model.name, getattr(model, "api_base", ""))
-    mode = run.mode or (TEXT if opts.tools == "off" or server in _REFUSED else TOOLS)
+    # offer the bash tool until the server refuses it; then fenced blocks
+    mode = run.mode or (TEXT if server in _REFUSED else TOOLS)
     replies = 0
     while run.status == "running":
         stop = budget.exceeded()
@@ -135,7 +135,7 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
         try:
             reply = model.complete(run.messages, n=1, tools=[BASH_TOOL] if mode == TOOLS else None)
         except ToolsUnsupported as exc:
-            if opts.tools == "on" or run.mode:
+            if run.mode:  # it took tools before: this refusal is about something else
                 raise
             log("explore_tools", supported=False, why=exc.message)
             _REFUSED.add(server)
