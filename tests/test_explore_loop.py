@@ -193,3 +193,36 @@ def test_check_takes_the_agent_too(repo):
     report = json.loads(res.stdout)
     assert report["repair"] == "verified"
     assert "+    return round(amount * (1 - percent / 100), 2)" in report["patch"]
+
+
+def test_the_verify_pool_borrows_the_explorations_sandboxes(repo, tmp_path, settings):
+    """Three explorations and three verifications at once: two sandboxes beyond the first,
+    not four."""
+    from patchlore.agent.explore_proposer import ExploreProposer
+    from patchlore.agent.loop import RepairOptions, repair
+    from patchlore.agent.model import make_model
+    from patchlore.agent.trajectory import Trajectory
+    from patchlore.sandbox.factory import open_sandbox
+    from patchlore.sandbox.snapshot import take_snapshot
+
+    settings.sandbox = "docker"
+    snapshot = take_snapshot(repo)
+    opened = []
+
+    def more():
+        opened.append(open_sandbox(settings, str(repo), snapshot=snapshot))
+        return opened[-1]
+
+    script = [bash(SED), bash("submit")]
+    with StubLLM(lambda body: [script[min(steps(body), 1)]]) as stub, \
+            open_sandbox(settings, str(repo), snapshot=snapshot) as box:
+        opts = RepairOptions(test_cmd="python3 -m pytest -q -p no:cacheprovider", samples=3,
+                             rounds=1, workers=3, test_timeout=60)
+        traj = Trajectory(tmp_path / "runs")
+        result = repair(snapshot, box, make_model(MODEL, stub.api_base), opts, traj,
+                        more_boxes=more, proposers=[ExploreProposer])
+        traj.close()
+    assert result.verified and len(result.candidates) == 3
+    assert all(c.verified for c in result.candidates)
+    assert len(opened) == 2
+    assert all(b.container is None for b in opened)  # closed at the end of the rounds

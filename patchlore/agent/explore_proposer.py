@@ -43,6 +43,12 @@ class ExploreProposer:
         self.budget = Budget(r.result.usage, opts.max_calls, opts.max_cost, opts.deadline)
         self.lanes: list[Lane] = []
         self.opened: list[Sandbox] = []
+        self.lent = 0
+        # the verify pool's extra sandboxes are the explorations' own, idle while candidates
+        # are verified (each exploration restores its tree before it goes on): no extra starts
+        self.open_box = r.more_boxes
+        if r.more_boxes is not None:
+            r.more_boxes = self._lend
 
     def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
         r = self.r
@@ -71,11 +77,17 @@ class ExploreProposer:
             box.close()
 
     def _box(self, i: int) -> Sandbox:
-        if i == 0 or self.r.more_boxes is None:
+        if i == 0 or self.open_box is None:
             return self.r.box
-        box = self.r.more_boxes()
+        box = self.open_box()
         self.opened.append(box)
         return box
+
+    def _lend(self) -> Sandbox:
+        if self.lent < len(self.opened):
+            self.lent += 1
+            return self.opened[self.lent - 1]
+        return self.open_box()
 
     def _resumable(self, lane: Lane) -> bool:
         run = lane.run
