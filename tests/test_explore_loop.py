@@ -57,8 +57,10 @@ def test_an_exploration_fixes_the_example_and_is_verified(repo):
     assert " passed" in tests_ran and "failed" not in tests_ran
     changed = {k for k, v in tree_digest(repo).items() if before.get(k) != v}
     assert {k for k in changed if not k.startswith(".patchlore")} == {"cart.py"}
-    events = (Path(out["run_dir"]) / "trajectory.jsonl").read_text()
-    assert '"kind": "explore_step"' in events and '"kind": "exploration"' in events
+    shown = run_cli("runs", "show", out["run_id"], "--repo", str(repo), env={"COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    assert "#1 $ grep -n percent cart.py (exit 0" in shown.stdout
+    assert "#1 submitted after 5 command(s), text replies" in shown.stdout
 
 
 def test_three_explorations_in_parallel_are_verified_independently(repo):
