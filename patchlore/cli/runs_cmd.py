@@ -105,15 +105,17 @@ def _summary(e: dict) -> str:
         return f"round {e['round']} (votes {e['votes']}, {e['lines_changed']} lines): {state}"
     if kind == "result":
         return f"{e['status']}: {e['message']}"
-    if kind == "explore_step":  # an exploration's command: its sample, exit code and time
-        code = "killed" if e["exit_code"] is None else f"exit {e['exit_code']}"
-        return (f"#{e['sample'] + 1} $ {e['command'].splitlines()[0][:100]} "
-                f"({code}, {e['seconds']} s)")
-    if kind == "explore_submit":
-        return f"#{e['sample'] + 1} submit: {e['diff'].count(chr(10))} diff lines"
-    if kind == "exploration":
-        return (f"#{e['sample'] + 1} {e['status']} after {e['steps']} command(s), "
-                f"{e['mode'] or 'no'} replies: {e['message']}")
-    if kind == "explore_tools":
-        return f"#{e['sample'] + 1} no bash tool, fenced blocks instead: {e['why'][:120]}"
+    if kind in _EXPLORING:  # one exploration's events, numbered by sample
+        return f"#{e['sample'] + 1} " + _EXPLORING[kind](e)
     return ""
+
+
+_EXPLORING = {
+    "explore_step": lambda e: (f"$ {e['command'].splitlines()[0][:100]} ("
+                               + ("killed" if e["exit_code"] is None else f"exit {e['exit_code']}")
+                               + f", {e['seconds']} s)"),
+    "explore_submit": lambda e: f"submit: {e['diff'].count(chr(10))} diff lines",
+    "exploration": lambda e: (f"{e['status']} after {e['steps']} command(s), "
+                              f"{e['mode'] or 'no'} replies: {e['message']}"),
+    "explore_tools": lambda e: f"no bash tool, fenced blocks instead: {e['why'][:120]}",
+}
