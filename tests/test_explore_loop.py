@@ -228,3 +228,15 @@ def test_the_verify_pool_borrows_the_explorations_sandboxes(repo, tmp_path, sett
     assert all(c.verified for c in result.candidates)
     assert len(opened) == 2
     assert all(b.container is None for b in opened)  # closed at the end of the rounds
+
+
+def test_an_exploration_replays_from_its_record(repo):
+    with StubLLM([[bash(SED)], [bash("submit")]]) as stub:
+        first = json.loads(fix(repo, stub, "--samples", "1").stdout)
+    res = run_cli("fix", "--repo", str(repo), "--model", f"replay:{first['run_dir']}",
+                  "--agent", "explore", "--samples", "1", "--sandbox", "docker", "--json",
+                  env={"PATCHLORE_TEST_CMD": "python3 -m pytest -q -p no:cacheprovider",
+                       "PATCHLORE_MEMORY_MODE": "off"}, timeout=300)
+    again = json.loads(res.stdout)
+    assert res.returncode == 0 and again["status"] == "verified", res.stderr
+    assert again["patch"] == first["patch"] and again["usage"]["calls"] == 2
