@@ -266,3 +266,15 @@ def test_the_loop_asks_the_model_where_to_look_when_guided(tmp_path):
     assert [e.get("step") for e in ran.kinds("model_reply")] == ["localize", None]
     prompt = ran.kinds("prompt")[-1]["messages"][1]["content"]
     assert "named by the model" in prompt and "def delivery_days(zone):" in prompt
+
+
+def test_model_answers_in_other_common_shapes_are_understood():
+    from patchlore.agent.guided import parse_locations
+
+    known = {"shop/pricing.py", "shop/shipping.py", "shop/__init__.py"}
+    answer = ("The bug:\n- `shop/pricing.py: Cart.apply_discount, total`\n"
+              "shop/shipping.py::delivery_days\nlib/elsewhere.py: apply_discount\n"
+              "shop/__init__.py is imported everywhere\n")
+    assert parse_locations(answer, known) == [
+        ("shop/pricing.py", ["Cart.apply_discount", "total"]),
+        ("shop/shipping.py", ["delivery_days"]), ("shop/__init__.py", [])]

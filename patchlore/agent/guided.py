@@ -18,6 +18,8 @@ MAP_DETAILED = 25  # files whose definitions are listed
 MAX_FILES = 5
 NAMED_SHARE = 0.6  # what the model names takes at most this share of the budget
 _NAMED = re.compile(r"^(?:function|class|method|def|func)\s*:\s*([\w.]+)", re.IGNORECASE)
+_LISTED = re.compile(r"^`?([\w./-]+?)`?(?:::|:)\s*(.*)$")
+_IDENT = re.compile(r"[A-Za-z_][\w.]*")
 
 
 def repo_map(index: RepoIndex, ranked_paths: list[str], limit: int = MAP_LIMIT) -> str:
@@ -47,10 +49,17 @@ def parse_locations(text: str, known: set[str]) -> list[tuple[str, list[str]]]:
             if current is not None:
                 current.append(named.group(1))
             continue
-        word = line.split()[0].strip(":,'\"").removeprefix("./") if line else ""
-        if word in known and word not in [f for f, _ in out]:
-            current = []
-            out.append((word, current))
+        # "path", "path: name, name" or "path::Class.method"
+        listed = _LISTED.match(line)
+        word = (listed.group(1) if listed else line.split(" ")[0]).strip(",'\"`")
+        word = word.removeprefix("./")
+        if word in known:
+            current = next((names for f, names in out if f == word), None)
+            if current is None:
+                current = []
+                out.append((word, current))
+            if listed:
+                current += _IDENT.findall(listed.group(2))
         elif word:
             current = None  # a path we do not know: its names belong to nothing
     return out[:MAX_FILES]
