@@ -222,8 +222,9 @@ def build(root: Path, files: list[str], key: str = "",
 def load_or_build(root: Path, files: list[str]) -> RepoIndex:
     """The index for the repo as it is now: from this process, from disk, or built (and saved)."""
     key, blobs = state(root, files)
-    if key in _LOADED:
-        return _LOADED[key]
+    found = _LOADED.get(key)  # one lookup: eval run's threads replace the entry meanwhile
+    if found is not None:
+        return found
     where = cache_root() / "index" / key
     index = _load(root, where, key)
     if index is None:
