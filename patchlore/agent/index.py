@@ -104,10 +104,11 @@ class RepoIndex:
         """BM25 score of every chunk for these words (a numpy array)."""
         return self.retriever.get_scores(query) if query else None
 
+    def __post_init__(self) -> None:
+        for c in self.chunks:  # built here, not on first use: threads may share an index
+            self._by_path.setdefault(c.path, []).append(c)
+
     def file_chunks(self, path: str) -> list[Chunk]:
-        if not self._by_path:
-            for c in self.chunks:
-                self._by_path.setdefault(c.path, []).append(c)
         return self._by_path.get(path, [])
 
     def defs(self, path: str) -> list[str]:
