@@ -278,3 +278,14 @@ def test_model_answers_in_other_common_shapes_are_understood():
     assert parse_locations(answer, known) == [
         ("shop/pricing.py", ["Cart.apply_discount", "total"]),
         ("shop/shipping.py", ["delivery_days"]), ("shop/__init__.py", [])]
+
+
+@pytest.mark.docker
+def test_cli_with_test_cmd_localizes_from_the_failing_tests(docker_ready, calc_repo):
+    done = run_cli("localize", "--repo", str(calc_repo), "--test-cmd", "python3 -m pytest -q",
+                   "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    shown = {(s["path"], s["why"].split(":")[0]) for s in json.loads(done.stdout)["snippets"]}
+    # the failing test's traceback leads to its file, and its call of add() to calc.py
+    assert ("test_calc.py", "whole file") in shown
+    assert any(path == "calc.py" for path, _ in shown)
