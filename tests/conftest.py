@@ -120,15 +120,6 @@ def mirrors(tmp_path_factory) -> Path:
     return out
 
 
-def labelled_containers() -> list[str]:
-    from patchlore.sandbox.base import SANDBOX_LABEL
-    from patchlore.sandbox.docker_backend import docker_client
-
-    client = docker_client()
-    return [c.id for c in client.containers.list(all=True,
-                                                 filters={"label": f"{SANDBOX_LABEL}=1"})]
-
-
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 120, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """The real `patchlore` entry point in a child process (`prefix`: a command to run it

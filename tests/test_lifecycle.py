@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import IMAGE, labelled_containers
+from conftest import IMAGE
 from patchlore.sandbox.docker_backend import docker_client, prune
 from patchlore.sandbox.factory import open_sandbox
 
@@ -34,13 +34,14 @@ def wait_for(predicate, seconds: float = 60) -> bool:
 
 def test_closed_on_normal_exit_and_on_error(calc_repo, settings):
     settings.sandbox = "docker"
-    before = set(labelled_containers())
+    # only this process's containers: other runs may share the engine
+    before = set(owned_by(os.getpid()))
     with open_sandbox(settings, str(calc_repo)) as sb:
-        assert sb.container.id in set(labelled_containers()) - before
+        assert sb.container.id in set(owned_by(os.getpid())) - before
     with pytest.raises(RuntimeError):
         with open_sandbox(settings, str(calc_repo)):
             raise RuntimeError("boom")
-    assert set(labelled_containers()) == before
+    assert set(owned_by(os.getpid())) == before
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + 15)])
