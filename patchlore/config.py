@@ -7,7 +7,9 @@ Repo files are `[tool.patchlore]` in the repo's pyproject.toml and the top level
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -67,9 +69,11 @@ class Settings:
     timeout: float = field(default=600.0, metadata={"help": "seconds per sandbox command"})
     test_time_limit: float = field(
         default=60.0,
-        metadata={"help": "seconds one pytest test may run (pytest-timeout); 0: no limit"},
+        metadata={"help": "seconds one pytest test may run (pytest-timeout); 0: no limit",
+                  "min": 0},
     )
-    mem_limit: str = field(default="2g", metadata={"help": "sandbox memory limit"})
+    mem_limit: str = field(default="2g", metadata={"help": "sandbox memory limit",
+                                                   "pattern": r"\d+([kmg]?b?)"})
     cpus: float = field(default=2.0, metadata={"help": "sandbox CPU limit"})
     pids_limit: int = field(default=512, metadata={"help": "sandbox process limit"})
     network: bool = field(default=False, metadata={"help": "allow network in the sandbox"})
@@ -78,7 +82,7 @@ class Settings:
     )
     memory_dir: str = field(
         default_factory=lambda: str(_user_dir("data") / "memory"),
-        metadata={"help": "memory store directory"},
+        metadata={"help": "memory store directory", "flag": "--memory"},
     )
     memory_url: str = field(default="", metadata={"help": "shared chroma server URL"})
     memory_mode: str = field(default="online", metadata={"help": "off | read | online"})
@@ -91,13 +95,41 @@ class Settings:
 
 
 CHOICES = {"sandbox": ("auto", "docker", "local"), "agent": ("pipeline", "explore"),
-           "localize": ("search", "model")}
+           "localize": ("search", "model"), "memory_mode": ("off", "read", "online")}
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
-_TYPES = {f.name: f.type for f in fields(Settings)}
+_FIELDS = {f.name: f for f in fields(Settings)}
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag that sets `name`, for messages."""
+    return _FIELDS[name].metadata.get("flag", "--" + name.replace("_", "-"))
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
-    kind = _TYPES[name]
+    """`value` as the setting's type, within its allowed values; else an error naming where it
+    came from (a file, an environment variable, a flag) and the setting."""
+    value = _as_type(name, value, origin)
+    meta = _FIELDS[name].metadata
+    where = f"{origin}: {name} = {value!r}"
+    allowed = CHOICES.get(name)
+    if allowed and value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        raise ConfigError(f"{where} is not one of {', '.join(allowed)}",
+                          hint=f"did you mean {close[0]!r}?" if close else
+                          f"set {name} to one of them")
+    if "pattern" in meta and not re.fullmatch(meta["pattern"], value.strip().lower()):
+        raise ConfigError(f"{where} is not a size", hint=f"e.g. {name} = \"2g\" or \"512m\"")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low = meta.get("min")  # numbers are positive unless a field says 0 is allowed
+        if not math.isfinite(value) or (value < low if low is not None else value <= 0):
+            raise ConfigError(f"{where} must be a positive number" if low is None else
+                              f"{where} must be {low} or more",
+                              hint=f"e.g. {name} = {_FIELDS[name].default!r}")
+    return value
+
+
+def _as_type(name: str, value: Any, origin: str) -> Any:
+    kind = _FIELDS[name].type
     try:
         if kind == "bool":
             if isinstance(value, bool):
@@ -187,14 +219,9 @@ def load_settings(repo: Path | None = None, flags: dict[str, Any] | None = None)
         ("environment", {k: _coerce(k, v, f"${ENV_PREFIX}{k.upper()}") for k, v in env.items()})
     )
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    layers.append(("flag", {k: _coerce(k, v, "flag") for k, v in given.items()}))
+    layers.append(("flag", {k: _coerce(k, v, flag_of(k)) for k, v in given.items()}))
     for origin, values in layers:
         for name, value in values.items():
             setattr(settings, name, value)
             settings.sources[name] = origin
-    for name, allowed in CHOICES.items():
-        value = getattr(settings, name)
-        if value not in allowed:
-            raise ConfigError(f"{settings.sources[name]}: {name} = {value!r}",
-                              hint=f"use {', '.join(allowed[:-1])} or {allowed[-1]}")
     return settings

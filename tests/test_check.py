@@ -139,3 +139,23 @@ def test_real_pre_commit_blocks_red_commits_and_passes_green_ones(repo, tmp_path
     passed = commit("fix the discount")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "fix the discount" in git(repo, "log", "--oneline")
+
+
+def test_memory_and_sandbox_flags_as_fix_has_them(repo, tmp_path, docker_ready):
+    memory = tmp_path / "mem"
+    with StubLLM([[GOOD]]) as stub:  # the flags win over check()'s environment (off, local)
+        res = check(repo, "--memory-mode", "online", "--memory", str(memory), "--sandbox",
+                    "local", "--", *PYTEST, stub=stub)
+    assert res.returncode == 1 and "verified patch written" in res.stderr, res.stderr
+    episodes = [json.loads(x) for x in (memory / "log.jsonl").read_text().splitlines()]
+    assert any("(1 - percent" in json.dumps(e) for e in episodes)
+    res = check(repo, "--sandbox", "docker", "--image", "patchlore-no-such-image:1", "--",
+                *PYTEST)
+    assert res.returncode == 1 and "patchlore-no-such-image:1" in res.stderr, res.stderr
+
+
+def test_a_bad_setting_stops_check_before_the_tests_run(repo):
+    marker = repo / "ran"
+    res = check(repo, "--memory-mode", "onlin", "--", "touch", str(marker))
+    assert res.returncode == 2 and not marker.exists()
+    assert res.stderr.startswith("error: --memory-mode: memory_mode = 'onlin' is not one of")

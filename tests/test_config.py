@@ -58,14 +58,33 @@ def test_each_layer_overrides_the_one_below(tmp_path, monkeypatch):
     ("timeout = 'soon'\n", ["timeout = 'soon' is not a valid float"]),
     ("network = 3\n", ["not a valid bool"]),
     ("timeout = [\n", ["not valid TOML"]),
-    ('sandbox = "podman"\n', ["sandbox = 'podman'", "auto, docker or local"]),
+    ('sandbox = "podman"\n', ["sandbox = 'podman'", "auto, docker, local"]),
+    ('memory_mode = "onlin"\n', ["memory_mode = 'onlin' is not one of off, read, online",
+                                 "did you mean 'online'"]),
+    ("timeout = -5\n", ["timeout = -5.0 must be a positive number"]),
+    ("timeout = 0\n", ["timeout = 0.0 must be a positive number"]),
+    ("timeout = nan\n", ["timeout = nan must be a positive number"]),
+    ("pids_limit = 0\n", ["pids_limit = 0 must be a positive number"]),
+    ('mem_limit = "lots"\n', ["mem_limit = 'lots' is not a size"]),
 ])
 def test_bad_files_name_the_file_and_the_setting(tmp_path, text, words):
     (tmp_path / ".patchlore.toml").write_text(text)
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path)
     said = info.value.message + " " + info.value.hint
+    assert info.value.message.startswith(f"{tmp_path / '.patchlore.toml'}: ")
     assert all(w in said for w in words), said
+
+
+def test_a_bad_choice_names_the_variable_or_the_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATCHLORE_MEMORY_MODE", "onlin")
+    with pytest.raises(ConfigError, match=r"^\$PATCHLORE_MEMORY_MODE: memory_mode = 'onlin'"):
+        load_settings(tmp_path)
+    monkeypatch.delenv("PATCHLORE_MEMORY_MODE")
+    with pytest.raises(ConfigError, match=r"^--memory-mode: memory_mode = 'of' is not one"):
+        load_settings(tmp_path, {"memory_mode": "of"})
+    with pytest.raises(ConfigError, match=r"^--timeout: timeout = -5.0 must be a positive number"):
+        load_settings(tmp_path, {"timeout": "-5"})
 
 
 def test_config_show_prints_values_and_sources(tmp_path):

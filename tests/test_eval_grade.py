@@ -171,3 +171,19 @@ def test_missing_mirrors_are_cloned_from_the_git_base_url(mirrors, tmp_path, set
     assert "no mirror" in why and "cloning" in why
     assert sorted(p.name for p in empty_dir.iterdir()) == ["patchlore__chunks",
                                                           "patchlore__median"]
+
+
+def test_grade_selects_instances_as_run_does(mirrors, tmp_path):
+    base = ["eval", "grade", "--dataset", str(DATASET), "--predictions", "gold", "--repos-dir",
+            str(mirrors), "--output", str(tmp_path / "o"), "--sandbox", "local", "--json"]
+    res = run_cli(*base, "--filter", "chunks|durations|flatten", "--slice", "1:",
+                  "--instances", "patchlore__chunks-1", "--instances", "patchlore__durations-1")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["resolved_ids"] == ["patchlore__durations-1"]
+    assert report["total_instances"] == 1
+    for flag, value, said in (("--slice", "two", "--slice 'two': not A:B"),
+                              ("--filter", "chunks(", "--filter 'chunks(': not a regular")):
+        bad = run_cli(*base, flag, value)
+        assert bad.returncode == 2 and bad.stderr.startswith(f"error: {said}"), bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1

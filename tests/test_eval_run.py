@@ -195,3 +195,36 @@ def test_run_inside_per_instance_images(mirrors, tmp_path, docker_ready):
         assert json.loads(graded.stdout)["resolved_ids"] == ids, graded.stderr
     finally:
         remove_images(tags)
+
+
+def test_one_instance_s_docker_error_is_its_own_and_resume_retries_it(mirrors, tmp_path,
+                                                                      docker_ready):
+    """A Docker API error (an image name the engine rejects) ends that instance, not the run."""
+    rows = {json.loads(ln)["instance_id"]: json.loads(ln)
+            for ln in DATASET.read_text().splitlines()}
+    bad = {**rows["patchlore__durations-1"], "image": "Not A Valid Image Name!"}
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text(json.dumps(bad) + "\n" + json.dumps(rows["patchlore__chunks-1"]) + "\n")
+    args = ["eval", "run", "--dataset", str(dataset), "--repos-dir", str(mirrors), "--output",
+            str(tmp_path), "--run-id", "r", "--samples", "1", "--rounds", "1",
+            "--memory-mode", "off", "--sandbox", "docker", "--model", "hosted_vllm/stub-coder"]
+    with StubLLM(answers(["patchlore__chunks-1"])) as stub:
+        res = run_cli(*args, "--api-base", stub.api_base, timeout=600)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    results = {r["instance_id"]: r for r in map(json.loads, (tmp_path / "r" / "results.jsonl")
+                                                .read_text().splitlines())}
+    assert results["patchlore__chunks-1"]["outcome"] == "verified"  # the run went on
+    err = results["patchlore__durations-1"]
+    assert err["status"] == "error" and err["reason"].startswith("APIError: ")
+    assert "invalid reference format" in (tmp_path / "r" / "instances" /
+                                          "patchlore__durations-1" / "traceback.txt").read_text()
+    assert "rerun with --run-id r" in res.stderr
+    dataset.write_text(json.dumps(rows["patchlore__durations-1"]) + "\n"
+                       + json.dumps(rows["patchlore__chunks-1"]) + "\n")
+    with StubLLM(answers(["patchlore__durations-1"])) as stub:  # chunks is not asked again
+        res = run_cli(*args, "--api-base", stub.api_base, timeout=600)
+    assert res.returncode == 0, res.stderr
+    preds = (tmp_path / "r" / "predictions.jsonl").read_text().splitlines()
+    assert sorted(json.loads(p)["instance_id"] for p in preds) == [
+        "patchlore__chunks-1", "patchlore__durations-1"]

@@ -34,7 +34,12 @@ def check(
     max_steps: int = options.MAX_STEPS,
     fmt: str = typer.Option("text", "--format", help="text, json or markdown (for a CI job "
                             "summary or a pull-request comment)."),
-    repo: Path = typer.Option(Path("."), "--repo", "-r", help="The repository."),
+    repo: Path = options.REPO,
+    memory_mode: str = options.MEMORY_MODE,
+    memory: Path = options.MEMORY,
+    memory_url: str = options.MEMORY_URL,
+    sandbox: str = options.SANDBOX,
+    image: str = options.IMAGE,
 ) -> None:
     """Run the tests; if they fail, try to repair them within the budget.
 
@@ -48,12 +53,17 @@ def check(
       patchlore check --fix --budget 120 -- python -m pytest -q tests/unit
       patchlore check --format markdown -- pytest -q >> "$GITHUB_STEP_SUMMARY"
     """
-    from patchlore.errors import EXIT_FAILED, EXIT_USAGE
+    from patchlore.config import load_settings
+    from patchlore.errors import EXIT_FAILED, PatchloreError
 
-    if fmt not in ("text", "json", "markdown"):
-        _die(f"--format {fmt!r}: use text, json or markdown", EXIT_USAGE)
+    options.one_of("--format", fmt, ("text", "json", "markdown"))
     start = time.monotonic()
     cmd = command[0] if len(command) == 1 else shlex.join(command)
+    # settings first, so a bad flag or config value is an error before any test runs
+    settings = load_settings(repo, {"model": model, "api_base": api_base, "test_cmd": cmd,
+                                    "memory_mode": memory_mode, "memory_url": memory_url,
+                                    "memory_dir": str(memory) if memory else None,
+                                    "sandbox": sandbox, "image": image, "agent": agent})
     code, out, timed_out, tests = _run_on_host(cmd, repo, budget)
     if code == 0 and not timed_out:
         took = time.monotonic() - start
@@ -65,26 +75,21 @@ def check(
             print(f"patchlore check: tests pass ({took:.1f} s)", file=sys.stderr)
         return
     if code == 127 and not timed_out and not tests:
-        _die(f"test command not found: {cmd} ({out.strip().splitlines()[-1][:200] if out.strip() else 'exit 127'})",
-             EXIT_USAGE)
+        said = out.strip().splitlines()[-1][:200] if out.strip() else "exit 127"
+        raise PatchloreError(f"test command not found: {cmd} ({said})")
     if code == 5 and not timed_out and not tests and _is_pytest(cmd):
-        _die(f"pytest collected no tests: {cmd} (pass the command that runs the repo's tests)",
-             EXIT_USAGE)
+        raise PatchloreError(f"pytest collected no tests: {cmd}",
+                             hint="pass the command that runs the repo's tests")
     report = {"status": "failed", "command": cmd, "failing": tests,
               "timed_out": timed_out, "output_tail": out[-3000:]}
     if timed_out:
         report["note"] = f"the tests did not finish within the {budget:.0f} s budget"
     else:
-        report.update(_repair(cmd, repo, model, api_base, samples, fix, agent, max_steps,
+        report.update(_repair(settings, repo, samples, fix, max_steps,
                               start + budget - time.monotonic()))
     report["seconds"] = round(time.monotonic() - start, 2)
     _print(report, fmt)
     raise typer.Exit(EXIT_FAILED)
-
-
-def _die(message: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 def _is_pytest(cmd: str) -> bool:
@@ -122,12 +127,13 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
     return proc.returncode, text, timed_out, failing
 
 
-def _repair(cmd: str, repo: Path, model, api_base, samples: int, fix: bool, agent, max_steps,
+def _repair(settings, repo: Path, samples: int, fix: bool, max_steps: int,
             seconds_left: float) -> dict:
     """A verified patch within the time left, or why there is none. Never raises."""
+    from dataclasses import replace
+
     from patchlore.agent.loop import RepairOptions
     from patchlore.agent.session import apply_to_worktree, run_repair
-    from patchlore.config import load_settings
     from patchlore.errors import PatchloreError
     from patchlore.sandbox.snapshot import find_repo_root
 
@@ -135,10 +141,9 @@ def _repair(cmd: str, repo: Path, model, api_base, samples: int, fix: bool, agen
         return {"note": "no time left in the budget for a repair"}
     try:
         root = find_repo_root(repo)
-        settings = load_settings(root, {"model": model, "api_base": api_base, "test_cmd": cmd,
-                                        "agent": agent,
-                                        "timeout": seconds_left})
-        opts = RepairOptions(test_cmd=cmd, samples=samples, rounds=2, max_steps=max_steps,
+        settings = replace(settings, timeout=seconds_left)
+        opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=2,
+                             max_steps=max_steps,
                              test_timeout=seconds_left,
                              deadline=time.monotonic() + seconds_left)
         session = run_repair(root, settings, opts,

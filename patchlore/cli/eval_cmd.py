@@ -19,6 +19,9 @@ def grade(
                                     help="Predictions file, or `gold` / `empty`."),
     repos_dir: Path = typer.Option(Path("repos"), "--repos-dir",
                                    help="Local mirrors of the repos, named owner__name."),
+    instances: list[str] = options.INSTANCES,
+    pattern: str = options.FILTER,
+    slice_: str = options.SLICE,
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Report and logs."),
     image_template: str = options.IMAGE_TEMPLATE,
     workdir: str = options.IMAGE_WORKDIR,
@@ -47,7 +50,7 @@ def grade(
     """
     from patchlore.cli import ui
     from patchlore.config import load_settings
-    from patchlore.evals.dataset import load_dataset, load_predictions
+    from patchlore.evals.dataset import load_dataset, load_predictions, select
     from patchlore.evals.grade import GradeOptions, grade_all
     from patchlore.evals.harness import HARNESSES
 
@@ -55,10 +58,11 @@ def grade(
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
                                           "timeout": timeout, "test_cmd": test_cmd,
                                           "workdir": workdir, "setup": setup})
-    instances, problems = load_dataset(dataset, split)
+    loaded, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
-    preds = load_predictions(predictions, instances)
+    chosen = select(loaded, instances, slice_, pattern)
+    preds = load_predictions(predictions, chosen)
     done = []
     opts = GradeOptions(workers, rerun_flaky, harness, image_template)
     with ui.tally(len(preds), "grading") as line:
@@ -67,7 +71,7 @@ def grade(
             line(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
                  + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
 
-        report = grade_all(instances, preds, repos_dir, settings, output, opts, progress)
+        report = grade_all(chosen, preds, repos_dir, settings, output, opts, progress)
     if as_json:
         ui.print_json(report)
     else:
@@ -85,9 +89,9 @@ def run(
     repos_dir: Path = typer.Option(..., "--repos-dir",
                                    help="Mirrors of the repos, named owner__name (missing ones "
                                    "are cloned from $PATCHLORE_GIT_BASE_URL, default GitHub)."),
-    instances: list[str] = typer.Option(None, "--instances", help="Only these instance ids."),
-    slice_: str = typer.Option("", "--slice", help="A:B, after the other filters."),
-    pattern: str = typer.Option("", "--filter", help="Regex on instance ids."),
+    instances: list[str] = options.INSTANCES,
+    pattern: str = options.FILTER,
+    slice_: str = options.SLICE,
     workers: int = typer.Option(1, "--workers", min=1, help="Instances at once."),
     model: str = typer.Option(None, "--model", help="litellm model name, or replay:PATH."),
     api_base: str = typer.Option(None, "--api-base", help="Model endpoint."),
@@ -95,7 +99,7 @@ def run(
     rounds: int = typer.Option(2, "--rounds", min=1, help="Feedback rounds at most."),
     agent: str = options.AGENT,
     max_steps: int = options.MAX_STEPS,
-    memory_mode: str = typer.Option(None, "--memory-mode", help="off, read or online."),
+    memory_mode: str = options.MEMORY_MODE,
     memory: Path = options.MEMORY,
     memory_url: str = options.MEMORY_URL,
     run_id: str = typer.Option(None, "--run-id", help="Resume this run (default: a new id)."),
@@ -126,8 +130,9 @@ def run(
     from patchlore.agent.trajectory import new_run_id
     from patchlore.cli import ui
     from patchlore.config import load_settings
-    from patchlore.evals.dataset import load_dataset
-    from patchlore.evals.run import run_all, select
+    from patchlore.errors import EXIT_FAILED
+    from patchlore.evals.dataset import load_dataset, select
+    from patchlore.evals.run import run_all
 
     options.one_of("--executor", executor, ("threads", "ray"))
     settings = load_settings(Path.cwd(), {
@@ -155,9 +160,12 @@ def run(
 
         runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress,
                          executor, ray_address, image_template)
-    done = sum(r["status"] == "done" for r in runner.results.values())
+    done = sum(runner.results.get(i.instance_id, {}).get("status") == "done" for i in chosen)
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")
+    if done < len(chosen):
+        ui.info(f"rerun with --run-id {run_id} to retry the {len(chosen) - done} that failed")
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("report")

@@ -19,6 +19,8 @@ TIMEOUT = typer.Option(None, "--timeout", help="Seconds before the command is ki
 MEMORY = typer.Option(None, "--memory", help="Memory store directory (default: setting).")
 MEMORY_URL = typer.Option(None, "--memory-url",
                           help="A shared `chroma run` server, e.g. http://127.0.0.1:8000.")
+MEMORY_MODE = typer.Option(None, "--memory-mode",
+                           help="off, read (recall only) or online (recall and learn).")
 DATASET = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
                        "or a Hugging Face dataset name.")
 SPLIT = typer.Option("test", "--split", help="Split of a Hugging Face dataset.")
@@ -34,6 +36,9 @@ AGENT = typer.Option(None, "--agent", help="pipeline (one request for N SEARCH/R
                      "shell). Default: the agent setting (pipeline).")
 MAX_STEPS = typer.Option(40, "--max-steps", min=1, help="With --agent explore: model replies "
                          "per exploration and round.")
+INSTANCES = typer.Option(None, "--instances", help="Only these instance ids (repeat the flag).")
+FILTER = typer.Option("", "--filter", help="Regex on instance ids.")
+SLICE = typer.Option("", "--slice", help="A:B, after the other filters.")
 IMAGE_WORKDIR = typer.Option(None, "--workdir",
                              help="The repo's path in those images (default /testbed).")
 

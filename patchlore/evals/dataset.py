@@ -137,3 +137,26 @@ def load_predictions(spec: str, instances: list[Instance]) -> dict[str, str]:
                                  hint="rows need instance_id, model_name_or_path, model_patch")
         out[row["instance_id"]] = row.get("model_patch") or ""
     return out
+
+
+def select(instances: list[Instance], ids: list[str] | None = None, slice_: str = "",
+           pattern: str = "") -> list[Instance]:
+    """--instances, then --filter (a regex on ids), then --slice A:B."""
+    if ids:
+        wanted = set(ids)
+        instances = [i for i in instances if i.instance_id in wanted]
+    if pattern:
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            raise PatchloreError(f"--filter {pattern!r}: not a regular expression ({exc})") \
+                from None
+        instances = [i for i in instances if rx.search(i.instance_id)]
+    if slice_:
+        bounds = re.fullmatch(r"(-?\d*):(-?\d*)", slice_.strip())
+        if not bounds:
+            raise PatchloreError(f"--slice {slice_!r}: not A:B",
+                                 hint="e.g. --slice 0:10, --slice 5: or --slice :-2")
+        a, b = (int(x) if x else None for x in bounds.groups())
+        instances = instances[a:b]
+    return instances

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -28,19 +28,6 @@ from patchlore.evals.environment import environment
 from patchlore.evals.repos import checkout
 
 DONE, ERROR = "done", "error"
-
-
-def select(instances: list[Instance], ids: list[str] | None = None, slice_: str = "",
-           pattern: str = "") -> list[Instance]:
-    if ids:
-        wanted = set(ids)
-        instances = [i for i in instances if i.instance_id in wanted]
-    if pattern:
-        instances = [i for i in instances if re.search(pattern, i.instance_id)]
-    if slice_:
-        a, _, b = slice_.partition(":")
-        instances = instances[int(a) if a else None:int(b) if b else None]
-    return instances
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -111,8 +98,20 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
                        test_seconds=round(result.test_seconds, 2))
         except PatchloreError as exc:  # a dead model server, a missing mirror: retry on resume
             rec.update(status=ERROR, reason=exc.message)
+        except Exception as exc:  # a Docker API error, a bug: this instance's, not the run's
+            rec.update(status=ERROR, reason=unexpected(exc, out_dir / "instances" /
+                                                       inst.instance_id))
     rec["seconds"] = round(time.monotonic() - start, 2)
     return rec
+
+
+def unexpected(exc: BaseException, where: Path) -> str:
+    """One line for an exception we did not foresee; its traceback is kept in `where`."""
+    where.mkdir(parents=True, exist_ok=True)
+    log = where / "traceback.txt"
+    log.write_text("".join(traceback.format_exception(exc)))
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first} (traceback: {log})"
 
 
 def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
@@ -152,10 +151,15 @@ def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts:
              log_to_driver=False, configure_logging=False)
     task = ray.remote(num_cpus=1, max_retries=1)(run_instance)
     plain = replace(opts, memory=None)  # a store holds locks and clients: never pickled
-    pending = [task.remote(inst, repos_dir, settings, plain, out_dir, image_template)
-               for inst in todo]
+    pending = {task.remote(inst, repos_dir, settings, plain, out_dir, image_template): inst
+               for inst in todo}
     while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        rec = ray.get(done[0])
+        (ref,), _ = ray.wait(list(pending), num_returns=1)
+        inst = pending.pop(ref)
+        try:
+            rec = ray.get(ref)
+        except Exception as exc:  # the task itself died (a lost node, a worker crash)
+            rec = {"instance_id": inst.instance_id, "status": ERROR, "seconds": 0.0,
+                   "reason": unexpected(exc, out_dir / "instances" / inst.instance_id)}
         runner.record(rec)
         progress(rec)
