@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible server on 127.0.0.1 for tests: real HTTP, real litellm.
 
 Each chat request takes the next scripted answer: a list of choices (cycled to fill `n`), each
-a text or a dict {"content": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}, or an int
-HTTP status to fail with; or the script is a function of the request body (for callers whose
+a text or a dict {"content": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}, an int
+HTTP status to fail with, or a dict with "choices" sent as the whole response body (a malformed
+reply); or the script is a function of the request body (for callers whose
 requests arrive in no fixed order). Every request body is recorded. Like a vLLM server started
 without --enable-auto-tool-choice, a request offering tools is refused (400) unless `tools`.
 """
@@ -64,6 +65,9 @@ class StubLLM:
                     answer = stub.script(body)
                 else:
                     answer = stub.script.pop(0) if stub.script else ["I have nothing to say."]
+                if isinstance(answer, dict):
+                    self._send(200, answer)
+                    return
                 if isinstance(answer, int):
                     self._send(answer, {"error": {"message": f"scripted {answer}",
                                                   "type": "server_error"}})

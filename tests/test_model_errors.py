@@ -86,3 +86,38 @@ def test_importing_litellm_loads_no_dotenv_file(tmp_path):
     finally:
         dotenv.unlink()
     assert seen == {"plain": "leaked", "patchlore": "None"}
+
+
+def test_a_server_that_refuses_connections_is_tried_twice_not_four_times():
+    """Refused is down, not busy: one retry; litellm calls it an InternalServerError, so only
+    the socket error down its cause chain tells the two apart."""
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = LitellmModel("hosted_vllm/stub-coder", api_base=f"http://127.0.0.1:{port}/v1",
+                         backoff=0.5)
+    start = time.monotonic()
+    with pytest.raises(ModelError, match="not reachable"):
+        model.complete([{"role": "user", "content": "hi"}])
+    assert time.monotonic() - start < 1.4  # one 0.5 s wait; three retries would wait 3.5 s
+
+
+def test_errors_that_are_not_transient_are_not_retried():
+    with StubLLM([401, ["never reached"]]) as stub:
+        model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, backoff=0.01)
+        with pytest.raises(ModelError, match="refused the credentials"):
+            model.complete([{"role": "user", "content": "hi"}])
+        assert len(stub.requests) == 1
+
+
+def test_a_reply_with_no_choices_is_a_clear_error():
+    empty = {"id": "x", "object": "chat.completion", "created": 1, "model": "stub-coder",
+             "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 0,
+                                      "total_tokens": 1}}
+    with StubLLM([empty]) as stub:
+        model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, retries=0)
+        with pytest.raises(ModelError, match="answered with no choices"):
+            model.complete([{"role": "user", "content": "hi"}])

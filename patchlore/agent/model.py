@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from patchlore.errors import PatchloreError
-
-TRANSIENT = ("RateLimitError", "ServiceUnavailableError", "InternalServerError",
-             "APIConnectionError", "Timeout", "BadGatewayError")
 
 
 class ModelError(PatchloreError):
@@ -95,18 +93,15 @@ class LitellmModel:
         if self.name.startswith("hosted_vllm/") and not os.environ.get("HOSTED_VLLM_API_KEY"):
             kwargs["api_key"] = "EMPTY"  # a local vLLM server wants none, litellm wants one
         start = time.monotonic()
-        for attempt in range(self.retries + 1):
-            try:
-                response = litellm.completion(**kwargs)
-                break
-            except Exception as exc:  # litellm maps every provider's errors to its own types
-                kind = type(exc).__name__
-                # a refused connection is a dead server, not a busy one: one retry only
-                limit = 1 if _refused(exc) else self.retries
-                if kind in TRANSIENT and attempt < limit:
-                    time.sleep(self.backoff * 2**attempt)
-                    continue
-                raise self._explain(exc, bool(tools)) from None
+        try:
+            response = self._retrying(litellm)(litellm.completion, **kwargs)
+        except Exception as exc:  # litellm maps every provider's errors to its own types
+            raise self._explain(exc, litellm, bool(tools)) from None
+        if not response.choices:
+            raise ModelError(f"the model server at {self.api_base or 'the provider'} answered "
+                             f"with no choices (model {self.name!r})",
+                             hint="check the server's log; a vLLM server that ran out of "
+                             "memory or a proxy can answer this way")
         texts = [(c.message.content or "") for c in response.choices]
         calls = [[{"id": t.id, "name": t.function.name, "arguments": t.function.arguments or ""}
                   for t in (getattr(c.message, "tool_calls", None) or [])]
@@ -122,34 +117,57 @@ class LitellmModel:
                      completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                      cost=cost, cost_known=known, seconds=time.monotonic() - start)
 
-    def _explain(self, exc: Exception, tools: bool = False) -> ModelError:
+    def _retrying(self, litellm):
+        """Transient errors (litellm's own types) are retried with exponential backoff; a
+        server that refuses connections or does not resolve is down, not busy: once only."""
+        import tenacity
+
+        e = litellm.exceptions
+        transient = (e.RateLimitError, e.ServiceUnavailableError, e.InternalServerError,
+                     e.APIConnectionError, e.BadGatewayError)  # Timeout is an APIConnectionError
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            limit = 1 if _unreachable(state.outcome.exception()) else self.retries
+            return state.attempt_number > limit
+
+        return tenacity.Retrying(retry=tenacity.retry_if_exception_type(transient), stop=stop,
+                                 wait=tenacity.wait_exponential(multiplier=self.backoff),
+                                 reraise=True)
+
+    def _explain(self, exc: Exception, litellm, tools: bool = False) -> ModelError:
+        e = litellm.exceptions
         kind = type(exc).__name__
         where = self.api_base or "the provider"
         text = str(exc).split("\n")[0][:200]
-        if kind == "ContextWindowExceededError" or "maximum context length" in str(exc):
+        if isinstance(exc, e.ContextWindowExceededError) or "maximum context length" in str(exc):
             return ContextFull(f"the conversation outgrew {self.name}'s context: {text}",
                                hint="serve the model with a larger --max-model-len")
-        if tools and kind in ("BadRequestError", "UnsupportedParamsError"):
+        if tools and isinstance(exc, e.BadRequestError):  # UnsupportedParamsError is one
             return ToolsUnsupported(f"{where} refused tool calls: {text}")
-        if kind in ("APIConnectionError", "Timeout", "ServiceUnavailableError") or _refused(exc):
+        if isinstance(exc, (e.APIConnectionError, e.ServiceUnavailableError)) or \
+                _unreachable(exc):
             return ModelError(f"model server at {where} not reachable ({kind})",
                               hint="start it (`vllm serve MODEL`), or pass --api-base / --model")
-        if kind == "NotFoundError" or "does not exist" in text:
+        if isinstance(exc, e.NotFoundError) or "does not exist" in text:
             return ModelError(f"model {self.name!r} unknown to {where}: {text}",
                               hint="check the served names with `patchlore doctor`")
-        if kind == "AuthenticationError":
+        if isinstance(exc, e.AuthenticationError):
             return ModelError(f"{where} refused the credentials: {text}",
                               hint="set the provider's API key in the environment")
-        if kind == "BadRequestError" and "LLM Provider NOT provided" in str(exc):
+        if isinstance(exc, e.BadRequestError) and "LLM Provider NOT provided" in str(exc):
             return ModelError(f"litellm does not know the provider of {self.name!r}",
                               hint="use provider/model, e.g. hosted_vllm/NAME for a vLLM server")
         return ModelError(f"model call failed: {kind}: {text}")
 
 
-def _refused(exc: Exception) -> bool:
-    text = str(exc)
-    return any(s in text for s in ("Connection refused", "ConnectError", "Name or service not known",
-                                   "nodename nor servname", "Cannot connect"))
+def _unreachable(exc: BaseException | None) -> bool:
+    """Whether the connection itself failed (refused, or the host does not resolve): litellm
+    reports that as an InternalServerError, with the socket's error down its cause chain."""
+    while exc is not None:
+        if isinstance(exc, (ConnectionRefusedError, socket.gaierror)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class ReplayModel:
