@@ -72,7 +72,13 @@ def test_failures_each_have_a_fix(tmp_path):
 
 
 def test_table_output(tmp_path):
-    res = run_cli("doctor", "--repo", str(tmp_path),  # wide enough that no cell folds
-                  env={"PATCHLORE_API_BASE": "http://127.0.0.1:9/v1", "COLUMNS": "200"})
+    """The table holds every check of --json, in order, each cell in its column."""
+    env = {"PATCHLORE_API_BASE": "http://127.0.0.1:9/v1", "COLUMNS": "400"}  # no cell folds
+    res = run_cli("doctor", "--repo", str(tmp_path), env=env)
     assert res.returncode == 1
-    assert "model" in res.stdout and "fail" in res.stdout and "vllm serve" in res.stdout
+    as_json = run_cli("doctor", "--json", "--repo", str(tmp_path), env=env)
+    checks = json.loads(as_json.stdout)["checks"]
+    rows = [[cell.strip() for cell in line.strip("│").split("│")]
+            for line in res.stdout.splitlines() if line.startswith("│")]
+    assert rows == [[c["name"], c["status"], c["detail"], c["fix"]] for c in checks]
+    assert ["model", "fail"] in [r[:2] for r in rows]

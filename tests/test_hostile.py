@@ -39,11 +39,27 @@ def test_infinite_loop_is_killed_at_the_timeout(hostile):
     assert res.timed_out and time.monotonic() - start < 20
 
 
+# the sandbox's pids cgroup (v1 or v2): limit, processes now, forks refused at the limit
+PIDS = ("d=/sys/fs/cgroup/pids; [ -d $d ] || d=/sys/fs/cgroup; "
+        "cat $d/pids.max $d/pids.current $d/pids.events")
+
+
+def pids(box) -> tuple[str, int, int]:
+    limit, current, events = box.run(PIDS, timeout=30).stdout.split("\n", 2)
+    return limit, int(current), int(events.split()[1])
+
+
 def test_fork_bomb_is_contained(hostile):
+    """The pid limit is what stops it (forks are refused there), and when the command is
+    killed no bomb process is left running."""
+    limit, idle, refused = pids(hostile)
     start = time.monotonic()
     res = hostile.run("bomb() { bomb | bomb & }; bomb; sleep 30", timeout=5)
-    assert res.timed_out or res.exit_code != 0
-    assert time.monotonic() - start < 60
+    assert not res.ok and time.monotonic() - start < 60
+    after = pids(hostile)
+    assert limit == after[0] == "128"
+    assert after[2] > refused  # the bomb reached the limit and was refused there
+    assert after[1] <= idle  # and nothing of it survives the kill
 
 
 def test_gigabyte_of_output_is_capped(hostile):

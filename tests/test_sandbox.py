@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import FIX, tree_digest
-from patchlore.sandbox.base import Sandbox
+from patchlore.sandbox.base import CommandResult, Sandbox
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.testrun import run_tests
 
@@ -27,8 +27,17 @@ def box(request, calc_repo, settings):
         yield sb
 
 
-def test_is_a_sandbox(box):
-    assert isinstance(box, Sandbox)
+def test_is_a_sandbox(box, request):
+    """The backend asked for, with the protocol's behaviour, not only its method names."""
+    assert isinstance(box, Sandbox) and box.backend == request.node.callspec.params["box"]
+    here = box.run("pwd")
+    assert isinstance(here, CommandResult) and here.ok and here.stdout.strip() == box.repo_path
+    box.write_file("new.txt", b"new\n")
+    assert box.read_file("new.txt") == b"new\n"
+    assert box.run("cat new.txt").stdout == "new\n"
+    assert "+++ b/new.txt" in box.diff()
+    box.reset()
+    assert box.read_file("new.txt") is None and box.diff() == ""
 
 
 def test_snapshot_has_working_tree_without_ignored_files(box, calc_repo):

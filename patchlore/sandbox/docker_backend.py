@@ -156,8 +156,10 @@ class DockerSandbox(SnapshotOps):
             raise SandboxError(f"could not copy files into the sandbox at {path}")
 
     def write_file(self, path: str, data: bytes) -> None:
+        if not path.startswith("/"):  # relative to the repo, as read_file and the local backend
+            path = f"{self.repo_path}/{path}"
         self._put(file_tar({os.path.basename(path): data}, SANDBOX_UID, SANDBOX_UID),
-                  os.path.dirname(path) or "/")
+                  os.path.dirname(path))
 
     def read_file(self, path: str, limit: int = 50_000_000) -> bytes | None:
         from docker.errors import NotFound
