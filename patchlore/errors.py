@@ -7,6 +7,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the tool ran, but what was asked for did not happen (no fix, a check failed)
 EXIT_USAGE = 2  # bad input or a broken environment: fix the call or the machine, then rerun
 EXIT_TIMEOUT = 124  # `sandbox exec`: the command ran past its timeout (as coreutils `timeout`)
+# 130 / 143: interrupted by Ctrl-C / SIGTERM (128 + the signal, cli/app.py)
 
 
 class PatchloreError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -55,14 +56,51 @@ def root(
     """
 
 
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM, raised in the main thread so that cleanups run. Not a
+    KeyboardInterrupt: typer turns that into a silent exit 130."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.code = 128 + signum  # as a shell reports a death by that signal: 130, 143
+        self.how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+
+
+def _on_signal(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+def _interrupted(code: int, how: str) -> None:
+    """Say so, remove this process's sandboxes, exit 128 + the signal. A batch's workers may
+    be inside their instances still: they are not waited for (results are written per
+    instance, and what they leave in /tmp is swept by the next batch, as after kill -9)."""
+    import os
+    import threading
+
+    from patchlore.sandbox.registry import close_all
+
+    print(f"interrupted ({how})", file=sys.stderr)
+    close_all()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
+           if t is not threading.main_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main() -> None:
     """Entry point: user errors become one line and a documented exit code, never a traceback."""
-    from typer import Abort, Exit
+    from typer import Exit
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
 
     try:  # typer vendors click since 0.26; older releases use click itself
-        from typer._click.exceptions import ClickException
+        from typer._click import exceptions as click_errors
     except ImportError:
-        from click.exceptions import ClickException
+        from click import exceptions as click_errors
+    help_only = getattr(click_errors, "NoArgsIsHelpError", ())  # a group run bare: its help
 
     from patchlore.errors import EXIT_USAGE, PatchloreError
 
@@ -73,12 +111,20 @@ def main() -> None:
 
         ui.error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except ClickException as exc:
+    except click_errors.UsageError as exc:
+        if isinstance(exc, help_only):
+            exc.show()
+        else:  # one line, as every other error, not click's usage block
+            from patchlore.cli import ui
+
+            ui.error(exc.format_message(),
+                     f"see `{exc.ctx.command_path} --help`" if exc.ctx else "")
+        sys.exit(EXIT_USAGE)
+    except click_errors.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except Exit as exc:
         sys.exit(exc.exit_code)
-    except (Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    except Interrupted as exc:
+        _interrupted(exc.code, exc.how)
     sys.exit(code if isinstance(code, int) else 0)

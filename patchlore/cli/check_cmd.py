@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +27,8 @@ def check(
     command: list[str] = typer.Argument(..., help="The test command (after --)."),
     fix: bool = typer.Option(False, "--fix", help="Apply a verified patch to the working tree "
                              "(never the index); still exit 1 so it gets reviewed."),
-    budget: float = typer.Option(300, "--budget", help="Seconds for tests plus repair."),
+    budget: float = typer.Option(300, "--budget", callback=options.positive,
+                                 help="Seconds for tests plus repair."),
     model: str = typer.Option(None, "--model", help="litellm model name (default: setting)."),
     api_base: str = typer.Option(None, "--api-base", help="Model endpoint (default: setting)."),
     samples: int = typer.Option(4, "--samples", "-n", min=1, max=32, help="Candidates per round."),
@@ -114,6 +116,10 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
         timed_out = True
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
+    except BaseException:  # Ctrl-C, SIGTERM: its own session does not get the signal
+        os.killpg(proc.pid, signal.SIGKILL)
+        shutil.rmtree(xml.parent, ignore_errors=True)
+        raise
     text = out.decode("utf-8", "replace")
     failing = []
     if xml.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -27,8 +28,10 @@ def grade(
     workdir: str = options.IMAGE_WORKDIR,
     setup: bool = options.SETUP,
     workers: int = typer.Option(1, "--workers", min=1, help="Instances graded at once."),
-    timeout: float = typer.Option(600, "--timeout", help="Seconds for one instance's tests."),
-    rerun_flaky: int = typer.Option(0, "--rerun-flaky", help="Rerun failing tests K times."),
+    timeout: float = typer.Option(600, "--timeout", callback=options.positive,
+                                  help="Seconds for one instance's tests."),
+    rerun_flaky: int = typer.Option(0, "--rerun-flaky", min=0,
+                                    help="Rerun failing tests K times."),
     test_cmd: str = typer.Option(None, "--test-cmd", help="Default: the test_cmd setting."),
     harness: str = typer.Option(
         "auto", "--harness", help="auto: SWE-bench's own eval script and log parser (the "
@@ -40,7 +43,9 @@ def grade(
 ) -> None:
     """Apply each prediction and the test patch at the base commit, run the tests, and mark
     resolved exactly as SWE-bench does. `gold` validates a dataset: it must resolve every
-    instance. Writes report.json (SWE-bench's fields) and logs/<instance>/.
+    instance. Writes report.json (SWE-bench's fields) and logs/<instance>/. Grading into the
+    same --output again keeps the grades made with the same patch, row and options, and
+    grades the rest (errors included). Exit 0: all graded; 1: some could not be (errors).
 
     \b
     Examples:
@@ -50,6 +55,7 @@ def grade(
     """
     from patchlore.cli import ui
     from patchlore.config import load_settings
+    from patchlore.errors import EXIT_FAILED
     from patchlore.evals.dataset import load_dataset, load_predictions, select
     from patchlore.evals.grade import GradeOptions, grade_all
     from patchlore.evals.harness import HARNESSES
@@ -61,17 +67,22 @@ def grade(
     loaded, problems = load_dataset(dataset, split)
     for p in problems:
         ui.warn(f"skipped: {p}")
+    preds = load_predictions(predictions, loaded)
+    for n in preds.notes:
+        ui.warn(n)
     chosen = select(loaded, instances, slice_, pattern)
-    preds = load_predictions(predictions, chosen)
+    total = sum(i.instance_id in preds or i.instance_id in preds.invalid for i in chosen)
+    _prepare_output(output, settings)
     done = []
     opts = GradeOptions(workers, rerun_flaky, harness, image_template)
-    with ui.tally(len(preds), "grading") as line:
+    with ui.tally(total, "grading") as line:
         def progress(g) -> None:
             done.append(g)
-            line(f"[{len(done)}/{len(preds)}] {g.instance_id}: {g.status}"
+            line(f"[{len(done)}] {g.instance_id}: {g.status}"
                  + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
 
-        report = grade_all(chosen, preds, repos_dir, settings, output, opts, progress)
+        report = grade_all(chosen, preds, repos_dir, settings, output, opts, progress,
+                           preds.invalid, ui.info)
     if as_json:
         ui.print_json(report)
     else:
@@ -80,6 +91,8 @@ def grade(
                        f" ({100 * report['resolved_instances'] / n:.1f}%), "
                        f"errors {report['error_instances']}, empty "
                        f"{report['empty_patch_instances']}; report: {output / 'report.json'}")
+    if report["error_instances"]:  # graded what it could; the rest needs a look, then a rerun
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command("run")
@@ -116,7 +129,7 @@ def run(
 ) -> None:
     """Run the agent on every selected instance and write predictions.jsonl (SWE-bench's
     format) under OUTPUT/RUN_ID/. Rerunning the same --run-id skips finished instances and
-    retries infrastructure errors. With --memory-mode online, later instances use lessons from
+    retries the ones that ended in an error (exit 1 while any did). With --memory-mode online, later instances use lessons from
     earlier ones (instances start in dataset order).
 
     \b
@@ -150,6 +163,7 @@ def run(
                          test_timeout=settings.timeout, workers=1, memory=store)
     run_id = run_id or new_run_id()
     out_dir = output / run_id
+    _prepare_output(out_dir, settings)
     ui.info(f"run {run_id}: {len(chosen)} instance(s) -> {out_dir}")
     count = []
     with ui.tally(len(chosen), f"run {run_id}") as line:
@@ -166,6 +180,27 @@ def run(
     if done < len(chosen):
         ui.info(f"rerun with --run-id {run_id} to retry the {len(chosen) - done} that failed")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _prepare_output(out_dir: Path, settings) -> None:
+    """The output directory, made before any instance runs (so a path that cannot be written
+    is said at once), and what runs killed with -9 left behind, removed."""
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+    from patchlore.evals.batch import sweep
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".patchlore-write-check-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PatchloreError(f"--output {out_dir}: cannot be written ({exc.strerror})",
+                             hint="pass --output a directory you can write to") from None
+    removed = sweep(settings, ui.warn)
+    if removed:
+        ui.info(f"removed {len(removed)} leftover(s) of runs that were killed: "
+                + ", ".join(removed[:5]) + (" ..." if len(removed) > 5 else ""))
 
 
 @app.command("report")

@@ -22,10 +22,13 @@ def fix(
     rounds: int = typer.Option(2, "--rounds", min=1, max=10, help="Feedback rounds at most."),
     apply: bool = typer.Option(False, "--apply", help="Apply the verified patch to the repo."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the patch to this file."),
-    max_cost: float = typer.Option(None, "--max-cost", help="Stop after this many dollars."),
-    max_calls: int = typer.Option(None, "--max-calls", help="Stop after this many model calls."),
-    timeout: float = typer.Option(None, "--timeout", help="Wall-clock seconds for the whole run."),
-    workers: int = typer.Option(None, "--workers", help="Sandboxes verifying at once "
+    max_cost: float = typer.Option(None, "--max-cost", callback=options.positive,
+                                   help="Stop after this many dollars."),
+    max_calls: int = typer.Option(None, "--max-calls", min=1,
+                                  help="Stop after this many model calls."),
+    timeout: float = typer.Option(None, "--timeout", callback=options.positive,
+                                  help="Wall-clock seconds for the whole run."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Sandboxes verifying at once "
                                 "(default: CPU cores, at most --samples)."),
     agent: str = options.AGENT,
     max_steps: int = options.MAX_STEPS,
@@ -68,6 +71,8 @@ def fix(
                                     "sandbox": sandbox, "image": image, "setup": setup,
                                     "memory_mode": memory_mode, "memory_url": memory_url,
                                     "memory_dir": str(memory) if memory else None})
+    if output:
+        options.check_writable(output)
     task = options.issue_text(issue, issue_file)
     opts = RepairOptions(
         test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds,
@@ -77,8 +82,6 @@ def fix(
     with ui.progress("starting") as say:
         session = run_repair(root, settings, opts, warn=ui.warn, progress=say, note=ui.info)
     result = session.result
-    if result.patch and output:
-        output.write_text(result.patch)
     applied_note = ""
     if apply and result.verified:
         applied_note = apply_to_worktree(session.snapshot, result.patch, session.run_dir)
@@ -89,6 +92,13 @@ def fix(
         _show(result, session.run_dir, settings.model)
         if applied_note:
             ui.info(applied_note)
+    if result.patch and output:  # after the patch is shown, so a failed write loses nothing
+        try:
+            output.write_text(result.patch)
+        except OSError as exc:
+            raise PatchloreError(f"--output {output}: {exc.strerror}",
+                                 hint=f"the patch is also in {session.run_dir / 'patch.diff'}"
+                                 ) from None
     if result.status not in ("verified", "nothing-to-fix"):
         raise typer.Exit(EXIT_FAILED)
 

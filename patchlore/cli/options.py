@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
+
+
+def positive(value: float | None) -> float | None:
+    """A callback for seconds and dollars: a number above zero (not nan, not inf), or unset."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} must be a positive number")
+    return value
+
 
 REPO = typer.Option(
     Path("."), "--repo", "-r", help="The repository (default: the current directory)."
@@ -15,7 +24,8 @@ IMAGE = typer.Option(None, "--image", help="Sandbox image.")
 WORKDIR = typer.Option(
     None, "--workdir", help="Repo path inside the image (the repo is then not copied in)."
 )
-TIMEOUT = typer.Option(None, "--timeout", help="Seconds before the command is killed.")
+TIMEOUT = typer.Option(None, "--timeout", callback=positive,
+                       help="Seconds before the command is killed.")
 MEMORY = typer.Option(None, "--memory", help="Memory store directory (default: setting).")
 MEMORY_URL = typer.Option(None, "--memory-url",
                           help="A shared `chroma run` server, e.g. http://127.0.0.1:8000.")
@@ -41,6 +51,21 @@ FILTER = typer.Option("", "--filter", help="Regex on instance ids.")
 SLICE = typer.Option("", "--slice", help="A:B, after the other filters.")
 IMAGE_WORKDIR = typer.Option(None, "--workdir",
                              help="The repo's path in those images (default /testbed).")
+
+
+def check_writable(path: Path) -> None:
+    """Say now, before a long run, that a file cannot be written (nothing is left behind)."""
+    from patchlore.errors import PatchloreError
+
+    existed = path.exists()
+    try:
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        raise PatchloreError(f"{path}: cannot be written ({exc.strerror})",
+                             hint="pass a path in a directory you can write to") from None
+    if not existed:
+        path.unlink()
 
 
 def one_of(flag: str, value: str, allowed: tuple[str, ...]) -> str:

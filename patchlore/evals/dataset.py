@@ -121,21 +121,51 @@ def load_dataset(path: Path, split: str = "test") -> tuple[list[Instance], list[
     return instances, problems
 
 
-def load_predictions(spec: str, instances: list[Instance]) -> dict[str, str]:
-    """{instance_id: model_patch} from a file (JSONL, JSON list, or dict keyed by id), or the
-    dataset's own `gold` patches, or `empty` ones."""
+class Predictions(dict):
+    """{instance id: the patch to grade}; `invalid` holds the rows that cannot be graded (id:
+    why), `notes` what to say about the file (unknown ids, duplicates: one line per id)."""
+
+    def __init__(self, patches: dict[str, str] | None = None) -> None:
+        super().__init__(patches or {})
+        self.invalid: dict[str, str] = {}
+        self.notes: list[str] = []
+
+
+def load_predictions(spec: str, instances: list[Instance]) -> Predictions:
+    """Predictions from a file (JSONL, JSON list, or dict keyed by id), or the dataset's own
+    `gold` patches, or `empty` ones. As SWE-bench's harness, the last row of an id wins."""
     if spec == "gold":
-        return {i.instance_id: i.patch for i in instances}
+        return Predictions({i.instance_id: i.patch for i in instances})
     if spec == "empty":
-        return {i.instance_id: "" for i in instances}
+        return Predictions({i.instance_id: "" for i in instances})
     path = Path(spec)
-    rows = _rows(path)
-    out = {}
-    for n, row in enumerate(rows, 1):
-        if isinstance(row, Exception) or not isinstance(row, dict) or "instance_id" not in row:
+    rows: dict[str, list[int]] = {}
+    out = Predictions()
+    for n, row in enumerate(_rows(path), 1):
+        if isinstance(row, Exception) or not isinstance(row, dict) or \
+                not isinstance(row.get("instance_id"), str):
             raise PatchloreError(f"{path.name} row {n}: not a prediction",
                                  hint="rows need instance_id, model_name_or_path, model_patch")
-        out[row["instance_id"]] = row.get("model_patch") or ""
+        iid, patch = row["instance_id"], row.get("model_patch")
+        rows.setdefault(iid, []).append(n)
+        out.pop(iid, None)
+        out.invalid.pop(iid, None)
+        if patch is None or isinstance(patch, str):
+            out[iid] = patch or ""
+        else:
+            out.invalid[iid] = (f"{path.name} row {n}: model_patch is a "
+                                f"{type(patch).__name__}, not a string")
+    known = {i.instance_id for i in instances}
+    for iid, lines in rows.items():
+        if iid not in known:
+            out.notes.append(f"{path.name} row {lines[-1]}: {iid} is not in the dataset: "
+                             "not graded")
+            out.pop(iid, None)
+            out.invalid.pop(iid, None)
+        elif len(lines) > 1:
+            out.notes.append(f"{path.name}: {len(lines)} predictions for {iid} (rows "
+                             f"{', '.join(map(str, lines))}): the last, row {lines[-1]}, is "
+                             "graded")
     return out
 
 

@@ -8,15 +8,17 @@ from failing.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import tempfile
+import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
+from patchlore.evals import batch
+from patchlore.evals.batch import each, scratch
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import environment
 from patchlore.evals.harness import harness_for
@@ -36,6 +38,7 @@ class Grade:
     flaky: list[str] = field(default_factory=list)
     seconds: float = 0.0
     harness: str = ""
+    key: str = ""  # what was graded (see grading_key): a rerun keeps a grade with the same key
 
 
 @dataclass
@@ -46,14 +49,38 @@ class GradeOptions:
     image_template: str = ""
 
 
+# settings that do not change how an instance is graded
+_NOT_GRADING = {"model", "api_base", "memory_dir", "memory_url", "memory_mode", "sources"}
+
+
+def grading_key(inst: Instance, model_patch: str, settings: Settings,
+                opts: GradeOptions) -> str:
+    """A digest of everything a grade depends on: the patch, the dataset row, the options."""
+    what = {"patch": model_patch, "row": asdict(inst),
+            "settings": {k: v for k, v in asdict(settings).items() if k not in _NOT_GRADING},
+            "harness": opts.harness, "rerun_flaky": opts.rerun_flaky,
+            "image_template": opts.image_template}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def earlier_grade(log_dir: Path, key: str) -> Grade | None:
+    """The grade a previous run left in log_dir for the same key; errors are graded again."""
+    try:
+        data = json.loads((log_dir / "report.json").read_text())
+        grade = Grade(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    return grade if grade.key == key and grade.status != ERROR else None
+
+
 def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: Settings,
-                   log_dir: Path, opts: GradeOptions) -> Grade:
+                   log_dir: Path, opts: GradeOptions, key: str = "") -> Grade:
     start = time.monotonic()
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / "patch.diff").write_text(model_patch)
     if not model_patch.strip():
-        return Grade(inst.instance_id, EMPTY, "empty patch")
-    with tempfile.TemporaryDirectory(prefix="patchlore-grade-") as tmp:
+        return _done(Grade(inst.instance_id, EMPTY, "empty patch", key=key), start, log_dir)
+    with scratch("grade") as tmp:
         try:
             harness = harness_for(inst, settings.test_cmd, opts.harness)
             settings = environment(inst, settings, opts.image_template)
@@ -62,12 +89,12 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
                     f"{inst.instance_id}: SWE-bench's eval_script runs in the instance's own "
                     "image", hint="give rows an `image` field or --image-template, or use "
                     "--harness junit")
-            work = "." if settings.workdir else str(checkout(inst, repos_dir, Path(tmp)))
+            work = "." if settings.workdir else str(checkout(inst, repos_dir, tmp))
             with open_sandbox(settings, work, name=inst.repo, setup_required=True) as box:
                 applied = box.apply_patch(model_patch)
                 if not applied.applied:
                     return _done(Grade(inst.instance_id, UNRESOLVED, "model patch does not "
-                                       f"apply: {applied.reason}"), start, log_dir)
+                                       f"apply: {applied.reason}", key=key), start, log_dir)
                 why = harness.prepare(box)
                 if why:
                     return _done(Grade(inst.instance_id, ERROR, why), start, log_dir)
@@ -86,7 +113,7 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
             return _done(Grade(inst.instance_id, ERROR, reason), start, log_dir)
     grade = Grade(inst.instance_id, RESOLVED if verdict.resolved else UNRESOLVED,
                   verdict.reason, verdict.failed_f2p, verdict.failed_p2p, verdict.flaky,
-                  harness=harness.name)
+                  harness=harness.name, key=key)
     if runs[0].timed_out and not verdict.resolved:
         grade.reason = f"tests timed out after {settings.timeout:.0f} s"
     return _done(grade, start, log_dir)
@@ -94,24 +121,48 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
 
 def _done(grade: Grade, start: float, log_dir: Path) -> Grade:
     grade.seconds = round(time.monotonic() - start, 3)
-    (log_dir / "report.json").write_text(json.dumps(asdict(grade), indent=2))
+    if batch.stopping.is_set():  # interrupted: this grade may come from a removed sandbox
+        return grade
+    log_dir.mkdir(parents=True, exist_ok=True)
+    tmp = log_dir / "report.json.tmp"  # whole or not at all: a rerun reads it to resume
+    tmp.write_text(json.dumps(asdict(grade), indent=2))
+    os.replace(tmp, log_dir / "report.json")
     return grade
 
 
 def grade_all(instances: list[Instance], predictions: dict[str, str], repos_dir: Path,
               settings: Settings, out_dir: Path, opts: GradeOptions | None = None,
-              progress=lambda grade: None) -> dict:
-    opts = opts or GradeOptions()
-    todo = [i for i in instances if i.instance_id in predictions]
+              progress=lambda grade: None, invalid: dict[str, str] | None = None,
+              note=lambda message: None) -> dict:
+    """Grade every instance that has a prediction; `invalid` predictions (id: why) are errors.
+    Grades left in out_dir by an earlier run for the same patch, row and options are kept."""
+    opts, invalid = opts or GradeOptions(), invalid or {}
+    todo = [i for i in instances if i.instance_id in predictions or i.instance_id in invalid]
+    keys = {i.instance_id: grading_key(i, predictions[i.instance_id], settings, opts)
+            for i in todo if i.instance_id not in invalid}
+    kept = {}
+    for iid, key in keys.items():
+        grade = earlier_grade(out_dir / "logs" / iid, key)
+        if grade:
+            kept[iid] = grade
+    if kept:
+        note(f"{len(kept)} instance(s) already graded in {out_dir} with the same patch, row "
+             "and options: kept (grade into another --output to grade them again)")
 
     def one(inst: Instance) -> Grade:
-        grade = grade_instance(inst, predictions[inst.instance_id], repos_dir, settings,
-                               out_dir / "logs" / inst.instance_id, opts)
-        progress(grade)
+        iid, log_dir = inst.instance_id, out_dir / "logs" / inst.instance_id
+        if iid in kept:
+            return kept[iid]
+        if iid in invalid:
+            grade = _done(Grade(iid, ERROR, invalid[iid]), time.monotonic(), log_dir)
+        else:
+            grade = grade_instance(inst, predictions[iid], repos_dir, settings, log_dir, opts,
+                                   keys[iid])
+        if not batch.stopping.is_set():
+            progress(grade)
         return grade
 
-    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
-        grades = list(pool.map(one, todo))
+    grades = each(one, todo, opts.workers)
     by = {s: sorted(g.instance_id for g in grades if g.status == s)
           for s in (RESOLVED, UNRESOLVED, ERROR, EMPTY)}
     report = {

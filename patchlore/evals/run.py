@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +21,8 @@ from patchlore.agent.loop import RepairOptions
 from patchlore.agent.session import run_repair
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
+from patchlore.evals import batch
+from patchlore.evals.batch import each, scratch
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import environment
 from patchlore.evals.repos import checkout
@@ -83,10 +83,10 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
                  out_dir: Path, image_template: str = "") -> dict:
     start = time.monotonic()
     rec = {"instance_id": inst.instance_id}
-    with tempfile.TemporaryDirectory(prefix="patchlore-eval-") as tmp:
+    with scratch("eval") as tmp:
         try:
             # the agent reads the files from a checkout; with an image, it runs in the image
-            work = checkout(inst, repos_dir, Path(tmp))
+            work = checkout(inst, repos_dir, tmp)
             opts = replace(base, task=inst.problem_statement, repo_name=inst.repo)
             session = run_repair(work, environment(inst, settings, image_template), opts,
                                  runs_root=out_dir / "instances", run_id=inst.instance_id)
@@ -127,12 +127,11 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
 
     def one(inst: Instance) -> None:
         rec = run_instance(inst, repos_dir, settings, opts, out_dir, image_template)
-        runner.record(rec)
-        progress(rec)
+        if not batch.stopping.is_set():  # interrupted: its sandbox was removed under it
+            runner.record(rec)
+            progress(rec)
 
-    # instances start in dataset order, so online memory learns in that order
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, todo))
+    each(one, todo, workers)  # in dataset order, so online memory learns in that order
     return runner
 
 

@@ -290,15 +290,17 @@ class DockerSandbox(SnapshotOps):
 
 
 def prune(client=None, everything: bool = False) -> list[str]:
-    """Remove patchlore containers whose owning process is gone (all of them with `everything`)."""
+    """Remove patchlore containers whose owning process is gone (all of them with `everything`).
+    A container started from another host sharing the engine is left alone: its owner's pid
+    means nothing here."""
     client = client or docker_client()
     here = socket.gethostname()
     removed = []
     for c in client.containers.list(all=True, filters={"label": f"{SANDBOX_LABEL}=1"}):
         labels = c.labels
         pid = int(labels.get("patchlore.pid", "0") or 0)
-        alive = labels.get("patchlore.host") == here and pid > 0 and Path(f"/proc/{pid}").exists()
-        if everything or not alive:
+        dead = labels.get("patchlore.host") == here and not Path(f"/proc/{pid}").exists()
+        if everything or dead:
             c.remove(force=True)
             removed.append(c.short_id)
     return removed

@@ -1,0 +1,278 @@
+"""The bad-input probe, as rows: each bad input gets one `error:` line (or the right behaviour),
+its documented exit code, and loses nothing. Real CLI processes, a real model server over HTTP
+(tests/stub_llm.py), real sandboxes.
+
+Simple rows are (args, exit code, words of the error line); the rest are functions, one per
+probe case, listed in CASES."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CALC, IMAGE, make_repo, run_cli, tree_digest
+from stub_llm import StubLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
+ROWS = [json.loads(line) for line in DATASET.read_text().splitlines()]
+CHUNKS, DURATIONS = "patchlore__chunks-1", "patchlore__durations-1"
+NO_CHOICES = {"id": "x", "object": "chat.completion", "created": 1, "model": "stub-coder",
+              "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 0,
+                                       "total_tokens": 1}}
+
+
+def one_error_line(res: subprocess.CompletedProcess, *words: str) -> str:
+    lines = [ln for ln in res.stderr.strip().splitlines() if not ln.startswith("warning:")]
+    assert "Traceback" not in res.stderr + res.stdout, res.stderr
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    assert len(errors) == 1, res.stderr
+    for w in words:
+        assert w in errors[0], errors[0]
+    return errors[0]
+
+
+# --- #10: numbers and choices that make no sense, on flags, in files, in the environment ---
+FLAG_ROWS = [
+    (["fix", "--timeout", "-5"], "--timeout", "-5.0 must be a positive number"),
+    (["fix", "--timeout", "0"], "--timeout", "0.0 must be a positive number"),
+    (["fix", "--timeout", "nan"], "--timeout", "nan must be a positive number"),
+    (["fix", "--max-calls", "-1"], "--max-calls", "-1 is not in the range"),
+    (["fix", "--max-cost", "-1"], "--max-cost", "must be a positive number"),
+    (["fix", "--samples", "0"], "--samples", "0 is not in the range"),
+    (["fix", "--memory-mode", "onlin"], "--memory-mode", "did you mean 'online'"),
+    (["check", "--budget", "0", "--", "true"], "--budget", "must be a positive number"),
+    (["check", "--memory-mode", "onlin", "--", "true"], "--memory-mode", "is not one of"),
+    (["sandbox", "exec", "--timeout", "-5", "--", "true"], "--timeout", "must be a positive"),
+    (["eval", "grade", "--dataset", str(DATASET), "--predictions", "gold", "--timeout", "0"],
+     "--timeout", "must be a positive number"),
+    (["eval", "grade", "--dataset", str(DATASET), "--predictions", "gold", "--slice", "x"],
+     "--slice", "not A:B"),
+]
+SETTING_ROWS = [  # (the repo's .patchlore.toml, or None; the environment; words)
+    ("timeout = -5\n", {}, ".patchlore.toml: timeout = -5.0 must be a positive number"),
+    ("timeout = 0\n", {}, ".patchlore.toml: timeout = 0.0 must be a positive number"),
+    ("timeout = nan\n", {}, ".patchlore.toml: timeout = nan must be a positive number"),
+    ('memory_mode = "onlin"\n', {}, ".patchlore.toml: memory_mode = 'onlin' is not one of"),
+    (None, {"PATCHLORE_MEMORY_MODE": "onlin"}, "$PATCHLORE_MEMORY_MODE: memory_mode = 'onlin'"),
+    (None, {"PATCHLORE_SANDBOX": "podman"}, "$PATCHLORE_SANDBOX: sandbox = 'podman'"),
+]
+
+
+@pytest.mark.parametrize("args, flag, words", FLAG_ROWS, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else None)
+def test_a_bad_flag_value_is_one_line_exit_2(args, flag, words, calc_repo):
+    res = run_cli(*args, cwd=calc_repo)
+    assert res.returncode == 2, res.stderr
+    one_error_line(res, flag, words)
+    assert "Usage:" not in res.stderr
+
+
+@pytest.mark.parametrize("toml, env, words", SETTING_ROWS)
+def test_a_bad_setting_is_one_line_exit_2_before_anything_runs(toml, env, words, calc_repo):
+    if toml:
+        (calc_repo / ".patchlore.toml").write_text(toml)
+    before = tree_digest(calc_repo)
+    with StubLLM() as stub:
+        res = run_cli("fix", "--repo", str(calc_repo), "--sandbox", "local", "--api-base",
+                      stub.api_base, "--model", "hosted_vllm/stub-coder", env=env)
+        assert stub.requests == []
+    assert res.returncode == 2, res.stderr
+    one_error_line(res, words)
+    assert tree_digest(calc_repo) == before
+
+
+# --- cases that need more than a command line ---
+
+def empty_choices(tmp_path, mirrors):
+    """#4: a model reply with no choices: a clear error, and the run record still says how
+    the run ended."""
+    repo = make_repo(tmp_path / "calc", CALC)
+    before = tree_digest(repo)
+    with StubLLM([NO_CHOICES]) as stub:
+        res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--memory-mode", "off",
+                      "--model", "hosted_vllm/stub-coder", "--api-base", stub.api_base,
+                      "--samples", "1", "--rounds", "1")
+    assert res.returncode == 2
+    one_error_line(res, "answered with no choices")
+    (result,) = (repo / ".patchlore" / "runs").glob("*/result.json")
+    recorded = json.loads(result.read_text())
+    assert recorded["status"] == "error" and "no choices" in recorded["message"]
+    assert {k: v for k, v in tree_digest(repo).items() if not k.startswith(".patchlore")} \
+        == before
+
+
+def unwritable_output(tmp_path, mirrors):
+    """#7: an --output that cannot be written is said before the run starts."""
+    repo = make_repo(tmp_path / "calc", CALC)
+    for output in (tmp_path / "no-such-dir" / "fix.diff", tmp_path):  # missing dir; a dir
+        with StubLLM() as stub:
+            res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--output",
+                          str(output), "--model", "hosted_vllm/stub-coder", "--api-base",
+                          stub.api_base)
+            assert stub.requests == []  # nothing ran
+        assert res.returncode == 2
+        one_error_line(res, str(output), "cannot be written")
+    assert not (tmp_path / "no-such-dir").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    res = run_cli("eval", "run", "--dataset", str(DATASET), "--repos-dir", str(mirrors),
+                  "--output", str(blocker / "runs"), "--sandbox", "local")
+    assert res.returncode == 2
+    one_error_line(res, "--output", "cannot be written")
+
+
+def bad_predictions(tmp_path, mirrors):
+    """#8: a non-string model_patch is that row's error (report.json still written); unknown
+    and duplicate ids are said once per id, and which duplicate wins."""
+    gold = {r["instance_id"]: r["patch"] for r in ROWS}
+    rows = [{"instance_id": CHUNKS, "model_patch": 42},
+            {"instance_id": "nobody__nothing-1", "model_patch": ""},
+            {"instance_id": DURATIONS, "model_patch": ""},
+            {"instance_id": "nobody__nothing-1", "model_patch": ""},
+            {"instance_id": DURATIONS, "model_patch": gold[DURATIONS]}]
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"model_name_or_path": "m", **r}) + "\n" for r in rows))
+    res = run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions", str(preds),
+                  "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"), "--sandbox",
+                  "local", timeout=300)
+    assert res.returncode == 1, res.stderr  # graded what it could; one row is an error
+    assert "Traceback" not in res.stderr
+    report = json.loads((tmp_path / "g" / "report.json").read_text())
+    assert report["error_ids"] == [CHUNKS] and report["resolved_ids"] == [DURATIONS]
+    reason = json.loads((tmp_path / "g" / "logs" / CHUNKS / "report.json").read_text())
+    assert reason["reason"] == "preds.jsonl row 1: model_patch is a int, not a string"
+    warnings = [ln for ln in res.stderr.splitlines() if ln.startswith("warning:")]
+    assert [w for w in warnings if "nobody__nothing-1" in w] == [
+        "warning: preds.jsonl row 4: nobody__nothing-1 is not in the dataset: not graded"]
+    assert [w for w in warnings if DURATIONS in w] == [
+        f"warning: preds.jsonl: 2 predictions for {DURATIONS} (rows 3, 5): the last, row 5, "
+        "is graded"]
+
+
+def grade_resumes(tmp_path, mirrors):
+    """#12: eval grade rerun into the same output keeps what it graded; a changed
+    prediction is graded again."""
+    gold = {r["instance_id"]: r["patch"] for r in ROWS}
+    preds = tmp_path / "preds.jsonl"
+
+    def grade(patches):
+        preds.write_text("".join(json.dumps({"instance_id": i, "model_patch": p}) + "\n"
+                                 for i, p in patches.items()))
+        return run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions", str(preds),
+                       "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
+                       "--sandbox", "local", "--json", timeout=300)
+
+    first = grade({CHUNKS: gold[CHUNKS], DURATIONS: gold[DURATIONS]})
+    assert first.returncode == 0 and json.loads(first.stdout)["resolved_instances"] == 2
+    again = grade({CHUNKS: gold[CHUNKS], DURATIONS: gold[DURATIONS]})
+    assert "2 instance(s) already graded" in again.stderr and f"{CHUNKS}:" not in again.stderr
+    assert json.loads(again.stdout)["resolved_ids"] == [CHUNKS, DURATIONS]
+    changed = grade({CHUNKS: gold[CHUNKS], DURATIONS: ""})
+    assert "1 instance(s) already graded" in changed.stderr
+    assert f"{DURATIONS}: empty_patch" in changed.stderr
+    assert json.loads(changed.stdout)["empty_patch_ids"] == [DURATIONS]
+
+
+def interrupted(tmp_path, mirrors):
+    """#12: Ctrl-C and SIGTERM say so and exit 130 / 143, in a command and in a batch; no
+    container is left."""
+    repo = make_repo(tmp_path / "calc", CALC)
+    slow = {**ROWS[0], "instance_id": "patchlore__chunks-slow"}
+    dataset = tmp_path / "slow.jsonl"
+    dataset.write_text(json.dumps(slow) + "\n")
+    commands = {
+        "sandbox exec": ["sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                         "sleep", "120"],
+        "eval grade": ["eval", "grade", "--dataset", str(dataset), "--predictions", "gold",
+                       "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
+                       "--sandbox", "docker", "--test-cmd", "sleep 120;", "--workers", "2"],
+    }
+    for name, args in commands.items():
+        for sig, code, how in ((signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")):
+            proc = subprocess.Popen([sys.executable, "-m", "patchlore", *args],
+                                    env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1"},
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                assert wait_for(lambda: owned_containers(proc.pid) or proc.poll() is not None)
+                assert proc.poll() is None, (name, proc.communicate())
+                time.sleep(1)  # into the command
+                proc.send_signal(sig)
+                _, err = proc.communicate(timeout=60)
+            finally:
+                proc.kill()
+            assert proc.returncode == code, (name, how, err)
+            assert f"interrupted ({how})" in err and "Traceback" not in err, (name, err)
+            assert owned_containers(proc.pid) == [], name
+    # the interrupted instance is not recorded as graded: a rerun grades it
+    assert not (tmp_path / "g" / "logs" / slow["instance_id"] / "report.json").exists()
+
+
+def leftovers_of_kill_9(tmp_path, mirrors):
+    """#12: after kill -9, the next batch removes the scratch directory and the container the
+    dead run left, and never those of a live one."""
+    slow = {**ROWS[0], "instance_id": "patchlore__chunks-slow"}
+    dataset = tmp_path / "slow.jsonl"
+    dataset.write_text(json.dumps(slow) + "\n")
+    args = ["eval", "grade", "--dataset", str(dataset), "--predictions", "gold",
+            "--repos-dir", str(mirrors), "--sandbox", "docker", "--test-cmd", "sleep 120;"]
+    proc = subprocess.Popen([sys.executable, "-m", "patchlore", *args, "--output",
+                             str(tmp_path / "g1")],
+                            env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    live = tempfile.mkdtemp(prefix=f"patchlore-grade-{os.getpid()}-")  # a live owner's
+    try:
+        assert wait_for(lambda: owned_containers(proc.pid))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        scratch = list(Path(tempfile.gettempdir()).glob(f"patchlore-grade-{proc.pid}-*"))
+        assert scratch and owned_containers(proc.pid)  # what kill -9 leaves behind
+        res = run_cli(*args, "--output", str(tmp_path / "g2"), "--test-cmd", "true",
+                      timeout=300)
+        assert "removed" in res.stderr and "leftover" in res.stderr, res.stderr
+        assert not any(p.exists() for p in scratch) and not owned_containers(proc.pid)
+        assert Path(live).is_dir()
+    finally:
+        proc.kill()
+        os.rmdir(live)
+
+
+def owned_containers(pid: int) -> list[str]:
+    from patchlore.sandbox.docker_backend import docker_client
+
+    return [c.id for c in docker_client().containers.list(
+        all=True, filters={"label": f"patchlore.pid={pid}"})]
+
+
+def wait_for(predicate, seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+CASES = [  # (probe case, needs Docker)
+    (empty_choices, False),
+    (unwritable_output, False),
+    (bad_predictions, False),
+    (grade_resumes, False),
+    (interrupted, True),
+    (leftovers_of_kill_9, True),
+]
+
+
+@pytest.mark.parametrize("case, docker", CASES, ids=[c.__name__ for c, _ in CASES])
+def test_probe_case(case, docker, tmp_path, mirrors, request):
+    if docker:
+        request.getfixturevalue("docker_ready")
+    case(tmp_path, mirrors)
