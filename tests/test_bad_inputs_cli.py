@@ -20,6 +20,7 @@ import pytest
 
 from conftest import CALC, IMAGE, make_repo, run_cli, tree_digest
 from stub_llm import StubLLM
+from test_lifecycle import owned_by, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
@@ -202,7 +203,7 @@ def interrupted(tmp_path, mirrors):
                                     env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1"},
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
-                assert wait_for(lambda: owned_containers(proc.pid) or proc.poll() is not None)
+                assert wait_for(lambda: owned_by(proc.pid) or proc.poll() is not None, 120)
                 assert proc.poll() is None, (name, proc.communicate())
                 time.sleep(1)  # into the command
                 proc.send_signal(sig)
@@ -211,7 +212,7 @@ def interrupted(tmp_path, mirrors):
                 proc.kill()
             assert proc.returncode == code, (name, how, err)
             assert f"interrupted ({how})" in err and "Traceback" not in err, (name, err)
-            assert owned_containers(proc.pid) == [], name
+            assert owned_by(proc.pid) == [], name
     # the interrupted instance is not recorded as graded: a rerun grades it
     assert not (tmp_path / "g" / "logs" / slow["instance_id"] / "report.json").exists()
 
@@ -230,35 +231,19 @@ def leftovers_of_kill_9(tmp_path, mirrors):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     live = tempfile.mkdtemp(prefix=f"patchlore-grade-{os.getpid()}-")  # a live owner's
     try:
-        assert wait_for(lambda: owned_containers(proc.pid))
+        assert wait_for(lambda: owned_by(proc.pid), 120)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         scratch = list(Path(tempfile.gettempdir()).glob(f"patchlore-grade-{proc.pid}-*"))
-        assert scratch and owned_containers(proc.pid)  # what kill -9 leaves behind
+        assert scratch and owned_by(proc.pid)  # what kill -9 leaves behind
         res = run_cli(*args, "--output", str(tmp_path / "g2"), "--test-cmd", "true",
                       timeout=300)
         assert "removed" in res.stderr and "leftover" in res.stderr, res.stderr
-        assert not any(p.exists() for p in scratch) and not owned_containers(proc.pid)
+        assert not any(p.exists() for p in scratch) and not owned_by(proc.pid)
         assert Path(live).is_dir()
     finally:
         proc.kill()
         os.rmdir(live)
-
-
-def owned_containers(pid: int) -> list[str]:
-    from patchlore.sandbox.docker_backend import docker_client
-
-    return [c.id for c in docker_client().containers.list(
-        all=True, filters={"label": f"patchlore.pid={pid}"})]
-
-
-def wait_for(predicate, seconds: float = 120) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 CASES = [  # (probe case, needs Docker)
