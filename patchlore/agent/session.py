@@ -83,8 +83,8 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                             more_boxes=lambda: open_sandbox(same, str(root), snapshot=snapshot),
                             progress=progress, proposers=PROPOSERS[settings.agent])
     except PatchloreError as exc:  # the run record says how it ended, whatever ended it
-        (traj.dir / "result.json").write_text(json.dumps(
-            {"status": "error", "message": exc.message, "hint": exc.hint}, indent=2))
+        (traj.dir / "result.json").write_text(json.dumps(redact_data(
+            {"status": "error", "message": exc.message, "hint": exc.hint}), indent=2))
         raise
     finally:
         traj.close()
