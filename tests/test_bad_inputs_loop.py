@@ -5,7 +5,6 @@ the correct behaviour; the host tree stays as it was."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest

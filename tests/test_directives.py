@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pkgindex import diff_of, git, write_tree
 from patchlore.evals.dataset import load_dataset, load_predictions
-from patchlore.evals.grade import GradeOptions, grade_all
+from patchlore.evals.grade import grade_all
 from patchlore.evals.harness import directives_of
 
 CODE = "import json\n\n\ndef load(path):\n    return json.load(open(path))['x']\n"
