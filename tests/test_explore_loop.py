@@ -179,7 +179,7 @@ def test_memory_is_recalled_into_the_first_message_and_keeps_the_commands(repo, 
 
 def test_bad_agent_is_a_usage_error(repo):
     res = run_cli("fix", "--repo", str(repo), "--agent", "wander")
-    assert res.returncode == 2 and "error:" in res.stderr and "pipeline or explore" in res.stderr
+    assert res.returncode == 2 and "error:" in res.stderr and "is not one of pipeline, explore" in res.stderr
     assert "Traceback" not in res.stderr
 
 
