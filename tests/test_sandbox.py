@@ -153,6 +153,13 @@ def test_write_and_read_files(box):
     assert box.run(f"cat {box.scratch_path}/note.txt").stdout == "hello"
 
 
+def test_write_file_makes_missing_directories(box):
+    """Both backends make missing parents, owned by the user who runs the commands."""
+    box.write_file("pkg/sub dir/new.py", b"X = 1\n")
+    assert box.read_file("pkg/sub dir/new.py") == b"X = 1\n"
+    assert box.run("touch 'pkg/sub dir/more.py' && echo ok").stdout == "ok\n"
+
+
 def test_host_repo_is_never_changed(calc_repo, settings, request):
     before = tree_digest(calc_repo)
     for backend in ("local", "docker"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import socket
 import tarfile
 import threading
@@ -156,10 +157,20 @@ class DockerSandbox(SnapshotOps):
             raise SandboxError(f"could not copy files into the sandbox at {path}")
 
     def write_file(self, path: str, data: bytes) -> None:
+        from docker.errors import NotFound
+
         if not path.startswith("/"):  # relative to the repo, as read_file and the local backend
             path = f"{self.repo_path}/{path}"
-        self._put(file_tar({os.path.basename(path): data}, SANDBOX_UID, SANDBOX_UID),
-                  os.path.dirname(path))
+        tar = file_tar({os.path.basename(path): data}, SANDBOX_UID, SANDBOX_UID)
+        parent = os.path.dirname(path)
+        try:
+            self._put(tar, parent)
+        except NotFound:  # as the local backend: missing parents are made, owned by the user
+            made = self.run(f"mkdir -p {shlex.quote(parent)}", timeout=60)
+            if not made.ok:
+                raise SandboxError(f"could not make {parent} in the sandbox: "
+                                   f"{(made.stderr or made.stdout).strip()[:200]}") from None
+            self._put(tar, parent)
 
     def read_file(self, path: str, limit: int = 50_000_000) -> bytes | None:
         from docker.errors import NotFound
