@@ -184,33 +184,47 @@ def grade_resumes(tmp_path, mirrors):
 
 
 def interrupted(tmp_path, mirrors):
-    """#12: Ctrl-C and SIGTERM say so and exit 130 / 143, in a command and in a batch; no
-    container is left."""
+    """#12: Ctrl-C and SIGTERM say so and exit 130 / 143, in a command, in a batch and while
+    `fix` verifies candidates in parallel, at once; no container is left."""
     repo = make_repo(tmp_path / "calc", CALC)
     slow = {**ROWS[0], "instance_id": "patchlore__chunks-slow"}
     dataset = tmp_path / "slow.jsonl"
     dataset.write_text(json.dumps(slow) + "\n")
-    commands = {
-        "sandbox exec": ["sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
-                         "sleep", "120"],
-        "eval grade": ["eval", "grade", "--dataset", str(dataset), "--predictions", "gold",
-                       "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
-                       "--sandbox", "docker", "--test-cmd", "sleep 120;", "--workers", "2"],
+    # fix: two candidates whose tests never end, verified in two sandboxes at once
+    hang = "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    while True:\n        {}\n>>>>>>> REPLACE\n"
+    replay = tmp_path / "hangs.jsonl"
+    replay.write_text(json.dumps({"kind": "model_reply",
+                                  "texts": [hang.format("pass"), hang.format("a += 0")]}) + "\n")
+    commands = {  # name: (args, the sandboxes it has open once it is into its slow part)
+        "sandbox exec": (["sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                          "sleep", "120"], 1),
+        "eval grade": (["eval", "grade", "--dataset", str(dataset), "--predictions", "gold",
+                        "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
+                        "--sandbox", "docker", "--test-cmd", "sleep 120;", "--workers", "2"], 1),
+        "fix": (["fix", "--repo", str(repo), "--sandbox", "docker", "--model", f"replay:{replay}",
+                 "--samples", "2", "--workers", "2",
+                 "--rounds", "1", "--memory-mode", "off"], 2),
     }
-    for name, args in commands.items():
+    for name, (args, boxes) in commands.items():
         for sig, code, how in ((signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")):
             proc = subprocess.Popen([sys.executable, "-m", "patchlore", *args],
-                                    env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1"},
+                                    env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1",
+                                         "PATCHLORE_TEST_TIME_LIMIT": "0"},
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
-                assert wait_for(lambda: owned_by(proc.pid) or proc.poll() is not None, 120)
+                assert wait_for(lambda: len(owned_by(proc.pid)) >= boxes
+                                or proc.poll() is not None, 120)
                 assert proc.poll() is None, (name, proc.communicate())
-                time.sleep(1)  # into the command
+                time.sleep(2)  # into the command
                 proc.send_signal(sig)
+                start = time.monotonic()
                 _, err = proc.communicate(timeout=60)
+                took = time.monotonic() - start
             finally:
                 proc.kill()
             assert proc.returncode == code, (name, how, err)
+            # not after the running commands: they never end (the run's limit is 600 s)
+            assert took < 30, (name, how, took)
             assert f"interrupted ({how})" in err and "Traceback" not in err, (name, err)
             assert owned_by(proc.pid) == [], name
     # the interrupted instance is not recorded as graded: a rerun grades it

@@ -7,12 +7,12 @@ verified.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from patchlore.agent.explore import Budget, Exploration, ExploreOptions, explore, resume, start
 from patchlore.agent.explore_prompts import feedback, first_message
 from patchlore.agent.loop import Candidate, Repair, _failure_text
+from patchlore.agent.parallel import pmap
 from patchlore.agent.trajectory import cap_text
 from patchlore.agent.verify import Status
 from patchlore.sandbox.base import Sandbox
@@ -62,8 +62,7 @@ class ExploreProposer:
         r.progress(f"round {rnd}: {len(todo)} exploration(s) with {r.model.name}")
         boxes = {id(lane.box) for lane in todo}
         if len(boxes) == len(todo) > 1:
-            with ThreadPoolExecutor(max_workers=len(todo)) as ex:
-                list(ex.map(lambda lane: self._explore(lane, rnd), todo))
+            pmap(lambda lane: self._explore(lane, rnd), todo, len(todo))
         else:  # one sandbox: one exploration after the other
             for lane in todo:
                 self._explore(lane, rnd)

@@ -21,7 +21,6 @@ import queue
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
@@ -31,6 +30,7 @@ from patchlore.agent.explore import Budget
 from patchlore.agent.learn import learn
 from patchlore.agent.localize import Snippet, localize_repo, traces_of
 from patchlore.agent.model import Model, Reply, Usage
+from patchlore.agent.parallel import pmap
 from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, memory_block,
                                      repro_message, task_message)
 from patchlore.agent.trajectory import Trajectory, cap_text
@@ -508,8 +508,7 @@ class _BoxPool:
             finally:
                 free.put(b)
 
-        with ThreadPoolExecutor(max_workers=want) as ex:
-            return list(ex.map(run, items))
+        return pmap(run, items, want)
 
     def close(self) -> None:
         for b in self.boxes[1:]:

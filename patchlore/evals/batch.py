@@ -10,9 +10,10 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+
+from patchlore.agent.parallel import pmap
 
 # /tmp/patchlore-eval-<pid>-xxxx: the pid says whether the owner still runs
 _OWNED = re.compile(r"patchlore-(?:eval|grade)-(\d+)-")
@@ -66,11 +67,8 @@ stopping = threading.Event()
 def each(fn: Callable, items: Iterable, workers: int) -> list:
     """fn over items on `workers` threads, in order. On an interrupt the queued items are
     dropped at once instead of run to the end, and `stopping` is set."""
-    pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        return list(pool.map(fn, items))
+        return pmap(fn, items, workers)
     except BaseException:
         stopping.set()
         raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
