@@ -13,6 +13,7 @@ import pytest
 
 from conftest import CALC, make_repo, run_cli
 from loopkit import TEST_CMD, edit, run_repair
+from stub_llm import StubLLM
 from patchlore.agent.verify import Status, VerifyOptions, judge, verify, verify_current
 from patchlore.evals.dataset import Instance
 from patchlore.evals.harness import JunitHarness, Run
@@ -205,6 +206,26 @@ def test_fix_timeout_stops_a_hanging_suite(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "stopped at --timeout (the tests did not finish)" in res.stderr
     assert took < 60, took
+
+
+
+@pytest.mark.parametrize("agent", ["pipeline", "explore"])
+def test_fix_timeout_cuts_a_model_request_in_flight(tmp_path, agent):
+    """A model server that answers after 60 s: `fix --timeout 6` ends near 6 s as out of budget
+    (exit 1), not after the request's own 600 s timeout, and not as a model error (exit 2)."""
+    repo = make_repo(tmp_path / "calc", CALC)
+    with StubLLM([[GOOD]]) as stub:
+        stub.delay = 60
+        stub.server.block_on_close = False  # the slow answer is not waited for at the end
+        start = time.monotonic()
+        res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--model",
+                      "hosted_vllm/stub-coder", "--api-base", stub.api_base, "--agent", agent,
+                      "--test-cmd", TEST_CMD, "--timeout", "6", "--samples", "1",
+                      env={"PATCHLORE_MEMORY_MODE": "off"})
+        took = time.monotonic() - start
+    assert res.returncode == 1, res.stderr
+    assert "stopped at --timeout (the model had not answered)" in res.stderr, res.stderr
+    assert took < 40, took
 
 
 def test_a_change_to_a_binary_file_ships_whole(calc):

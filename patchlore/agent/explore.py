@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from patchlore.agent.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT, SYSTEM,
                                              TOOL_REMINDER, observation)
-from patchlore.agent.model import ContextFull, Model, Reply, ToolsUnsupported, Usage
+from patchlore.agent.model import (ContextFull, DeadlineReached, Model, Reply, ToolsUnsupported,
+                                   Usage)
 from patchlore.agent.verify import TEST_FILE
 from patchlore.sandbox.base import Sandbox
 
@@ -143,6 +144,9 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
             continue
         except ContextFull as exc:
             run.status, run.message = "context", exc.message
+            break
+        except DeadlineReached as exc:
+            run.status, run.message = "budget", exc.message
             break
         run.mode = mode
         replies += 1

@@ -279,8 +279,12 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
     q = build_query(task, traceback, test_code, repo_files, repo_path)
     if model is not None:
         from patchlore.agent.guided import guide
+        from patchlore.agent.model import DeadlineReached
 
-        guide(model, p, index, task, rank(index, q)[:60], on_reply)
+        try:
+            guide(model, p, index, task, rank(index, q)[:60], on_reply)
+        except DeadlineReached:
+            pass  # the search alone picks; the rounds then stop at the deadline
     _search(p, index, q, total)
     return arrange(p.picked)
 

@@ -29,7 +29,7 @@ from patchlore.agent.edits import RepoFiles, edits_to_diff, parse_answer
 from patchlore.agent.explore import Budget
 from patchlore.agent.learn import learn
 from patchlore.agent.localize import Snippet, localize_repo, traces_of
-from patchlore.agent.model import Model, Reply, Usage
+from patchlore.agent.model import DeadlineReached, Model, Reply, Usage
 from patchlore.agent.parallel import pmap
 from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, memory_block,
                                      repro_message, task_message)
@@ -154,7 +154,12 @@ class Repair:
     def ask(self, messages: list[dict], rnd: int) -> Reply:
         """One request for opts.samples answers, counted and recorded."""
         self.traj.log("prompt", round=rnd, messages=messages, n=self.opts.samples)
-        reply = self.model.complete(messages, n=self.opts.samples)
+        try:
+            reply = self.model.complete(messages, n=self.opts.samples)
+        except DeadlineReached as exc:  # no answers; the rounds end at the deadline check
+            self.traj.log("model_deadline", round=rnd, message=exc.message)
+            self.result.status, self.result.message = "budget", exc.message
+            return Reply(texts=[])
         self.result.usage.add(reply)
         self.traj.log("model_reply", round=rnd, texts=reply.texts,
                       prompt_tokens=reply.prompt_tokens,
@@ -214,6 +219,8 @@ def _rounds(r: Repair, proposers: list[Proposer]) -> None:
                 return
             r.result.rounds = rnd
             last = _propose(r, proposers, rnd, last)
+            if not last and r.result.status == "budget":  # the model was cut at the deadline
+                return
             _verify(r, pool, last, rnd)
             r.result.candidates += last
             if any(c.verified for c in last):
@@ -250,7 +257,8 @@ def _reproduce(r: Repair) -> bool:
         with _timed(result, "reproduce"):
             r.repro, r.baseline = _reproduction(r)
         if not r.repro:
-            result.message = "could not write a reproduction test that fails on the bug"
+            if result.status != "budget":  # the deadline cut the request: ask() said so
+                result.message = "could not write a reproduction test that fails on the bug"
             return False
         r.failing = failing_tests(r.baseline)
         r.files[REPRO_FILE] = _added_file(r.repro)

@@ -28,6 +28,13 @@ class ContextFull(ModelError):
     """The conversation no longer fits the model's context window."""
 
 
+class DeadlineReached(ModelError):
+    """The run's --timeout came before the model's answer: the run ends as out of budget."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped at --timeout (the model had not answered)")
+
+
 @dataclass
 class Reply:
     texts: list[str]
@@ -75,13 +82,14 @@ class LitellmModel:
     max_tokens: int = 4096
     backoff: float = 1.0
     extra: dict = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() at which the run stops: requests end there
 
     def complete(self, messages: list[dict], n: int = 1,
                  tools: list[dict] | None = None) -> Reply:
         from patchlore.litellm_import import import_litellm
 
         litellm = import_litellm()
-        kwargs = dict(model=self.name, messages=messages, n=n, timeout=self.timeout,
+        kwargs = dict(model=self.name, messages=messages, n=n,
                       temperature=self.temperature if n > 1 else 0.0,
                       max_tokens=self.max_tokens, **self.extra)
         if tools:
@@ -93,9 +101,20 @@ class LitellmModel:
         if self.name.startswith("hosted_vllm/") and not os.environ.get("HOSTED_VLLM_API_KEY"):
             kwargs["api_key"] = "EMPTY"  # a local vLLM server wants none, litellm wants one
         start = time.monotonic()
+
+        def attempt():  # each attempt waits no longer than the run has left
+            left = self._seconds_left()
+            if left == 0.0:
+                raise DeadlineReached
+            return litellm.completion(**kwargs, timeout=min(self.timeout, left or self.timeout))
+
         try:
-            response = self._retrying(litellm)(litellm.completion, **kwargs)
+            response = self._retrying(litellm)(attempt)
+        except DeadlineReached:
+            raise
         except Exception as exc:  # litellm maps every provider's errors to its own types
+            if self._seconds_left() == 0.0:  # cut at the deadline: not the server's fault
+                raise DeadlineReached from None
             raise self._explain(exc, litellm, bool(tools)) from None
         if not response.choices:
             raise ModelError(f"the model server at {self.api_base or 'the provider'} answered "
@@ -128,11 +147,14 @@ class LitellmModel:
 
         def stop(state: tenacity.RetryCallState) -> bool:
             limit = 1 if _unreachable(state.outcome.exception()) else self.retries
-            return state.attempt_number > limit
+            return state.attempt_number > limit or self._seconds_left() == 0.0
 
         return tenacity.Retrying(retry=tenacity.retry_if_exception_type(transient), stop=stop,
                                  wait=tenacity.wait_exponential(multiplier=self.backoff),
                                  reraise=True)
+
+    def _seconds_left(self) -> float | None:
+        return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
 
     def _explain(self, exc: Exception, litellm, tools: bool = False) -> ModelError:
         e = litellm.exceptions
@@ -208,7 +230,8 @@ class ReplayModel:
                      completion_tokens=reply.completion_tokens)
 
 
-def make_model(name: str, api_base: str = "", timeout: float = 300.0) -> Model:
+def make_model(name: str, api_base: str = "", timeout: float = 300.0,
+               deadline: float | None = None) -> Model:
     if name.startswith("replay:"):
         return ReplayModel(name.removeprefix("replay:"))
-    return LitellmModel(name=name, api_base=api_base, timeout=timeout)
+    return LitellmModel(name=name, api_base=api_base, timeout=timeout, deadline=deadline)

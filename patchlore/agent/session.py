@@ -61,7 +61,8 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                note: Callable[[str], None] | None = None) -> Session:
     """`progress` hears each step (a spinner); `note`, what deserves a line of its own (a
     first-time requirements install that may take minutes)."""
-    llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
+    llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600),
+                     deadline=opts.deadline)
     snapshot = take_snapshot(root)
     if opts.memory is None:
         opts.memory = open_memory(settings, warn)
