@@ -113,7 +113,8 @@ NO_TESTS = {"calc.py": CALC["calc.py"]}
 @pytest.mark.parametrize("files, command, says", [
     (CALC, "no-such-test-runner -q", "the test command cannot run (exit 127"),
     (NO_TESTS, TEST_CMD, "pytest collected no tests (exit 5)"),
-], ids=["not-found-127", "nothing-collected-5"])
+    (NO_TESTS, f"cd . && {TEST_CMD}", "pytest collected no tests (exit 5)"),
+], ids=["not-found-127", "nothing-collected-5", "nothing-collected-5-compound"])
 def test_11_fix_with_an_unusable_test_command(tmp_path, files, command, says):
     repo = make_repo(tmp_path / "repo", files)
     replay = replay_file(tmp_path / "replay.jsonl", [[GOOD]])

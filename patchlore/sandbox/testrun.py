@@ -6,6 +6,7 @@ keyed by pytest node id, the form SWE-bench uses. Any other command yields its e
 
 from __future__ import annotations
 
+import re
 import shlex
 import uuid
 import xml.etree.ElementTree as ET
@@ -15,6 +16,8 @@ from patchlore.sandbox.base import CommandResult, Sandbox
 
 PASSED, FAILED, ERROR, SKIPPED, XFAIL = "passed", "failed", "error", "skipped", "xfailed"
 TRACE_LIMIT = 4000
+# pytest's last line when it collected nothing (exit 5), with or without -q
+NO_TESTS_RAN = re.compile(r"^=*\s*no tests ran in \d", re.MULTILINE)
 
 
 @dataclass
@@ -60,7 +63,8 @@ class TestRun:
             return ""
         if code in (126, 127):
             return f"the test command cannot run (exit {code}: not found or not executable)"
-        if code == 5 and self.kind == "junit":
+        # a pytest inside a compound command (`cd sub && pytest`) gets no JUnit file: its words
+        if code == 5 and (self.kind == "junit" or NO_TESTS_RAN.search(self.command.stdout)):
             return "pytest collected no tests (exit 5)"
         return ""
 
