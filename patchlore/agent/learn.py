@@ -5,10 +5,13 @@ repair: whatever goes wrong in it is a warning, never the end of the run that fo
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 import time
 import traceback
+from collections.abc import Iterable
 
 from patchlore.agent.prompts import DISTILL, distill_message
 from patchlore.memory.redact import redact
@@ -40,12 +43,15 @@ def episode_from(result, repo: str, task: str, failures: dict[str, str], model: 
 
 
 def settle_credit(store: MemoryStore, shown: list[str], verified: bool) -> list[Insight]:
-    """Insights shown in this attempt's prompt gain (verified) or lose (failed) credit."""
+    """Insights shown in this attempt's prompt gain (verified) or lose (failed) credit. Returns
+    changed copies (the store's records may be in other threads' hands), to be put within the
+    same store.transaction() that read them."""
     changed = []
-    for iid in shown:
+    for iid in dict.fromkeys(shown):
         ins = store.get(iid)
         if not isinstance(ins, Insight) or ins.status != ACTIVE:
             continue
+        ins = copy.deepcopy(ins)
         if verified:
             ins.helpful += 1
         else:
@@ -70,10 +76,14 @@ def parse_ops(text: str) -> list[dict]:
             ("ADD", "EDIT", "AGREE", "MERGE", "REMOVE")] if isinstance(ops, list) else []
 
 
-def apply_ops(store: MemoryStore, ops: list[dict], episode_id: str) -> list[Insight]:
+def apply_ops(store: MemoryStore, ops: list[dict], episode_id: str,
+              pending: Iterable[Insight] = ()) -> list[Insight]:
     """ExpeL's operations, plus MERGE for two lessons that say the same. Ones naming a missing
-    insight, and duplicates, are dropped."""
-    active = {i.id: i for i in store.insights(active_only=True)}
+    insight, and duplicates, are dropped. Works on copies, and on `pending` (this episode's
+    changes not yet stored, changed further in place) so that both counts add up."""
+    mine = {i.id: i for i in pending}
+    active = {i.id: mine.get(i.id) or copy.deepcopy(i) for i in store.insights(active_only=True)
+              if mine.get(i.id, i).status == ACTIVE}
     norm = lambda s: " ".join(re.findall(r"\w+", s.lower()))  # noqa: E731
     known = {norm(i.text) for i in active.values()}
     touched: dict[str, Insight] = {}
@@ -125,16 +135,13 @@ def apply_ops(store: MemoryStore, ops: list[dict], episode_id: str) -> list[Insi
 
 
 def cap_active(store: MemoryStore, pending: list[Insight]) -> list[Insight]:
-    """Retire the lowest-credit insights beyond the cap."""
+    """Retired copies of the lowest-credit insights beyond the cap (one of a pending insight
+    carries its changes, and supersedes it)."""
     by_id = {i.id: i for i in store.insights(active_only=True)}
     by_id.update({i.id: i for i in pending})
     active = sorted((i for i in by_id.values() if i.status == ACTIVE),
                     key=lambda i: (-i.credit, -i.updated))
-    retired = []
-    for ins in active[MAX_ACTIVE:]:
-        ins.status = RETIRED
-        retired.append(ins)
-    return retired
+    return [dataclasses.replace(ins, status=RETIRED) for ins in active[MAX_ACTIVE:]]
 
 
 def learn(store: MemoryStore, model, result, repo: str, task: str, failures: dict[str, str],
@@ -156,26 +163,43 @@ def _learn(store: MemoryStore, model, result, repo: str, task: str, failures: di
            trajectory: str, shown: list[str], traj) -> Episode:
     episode = episode_from(result, repo, task, failures, getattr(model, "name", ""), trajectory,
                            shown)
-    changed = settle_credit(store, shown, result.verified)
-    failed = [(c.diff or c.answer[-600:], c.reason) for c in result.candidates if not c.verified]
-    if result.verified:
-        try:
-            reply = model.complete([
-                {"role": "system", "content": DISTILL},
-                {"role": "user", "content": distill_message(task, "\n".join(failures.values()),
-                                                            failed, result.patch,
-                                                            store.insights(active_only=True))},
-            ], n=1)
-            result.usage.add(reply)
-            ops = parse_ops(reply.texts[0])
-            if traj is not None:
-                traj.log("distill", answer=reply.texts[0], ops=ops)
-            merged = {i.id: i for i in changed}
-            merged.update({i.id: i for i in apply_ops(store, ops, episode.id)})
-            changed = list(merged.values())
-        except Exception as exc:  # learning must never cost the user the fix itself
-            if traj is not None:
-                traj.log("distill_failed", error=f"{type(exc).__name__}: {exc}")
-    changed += cap_active(store, changed)
-    store.put_many([episode, *{i.id: i for i in changed}.values()])
+    # the model answers before the store is locked: other learners need not wait for it
+    ops = _distill(store, model, result, task, failures, traj) if result.verified else []
+    # read, count and write as one step, or two processes crediting one insight at once both
+    # read the same count and both write it plus one
+    with store.transaction():
+        changed = settle_credit(store, shown, result.verified)
+        if ops:
+            try:
+                changed += apply_ops(store, ops, episode.id, changed)
+            except Exception as exc:  # an op of a shape no check foresaw: the lessons are lost
+                _distill_failed(traj, exc)
+        changed += cap_active(store, changed)
+        store.put_many([episode, *{i.id: i for i in changed}.values()])  # the last copy wins
     return episode
+
+
+def _distill(store: MemoryStore, model, result, task: str, failures: dict[str, str],
+             traj) -> list[dict]:
+    """The operations the model proposes from this verified repair; [] if it gave none."""
+    failed = [(c.diff or c.answer[-600:], c.reason) for c in result.candidates if not c.verified]
+    try:
+        reply = model.complete([
+            {"role": "system", "content": DISTILL},
+            {"role": "user", "content": distill_message(task, "\n".join(failures.values()),
+                                                        failed, result.patch,
+                                                        store.insights(active_only=True))},
+        ], n=1)
+        result.usage.add(reply)
+        ops = parse_ops(reply.texts[0])
+    except Exception as exc:  # learning must never cost the user the fix itself
+        _distill_failed(traj, exc)
+        return []
+    if traj is not None:
+        traj.log("distill", answer=reply.texts[0], ops=ops)
+    return ops
+
+
+def _distill_failed(traj, exc: Exception) -> None:
+    if traj is not None:
+        traj.log("distill_failed", error=f"{type(exc).__name__}: {exc}")

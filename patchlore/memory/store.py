@@ -24,7 +24,8 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from patchlore.errors import PatchloreError
@@ -218,11 +219,24 @@ class MemoryStore:
         self.warn(f"memory: {self.log_path} ended in a partial record ({len(torn)} bytes, a "
                   f"write cut short by a crash); cut it off and kept it in {aside}")
 
-    def _append(self, entries: list[dict]) -> None:
-        """Append under the lock, then bring the index up to date."""
+    def _check_not_read_only(self) -> None:
         if self.read_only:
             raise MemoryStoreError(f"memory at {self.path} was opened read-only",
                                    hint="use --memory-mode online to learn")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Both locks across a read-modify-write (an insight's credit): reads inside see the
+        newest records and no other thread or process writes until the puts inside are logged,
+        so two writers never both read count n and both write n+1."""
+        self._check_not_read_only()
+        with self._mutex, self.lock:
+            self._refresh()
+            yield
+
+    def _append(self, entries: list[dict]) -> None:
+        """Append under the lock, then bring the index up to date."""
+        self._check_not_read_only()
         lines = b"".join((json.dumps(e, sort_keys=True) + "\n").encode() for e in entries)
         with self._mutex:
             try:
