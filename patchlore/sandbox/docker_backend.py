@@ -15,6 +15,7 @@ import socket
 import tarfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from patchlore.errors import SandboxError, SandboxUnavailable
@@ -115,9 +116,14 @@ class DockerSandbox(SnapshotOps):
             "patchlore.host": socket.gethostname(),
             "patchlore.repo": str(snapshot.root) if snapshot else workdir,
         }
+        # tracked before the engine makes it: an interrupt while it is being made or started
+        # still removes it, by its name
+        self.name, self.container = f"patchlore-{os.getpid()}-{uuid.uuid4().hex[:12]}", None
+        registry.track(self)
         self.container = self.client.containers.run(
             image,
             IDLE,
+            name=self.name,
             detach=True,
             user="0:0",
             labels=labels,
@@ -129,7 +135,6 @@ class DockerSandbox(SnapshotOps):
             **LOCKDOWN,
             environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
         )
-        registry.track(self)
         try:
             self._put(self._state_tar(), "/")
             if snapshot is not None:
@@ -279,13 +284,14 @@ class DockerSandbox(SnapshotOps):
     # --- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         container, self.container = getattr(self, "container", None), None
-        if container is None:
+        name, self.name = getattr(self, "name", None), None
+        if name is None:
             return
         registry.untrack(self)
         try:
-            container.remove(force=True)
+            (container or self.client.containers.get(name)).remove(force=True)
         except Exception:
-            pass  # already gone; `patchlore sandbox prune` catches anything else
+            pass  # never made, or already gone; `patchlore sandbox prune` catches anything else
 
     def __enter__(self) -> DockerSandbox:
         return self
