@@ -21,6 +21,7 @@ import pytest
 from conftest import CALC, IMAGE, make_repo, run_cli, tree_digest
 from stub_llm import StubLLM
 from test_lifecycle import owned_by, wait_for
+from patchlore.sandbox.docker_backend import docker_client
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = ROOT / "examples" / "minibench" / "minibench.jsonl"
@@ -183,6 +184,18 @@ def grade_resumes(tmp_path, mirrors):
     assert json.loads(changed.stdout)["empty_patch_ids"] == [DURATIONS]
 
 
+def running(pid: int, command: str) -> int:
+    """How many of the process's sandboxes run `command` (a part of a command line)."""
+    count = 0
+    for cid in owned_by(pid):
+        try:
+            procs = docker_client().containers.get(cid).top(ps_args="-eo pid,args")["Processes"]
+        except Exception:  # noqa: BLE001 (created but not started yet, or gone)
+            continue
+        count += any(command in " ".join(p) for p in procs or [])
+    return count
+
+
 def interrupted(tmp_path, mirrors):
     """#12: Ctrl-C and SIGTERM say so and exit 130 / 143, in a command, in a batch and while
     `fix` verifies candidates in parallel, at once; no container is left."""
@@ -195,27 +208,28 @@ def interrupted(tmp_path, mirrors):
     replay = tmp_path / "hangs.jsonl"
     replay.write_text(json.dumps({"kind": "model_reply",
                                   "texts": [hang.format("pass"), hang.format("a += 0")]}) + "\n")
-    commands = {  # name: (args, the sandboxes it has open once it is into its slow part)
+    commands = {  # name: (args, a process each of its sandboxes runs in its slow part, sandboxes)
         "sandbox exec": (["sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
-                          "sleep", "120"], 1),
+                          "sleep", "120"], "sleep 120", 1),
         "eval grade": (["eval", "grade", "--dataset", str(dataset), "--predictions", "gold",
                         "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
-                        "--sandbox", "docker", "--test-cmd", "sleep 120;", "--workers", "2"], 1),
+                        "--sandbox", "docker", "--test-cmd", "sleep 120;", "--workers", "2"],
+                       "sleep 120", 1),
         "fix": (["fix", "--repo", str(repo), "--sandbox", "docker", "--model", f"replay:{replay}",
-                 "--samples", "2", "--workers", "2",
-                 "--rounds", "1", "--memory-mode", "off"], 2),
+                 "--samples", "2", "--workers", "2", "--rounds", "1", "--memory-mode", "off"],
+                "pytest", 2),
     }
-    for name, (args, boxes) in commands.items():
+    for name, (args, busy, boxes) in commands.items():
         for sig, code, how in ((signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")):
             proc = subprocess.Popen([sys.executable, "-m", "patchlore", *args],
                                     env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1",
                                          "PATCHLORE_TEST_TIME_LIMIT": "0"},
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
-                assert wait_for(lambda: len(owned_by(proc.pid)) >= boxes
+                # into the slow part, however long a loaded engine takes to get there
+                assert wait_for(lambda: running(proc.pid, busy) >= boxes
                                 or proc.poll() is not None, 120)
                 assert proc.poll() is None, (name, proc.communicate())
-                time.sleep(2)  # into the command
                 proc.send_signal(sig)
                 start = time.monotonic()
                 _, err = proc.communicate(timeout=60)
