@@ -65,7 +65,9 @@ def test_an_exploration_fixes_the_example_and_is_verified(repo):
 
 def test_three_explorations_in_parallel_are_verified_independently(repo):
     """Each exploration learns its container's hostname first, and the script gives each
-    container a different (correct) fix: three distinct candidates, three verdicts."""
+    container a different (correct) fix, after a different number of looks: three distinct
+    candidates, three verdicts. Replayed, each exploration gets its own recorded replies back,
+    whatever order the three ask in."""
     fixes = ["(1 - percent / 100)", "(100 - percent) / 100", "(1 - percent * 0.01)"]
     lanes: dict[str, int] = {}
     lock = threading.Lock()
@@ -80,7 +82,9 @@ def test_three_explorations_in_parallel_are_verified_independently(repo):
         host = msgs[3]["content"].split("<output>\n")[1].split("\n")[0]
         with lock:
             lane = lanes.setdefault(host, len(lanes))
-        if n == 1:
+        if n <= lane:  # lane k looks k more times first
+            return [bash(f"grep -c percent cart.py # look {n}")]
+        if n == lane + 1:
             return [bash(f"sed -i 's|(1 + percent / 100)|{fixes[lane]}|' cart.py")]
         return [bash("submit")]
 
@@ -98,6 +102,14 @@ def test_three_explorations_in_parallel_are_verified_independently(repo):
     verified_runs = [e for e in events if e["kind"] == "test_run" and e.get("phase") == "candidate"]
     assert len(verified_runs) == 3  # each candidate had its own test run
     assert out["status"] == "verified" and out["patch"] in patches
+    res = run_cli("fix", "--repo", str(repo), "--model", f"replay:{out['run_dir']}",
+                  "--agent", "explore", "--samples", "3", "--sandbox", "docker", "--json",
+                  env={"PATCHLORE_TEST_CMD": "python3 -m pytest -q -p no:cacheprovider",
+                       "PATCHLORE_MEMORY_MODE": "off"}, timeout=300)
+    assert res.returncode == 0, res.stderr
+    again = json.loads(res.stdout)
+    assert [c["patch"] for c in again["candidates"]] == [c["patch"] for c in cands]
+    assert again["usage"]["calls"] == out["usage"]["calls"] == 3 + 4 + 5
 
 
 def test_a_wrong_submit_gets_its_verdict_and_the_next_round_resumes(repo):

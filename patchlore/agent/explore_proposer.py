@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from patchlore.agent.explore import Budget, Exploration, ExploreOptions, explore, resume, start
 from patchlore.agent.explore_prompts import feedback, first_message
 from patchlore.agent.loop import Candidate, Repair, _failure_text
+from patchlore.agent.model import ReplayModel
 from patchlore.agent.parallel import pmap
 from patchlore.agent.trajectory import cap_text
 from patchlore.agent.verify import Status
@@ -114,7 +115,9 @@ class ExploreProposer:
                 r.progress(f"round {rnd}, exploration {lane.index + 1}: "
                            f"{data['command'].splitlines()[0][:60]}")
 
-        run = explore(lane.box, r.model, lane.run, self.opts, self.budget, log)
+        # a replayed run answers each exploration from its own recorded replies
+        model = r.model.for_sample(lane.index) if isinstance(r.model, ReplayModel) else r.model
+        run = explore(lane.box, model, lane.run, self.opts, self.budget, log)
         lane.tree = lane.box.diff()
         last_text = next((m.get("content") or "" for m in reversed(run.messages)
                           if m["role"] == "assistant"), "")

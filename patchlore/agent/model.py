@@ -5,6 +5,7 @@ Every model answers one request with N choices, so a vLLM server shares the prom
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -204,26 +205,37 @@ class ReplayModel:
         except OSError as exc:
             raise ModelError(f"replay: {p}: {exc.strerror}",
                              hint="pass --model replay:PATH to a run directory or trajectory.jsonl")
-        self.replies: list[Reply] = []
+        # parallel explorations ask in no fixed order: each sample's replies are a queue of
+        # their own (the recording's `sample`), the rest one queue in recorded order
+        self.queues: dict[int | None, list[Reply]] = {}
         for n, line in enumerate(lines, 1):
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 raise ModelError(f"replay: {p}:{n} is not JSON") from None
             if event.get("kind") == "model_reply":
-                self.replies.append(Reply(texts=event["texts"], calls=event.get("calls", []),
-                                          prompt_tokens=event.get("prompt_tokens", 0),
-                                          completion_tokens=event.get("completion_tokens", 0)))
-        if not self.replies:
+                self.queues.setdefault(event.get("sample"), []).append(Reply(
+                    texts=event["texts"], calls=event.get("calls", []),
+                    prompt_tokens=event.get("prompt_tokens", 0),
+                    completion_tokens=event.get("completion_tokens", 0)))
+        if not self.queues:
             raise ModelError(f"replay: {p} holds no model replies")
         self.name = f"replay:{path}"
+        self.sample: int | None = None
+
+    def for_sample(self, index: int) -> ReplayModel:
+        """The model one exploration asks: the replies recorded for that sample."""
+        view = copy.copy(self)  # shares the queues
+        view.sample = index
+        return view
 
     def complete(self, messages: list[dict], n: int = 1,
                  tools: list[dict] | None = None) -> Reply:
-        if not self.replies:
+        queue = self.queues.get(self.sample) or []
+        if not queue:
             raise ModelError("replay: the recording has no more replies",
                              hint="replay with the same --samples and --rounds as the recording")
-        reply = self.replies.pop(0)
+        reply = queue.pop(0)
         texts = [reply.texts[i % len(reply.texts)] for i in range(n)]
         calls = [reply.calls[i % len(reply.calls)] if reply.calls else [] for i in range(n)]
         return Reply(texts=texts, calls=calls if tools else [], prompt_tokens=reply.prompt_tokens,
