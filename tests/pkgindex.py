@@ -86,10 +86,12 @@ def bridge_gateway(client) -> str:
     return socket.inet_ntoa(struct.pack("<I", int(gateway, 16)))
 
 
-def build_wheel(src: Path, dest: Path, name: str, version: str, code: str) -> Path:
-    """A wheel of `name` holding src/<module>/__init__.py = code, built by the tests' backend."""
+def build_wheel(src: Path, dest: Path, name: str, version: str, code: str,
+                project: str = "") -> Path:
+    """A wheel of `name` holding src/<module>/__init__.py = code, built by the tests' backend;
+    `project` adds lines to its [project] table (dependencies, optional-dependencies)."""
     module = name.replace("-", "_")
-    write_tree(src, {"pyproject.toml": PYPROJECT.format(name=name, version=version),
+    write_tree(src, {"pyproject.toml": PYPROJECT.format(name=name, version=version) + project,
                      f"src/{module}/__init__.py": code})
     built = subprocess.run([sys.executable, "-c", "import sys, wheelkit; "
                             "print(wheelkit.build_wheel(sys.argv[1]))", str(dest)],
@@ -99,22 +101,27 @@ def build_wheel(src: Path, dest: Path, name: str, version: str, code: str) -> Pa
 
 
 class PackageIndex:
-    """pl-tinydep 1.0 (uploaded in 2020) on an index that containers on the bridge reach;
-    `env` points pip and uv at it; `add` publishes more."""
+    """pl-tinydep 1.0 (uploaded in 2020) on an index that containers on the bridge reach (or,
+    with `bridge=False`, this host alone, no Docker needed); `env` points pip and uv at it;
+    `add` publishes more."""
 
-    def __init__(self, root: Path) -> None:
-        from patchlore.sandbox.docker_backend import docker_client
-
+    def __init__(self, root: Path, bridge: bool = True) -> None:
         self.root = root
         (root / "files").mkdir(parents=True)
         self.uploaded: dict[str, dict[str, str]] = {}  # project -> {file name: upload time}
         self.add(build_wheel(root / "src" / "1.0", root / "files", "pl-tinydep", "1.0",
                              "def double(x):\n    return 2 * x\n"), "2020-01-01T00:00:00Z")
-        self.server = ThreadingHTTPServer(("0.0.0.0", 0), partial(_Index, directory=str(root)))
+        self.server = ThreadingHTTPServer(("0.0.0.0" if bridge else "127.0.0.1", 0),
+                                          partial(_Index, directory=str(root)))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        bridge = bridge_gateway(docker_client())
-        self.env = {"PIP_INDEX_URL": f"http://{bridge}:{self.server.server_address[1]}/simple/",
-                    "PIP_TRUSTED_HOST": bridge}
+        if bridge:
+            from patchlore.sandbox.docker_backend import docker_client
+
+            host = bridge_gateway(docker_client())
+        else:
+            host = "127.0.0.1"
+        self.env = {"PIP_INDEX_URL": f"http://{host}:{self.server.server_address[1]}/simple/",
+                    "PIP_TRUSTED_HOST": host}
 
     def add(self, wheel: Path, uploaded: str) -> None:
         """Publish `wheel` (a file) as uploaded at `uploaded` (RFC 3339)."""

@@ -8,19 +8,25 @@ import tomllib
 import zipfile
 
 
-def _project() -> tuple[str, str]:
+def _project() -> tuple[str, str, str]:
+    """Name, version and the METADATA lines of its requirements (PEP 621's dependencies and
+    optional-dependencies)."""
     with open("pyproject.toml", "rb") as fh:
         project = tomllib.load(fh)["project"]
-    return project["name"], project["version"]
+    requires = [f"Requires-Dist: {r}\n" for r in project.get("dependencies", [])]
+    for extra, reqs in project.get("optional-dependencies", {}).items():
+        requires.append(f"Provides-Extra: {extra}\n")
+        requires += [f"Requires-Dist: {r}; extra == '{extra}'\n" for r in reqs]
+    return project["name"], project["version"], "".join(requires)
 
 
 def _wheel(directory: str, files: dict[str, bytes]) -> str:
-    name, version = _project()
+    name, version, requires = _project()
     dist = f"{name.replace('-', '_')}-{version}"
     info = f"{dist}.dist-info"
     files = {**files,
-             f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-             .encode(),
+             f"{info}/METADATA": (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                                  + requires).encode(),
              f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: wheelkit\nRoot-Is-Purelib: true\n"
              b"Tag: py3-none-any\n"}
     record = [f"{path},sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest())
@@ -43,6 +49,6 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None) 
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None) -> str:
-    name, _ = _project()
+    name = _project()[0]
     pth = f"_{name.replace('-', '_')}_editable.pth"
     return _wheel(wheel_directory, {pth: (os.path.abspath("src") + "\n").encode()})
