@@ -83,9 +83,10 @@ def test_tests_answer_to_swe_bench_s_names_for_them():
     assert len(named) == 6
 
 
-def test_a_row_of_another_test_runner_is_refused_saying_how(tmp_path, settings):
-    """A row without eval_script whose tests are named by another runner (django's style) is an
-    error that says how to grade it, never a silent 'unresolved'."""
+def test_a_row_of_another_test_runner_is_run_by_that_runner(tmp_path, settings):
+    """A row without eval_script whose tests are named by another runner (unittest's style, and
+    the repo has no runner of its own) runs under `python -m unittest`, never pytest: graded,
+    not refused, and the report names the runner."""
     path = data_file_dataset(tmp_path)
     row = json.loads(path.read_text())
     row.update(FAIL_TO_PASS=["test_data (conf.tests.ConfTests)"],
@@ -95,8 +96,6 @@ def test_a_row_of_another_test_runner_is_refused_saying_how(tmp_path, settings):
     settings.sandbox = "local"
     report = grade_all(instances, load_predictions("gold", instances), tmp_path / "repos",
                        settings, tmp_path / "out")
-    assert report["error_ids"] == ["o__conf-1"]
-    reason = json.loads((tmp_path / "out" / "logs" / "o__conf-1" / "report.json").read_text()
-                        )["reason"]
-    assert "its tests are not pytest node ids" in reason and "eval_script" in reason
-    assert "SWE-bench 5 dataset file" in reason
+    assert report["error_ids"] == [] and report["unresolved_ids"] == ["o__conf-1"]
+    grade = json.loads((tmp_path / "out" / "logs" / "o__conf-1" / "report.json").read_text())
+    assert grade["runner"] == "unittest" and "not pytest node ids" in grade["runner_why"]

@@ -38,6 +38,8 @@ class Grade:
     flaky: list[str] = field(default_factory=list)
     seconds: float = 0.0
     harness: str = ""
+    runner: str = ""  # the test runner the junit harness chose (sandbox/runners), and why
+    runner_why: str = ""
     key: str = ""  # what was graded (see grading_key): a rerun keeps a grade with the same key
 
 
@@ -113,7 +115,8 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
             return _done(Grade(inst.instance_id, ERROR, reason), start, log_dir)
     grade = Grade(inst.instance_id, RESOLVED if verdict.resolved else UNRESOLVED,
                   verdict.reason, verdict.failed_f2p, verdict.failed_p2p, verdict.flaky,
-                  harness=harness.name, key=key)
+                  harness=harness.name, runner=harness.runner, runner_why=harness.why,
+                  key=key)
     if runs[0].timed_out and not verdict.resolved:
         grade.reason = f"tests timed out after {settings.timeout:.0f} s"
     return _done(grade, start, log_dir)

@@ -1,8 +1,9 @@
 """How an instance's tests are run and judged: two harnesses behind one interface.
 
-- `JunitHarness` (the default): apply the test patch, run the test command on the test files it
-  touches (SWE-bench's test directives) with JUnit XML, and judge by SWE-bench's rules with the
-  repair loop's own judge (agent/verify.py: PASSED and XFAIL pass; a skipped FAIL_TO_PASS test
+- `JunitHarness` (the default): apply the test patch, run the repo's test runner (pytest with
+  JUnit XML, Django's runtests.py, sympy's bin/test, unittest: sandbox/runners/) on the test files
+  it touches (SWE-bench's test directives, in the runner's form), and judge by SWE-bench's
+  rules with the repair loop's own judge (agent/verify.py: PASSED and XFAIL pass; a skipped FAIL_TO_PASS test
   fails; a skipped PASS_TO_PASS test is kept).
 - `SwebenchHarness`: for instances that carry SWE-bench's own `eval_script` and `log_parser`
   (SWE-bench 5 datasets put each repo's test command there): run the eval script as SWE-bench's
@@ -25,6 +26,7 @@ from patchlore.agent.verify import PASSING, judge
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
 from patchlore.sandbox.base import Sandbox
+from patchlore.sandbox.runners import detect, for_command
 from patchlore.sandbox.testrun import SKIPPED, run_tests
 
 HARNESSES = ("auto", "junit", "swebench")
@@ -49,6 +51,8 @@ class Verdict:
 
 class Harness(Protocol):
     name: str
+    runner: str  # the test runner it chose, and why ('' for SWE-bench's own eval script)
+    why: str
 
     def prepare(self, box: Sandbox) -> str:
         """Set the tests up after the model patch; why that failed, or ''."""
@@ -127,29 +131,35 @@ def swebench_names(statuses: dict[str, str]) -> dict[str, str]:
 class JunitHarness:
     name = "junit"
 
-    def __init__(self, inst: Instance, test_cmd: str) -> None:
-        wanted = inst.FAIL_TO_PASS + inst.PASS_TO_PASS
-        if wanted and not any("::" in t for t in wanted):
-            # e.g. django's `test_x (app.tests.T)`, sympy's `test_x`: another runner's names,
-            # which no pytest run reports; grading them so would say "unresolved" for nothing
-            raise PatchloreError(
-                f"{inst.instance_id}: its tests are not pytest node ids (e.g. {wanted[0]!r}): "
-                f"{inst.repo} runs its own test runner and this row carries no eval_script",
-                hint="grade it from a SWE-bench 5 dataset file, whose rows carry eval_script, "
-                     "log_parser and an image (--harness swebench)")
-        self.inst = inst
-        self.cmd = f"{test_cmd} {shlex.join(directives_of(inst.test_patch))}"
+    def __init__(self, inst: Instance, test_cmd: str, runner: str = "auto") -> None:
+        self.inst, self.test_cmd, self.choice = inst, test_cmd, runner
+        self.cmd, self.runner, self.why = "", "", ""
 
     def prepare(self, box: Sandbox) -> str:
         applied = box.apply_patch(self.inst.test_patch)
-        return "" if applied.applied else f"test patch does not apply: {applied.reason}"
+        if not applied.applied:
+            return f"test patch does not apply: {applied.reason}"
+        files = directives_of(self.inst.test_patch)
+        wanted = self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS
+        # a test command that calls a runner other than pytest is that runner; else the repo's
+        # files and the row's names say which (Django's `test_x (app.tests.T)` and sympy's
+        # `test_x` are no pytest node ids)
+        runner, cmd, self.why = for_command(self.test_cmd), self.test_cmd, "the test command"
+        if runner is None or runner.name == "pytest":
+            runner, self.why = detect(lambda p: box.read_file(p) is not None, wanted,
+                                      self.choice)
+            cmd = self.test_cmd if runner.name == "pytest" else runner.command
+        self.runner = runner.name
+        self.cmd = f"{cmd} {shlex.join(runner.directives(files))}".strip()
+        return ""
 
     def run(self, box: Sandbox, timeout: float, log_path: Path) -> Run:
         result = run_tests(box, self.cmd, timeout=timeout)
         log = result.command.stdout + result.command.stderr
         log_path.write_text(log)
+        statuses = {test: o.status for test, o in result.tests.items()}
         return Run(log, result.command.timed_out,
-                   swebench_names({test: o.status for test, o in result.tests.items()}))
+                   swebench_names(statuses) if result.kind == "junit" else statuses)
 
     def judge(self, runs: list[Run]) -> Verdict:
         statuses, flipped = _merge(runs, PASSING)
@@ -161,6 +171,7 @@ class SwebenchHarness:
     """SWE-bench's eval script, log parsers and resolution rule, from the `swebench` package."""
 
     name = "swebench"
+    runner = why = ""
     SCRIPT = "eval.sh"
 
     def __init__(self, inst: Instance) -> None:

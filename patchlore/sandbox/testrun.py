@@ -1,7 +1,9 @@
 """Running a test command in a sandbox and reading per-test outcomes.
 
 pytest runs write JUnit XML (xunit1, which records each test's file) and yield per-test results
-keyed by pytest node id, the form SWE-bench uses. Any other command yields its exit code only.
+keyed by pytest node id, the form SWE-bench uses. A command that calls another known runner
+(Django's tests/runtests.py, sympy's bin/test, `python -m unittest`: sandbox/runners/) yields
+per-test results read from its log by that runner. Any other command yields its exit code only.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
 from patchlore.sandbox.base import CommandResult, Sandbox
-
-PASSED, FAILED, ERROR, SKIPPED, XFAIL = "passed", "failed", "error", "skipped", "xfailed"
+from patchlore.sandbox.runners import for_command
+from patchlore.sandbox.runners.base import ERROR, FAILED, PASSED, SKIPPED, XFAIL
+from patchlore.sandbox.runners.pytest import pytest_argv_index
 TRACE_LIMIT = 4000
 # pytest's last line when it collected nothing (exit 5), with or without -q
 NO_TESTS_RAN = re.compile(r"^=*\s*no tests ran in \d", re.MULTILINE)
@@ -34,13 +37,13 @@ class TestOutcome:
 @dataclass
 class TestRun:
     command: CommandResult
-    kind: str  # "junit" (per-test outcomes) or "exit-code"
+    kind: str  # "junit" or "log" (per-test outcomes, from JUnit XML or a runner's log), "exit-code"
     tests: dict[str, TestOutcome] = field(default_factory=dict)
 
     @property
     def per_test(self) -> bool:
-        """Outcomes per test (a pytest run that reported some), not just an exit code."""
-        return self.kind == "junit" and bool(self.tests)
+        """Outcomes per test (a run that reported some), not just an exit code."""
+        return self.kind in ("junit", "log") and bool(self.tests)
 
     @property
     def passed(self) -> bool:
@@ -82,19 +85,6 @@ class TestRun:
         return {"kind": self.kind, "passed": self.passed, "counts": self.counts,
                 "command": self.command.to_dict(),
                 "tests": {k: asdict(v) for k, v in sorted(self.tests.items())}}
-
-
-def pytest_argv_index(argv: list[str]) -> int | None:
-    """Index just after `pytest` (or `python -m pytest`) in argv, skipping VAR=value prefixes."""
-    i = 0
-    while i < len(argv) and "=" in argv[i] and not argv[i].startswith("-"):
-        i += 1
-    if i < len(argv) and argv[i].rsplit("/", 1)[-1] in ("pytest", "py.test", "pytest-3"):
-        return i + 1
-    if (i < len(argv) and argv[i].rsplit("/", 1)[-1].startswith("python")
-            and argv[i + 1:i + 3] == ["-m", "pytest"]):
-        return i + 3
-    return None
 
 
 def with_junit(test_cmd: str, xml_path: str) -> str | None:
@@ -141,8 +131,7 @@ def parse_junit(xml: bytes) -> dict[str, TestOutcome]:
             if child.tag == "skipped":
                 status = XFAIL if child.get("type") == "pytest.xfail" else SKIPPED
                 message = child.get("message", "")
-        if len(message) > TRACE_LIMIT:
-            message = "[...]\n" + message[-TRACE_LIMIT:]
+        message = _cut(message)
         key = node_id(case)
         # pytest reports a test that fails in teardown twice: the worse outcome wins
         if key not in tests or tests[key].status == PASSED:
@@ -164,7 +153,7 @@ def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None) -> 
     result = sandbox.run(cmd or test_cmd, timeout=timeout, env=env)
     result.command = test_cmd
     if cmd is None:
-        return TestRun(result, "exit-code")
+        return _from_log(result)
     # the junit plugin announces our scratch file; the user never asked for it
     result.stdout = "".join(
         ln for ln in result.stdout.splitlines(keepends=True) if xml_path not in ln
@@ -176,3 +165,18 @@ def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None) -> 
         return TestRun(result, "junit", parse_junit(xml))
     except ET.ParseError:
         return TestRun(result, "exit-code")
+
+
+def _from_log(result: CommandResult) -> TestRun:
+    """Per-test outcomes from the log of a runner other than pytest, if the command calls one."""
+    runner = for_command(result.command)
+    if runner is None or runner.name == "pytest":  # a pytest run whose JUnit could not be added
+        return TestRun(result, "exit-code")
+    statuses = runner.parse(result.stdout, result.stderr)
+    messages = runner.messages(result.stdout, result.stderr)
+    tests = {t: TestOutcome(s, _cut(messages.get(t, ""))) for t, s in statuses.items()}
+    return TestRun(result, "log" if tests else "exit-code", tests)
+
+
+def _cut(message: str) -> str:
+    return "[...]\n" + message[-TRACE_LIMIT:] if len(message) > TRACE_LIMIT else message

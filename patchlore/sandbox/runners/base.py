@@ -1,0 +1,60 @@
+"""What every test runner provides."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+# statuses, the words swebench's parsers use
+PASSED, FAILED, ERROR, SKIPPED, XFAIL = "passed", "failed", "error", "skipped", "xfailed"
+_SWEBENCH = {"PASSED": PASSED, "FAILED": FAILED, "ERROR": ERROR, "SKIPPED": SKIPPED,
+             "XFAIL": XFAIL}
+
+
+def argv_of(test_cmd: str) -> list[str]:
+    """The words of a plain command (VAR=value prefixes dropped), or [] for a compound one."""
+    if any(op in test_cmd for op in ("&&", "||", ";", "|", "`", "$(")):
+        return []
+    try:
+        argv = shlex.split(test_cmd)
+    except ValueError:
+        return []
+    while argv and "=" in argv[0] and not argv[0].startswith("-"):
+        argv.pop(0)
+    return argv
+
+
+def statuses(parsed: dict[str, str]) -> dict[str, str]:
+    """swebench's statuses (PASSED, FAILED, ...) in this package's words."""
+    return {test: _SWEBENCH.get(s, s.lower()) for test, s in parsed.items()}
+
+
+class Runner:
+    name = ""
+    command = ""  # the command SWE-bench runs this kind of project with
+    stream = "stderr"  # where the runner writes its per-test lines (unittest: stderr)
+
+    @classmethod
+    def calls(cls, test_cmd: str) -> bool:
+        raise NotImplementedError
+
+    def directives(self, test_files: list[str]) -> list[str]:
+        """What the command is given for these test files."""
+        return list(test_files)
+
+    def parse(self, stdout: str, stderr: str) -> dict[str, str]:
+        """Per-test statuses from a run's output, keyed as SWE-bench rows name tests."""
+        raise NotImplementedError
+
+    def messages(self, stdout: str, stderr: str) -> dict[str, str]:
+        """The traceback of each failing test, where the log has one."""
+        return {}
+
+
+# unittest's report of a failing test: "FAIL: name", a rule, the traceback, up to the next rule
+_UNITTEST_BLOCK = re.compile(r"^(?:FAIL|ERROR): (.+?)\n-{20,}\n(.*?)(?=^={20,}|^-{20,}\nRan |\Z)",
+                             re.MULTILINE | re.DOTALL)
+
+
+def unittest_messages(log: str) -> dict[str, str]:
+    return {m.group(1).strip(): m.group(2).strip() for m in _UNITTEST_BLOCK.finditer(log)}

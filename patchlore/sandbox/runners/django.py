@@ -1,0 +1,31 @@
+"""Django's own runner, tests/runtests.py, as SWE-bench runs it."""
+
+from __future__ import annotations
+
+from patchlore.sandbox.runners.base import Runner, argv_of, statuses, unittest_messages
+
+
+class DjangoRunner(Runner):
+    name = "django"
+    marker = "tests/runtests.py"
+    command = "python3 tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1"
+
+    @classmethod
+    def calls(cls, test_cmd: str) -> bool:
+        return any(a.endswith("runtests.py") for a in argv_of(test_cmd)[:2])
+
+    def directives(self, test_files: list[str]) -> list[str]:
+        # SWE-bench's rule: tests/foo/tests.py -> foo.tests (labels, not paths)
+        return [f[len("tests/"):-3].replace("/", ".") for f in test_files
+                if f.startswith("tests/") and f.endswith(".py")]
+
+    def parse(self, stdout: str, stderr: str) -> dict[str, str]:
+        from swebench.harness.log_parsers.python import parse_log_django
+
+        # The result lines are on stderr; what the tests print goes to stdout. Read together
+        # (2>&1, as SWE-bench does) a print lands inside "name ... ok" and the test is lost or
+        # misnamed (SWE-bench issue #167), so the parser gets stderr alone.
+        return statuses(parse_log_django(stderr, None))
+
+    def messages(self, stdout: str, stderr: str) -> dict[str, str]:
+        return unittest_messages(stderr)

@@ -1,0 +1,41 @@
+"""sympy's own runner, bin/test, as SWE-bench runs it."""
+
+from __future__ import annotations
+
+import re
+
+from patchlore.sandbox.runners.base import Runner, argv_of, statuses
+
+# a failure's report: "____ sympy/x/tests/test_y.py:test_z ____", the traceback, the next rule
+_BLOCK = re.compile(r"^_{3,} (\S+\.py):(\S+) _{3,}\n(.*?)(?=^_{3,} |^={3,}|\Z)",
+                    re.MULTILINE | re.DOTALL)
+
+
+class SympyRunner(Runner):
+    name = "sympy"
+    marker = "bin/test"
+    command = ("PYTHONWARNINGS='ignore::UserWarning,ignore::SyntaxWarning' "
+               "python3 bin/test -C --verbose")
+    stream = "stdout"
+
+    @classmethod
+    def calls(cls, test_cmd: str) -> bool:
+        argv = argv_of(test_cmd)
+        if argv and argv[0].rsplit("/", 1)[-1].startswith("python"):
+            argv = argv[1:]
+        return bool(argv) and argv[0] in ("bin/test", "./bin/test")
+
+    def parse(self, stdout: str, stderr: str) -> dict[str, str]:
+        from swebench.harness.log_parsers.python import parse_log_sympy
+
+        parsed = statuses(parse_log_sympy(stdout, None))
+        # parse_log_sympy also keys each failure's report as "file.py:test"; rows name the test
+        # alone: the report counts for a test whose own line is missing (output cut short)
+        out = {t: s for t, s in parsed.items() if ".py:" not in t}
+        for key, status in parsed.items():
+            if ".py:" in key:
+                out.setdefault(key.rsplit(":", 1)[1], status)
+        return out
+
+    def messages(self, stdout: str, stderr: str) -> dict[str, str]:
+        return {m.group(2): m.group(3).strip() for m in _BLOCK.finditer(stdout)}

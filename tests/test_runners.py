@@ -1,0 +1,136 @@
+"""Test runners other than pytest (Django's runtests.py, sympy's bin/test, unittest), graded in
+real containers: a gold patch resolves, an empty one does not, a broken test is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import git, make_repo
+from patchlore.evals.dataset import Instance
+from patchlore.evals.grade import GradeOptions, grade_all
+from patchlore.sandbox.runners import detect, for_command
+from patchlore.sandbox.runners.django import DjangoRunner
+from patchlore.sandbox.runners.sympy import SympyRunner
+
+LIB = "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n"
+BUG = LIB.replace("x * 2", "x + 2")
+
+# Django's runner is unittest's with the tests dir on sys.path and labels as modules
+RUNTESTS = """import sys, os, unittest
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()]
+labels = [a for a in sys.argv[1:] if not a.startswith('-')]
+suite = unittest.defaultTestLoader.loadTestsFromNames(labels)
+ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
+sys.exit(0 if ok else 1)
+"""
+DJ_TESTS = """import unittest
+from lib import double, half
+
+
+class T(unittest.TestCase):
+    def test_half(self):
+        print('noise from a test', end='')  # stdout, mixed into the log with 2>&1
+        self.assertEqual(half(4), 2)
+"""
+DJ_NEW = DJ_TESTS + "\n    def test_double(self):\n        self.assertEqual(double(5), 10)\n"
+
+# sympy's bin/test, in its --verbose form: "test_x ok", "test_x F", "____ file:test ____"
+BINTEST = """#!/usr/bin/env python3
+import os, sys, traceback, importlib.util
+sys.path.insert(0, os.getcwd())
+ok = True
+for path in [a for a in sys.argv[1:] if a.endswith('.py')]:
+    spec = importlib.util.spec_from_file_location('m', path)
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    names = [n for n in dir(mod) if n.startswith('test_')]
+    print(f'{path}[{len(names)}]'); fails = []
+    for n in names:
+        try:
+            getattr(mod, n)(); print(f'{n} ok')
+        except Exception:
+            ok = False; print(f'{n} F'); fails.append((n, traceback.format_exc()))
+    for n, tb in fails:
+        print(f'____ {path}:{n} ____'); print(tb)
+print('=== tests finished ===')
+sys.exit(0 if ok else 1)
+"""
+SY_TESTS = "from lib import double, half\n\n\ndef test_half():\n    assert half(4) == 2\n"
+SY_NEW = SY_TESTS + "\n\ndef test_double():\n    assert double(5) == 10\n"
+
+
+def _diff(repo, path, new) -> str:
+    old = (repo / path).read_text()
+    (repo / path).write_text(new)
+    out = git(repo, "diff")
+    (repo / path).write_text(old)
+    return out
+
+
+def _row(mirrors, name, files, test_file, new_test, f2p, p2p) -> Instance:
+    repo = make_repo(mirrors / f"kit__{name}", {**files, "lib.py": BUG}, commit=False)
+    for script in ("bin/test", "tests/runtests.py"):
+        if (repo / script).exists():
+            (repo / script).chmod(0o755)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    return Instance(f"kit__{name}-1", f"kit/{name}", git(repo, "rev-parse", "HEAD").strip(),
+                    "double is wrong", _diff(repo, "lib.py", LIB),
+                    _diff(repo, test_file, new_test), f2p, p2p,
+                    extra={"broken": _diff(repo, "lib.py", LIB.replace("x / 2", "x"))})
+
+
+@pytest.fixture
+def rows(tmp_path):
+    mirrors = tmp_path / "mirrors"
+    django = _row(mirrors, "djangoish", {"tests/runtests.py": RUNTESTS,
+                                        "tests/calc/__init__.py": "",
+                                        "tests/calc/tests.py": DJ_TESTS},
+                  "tests/calc/tests.py", DJ_NEW, ["test_double (calc.tests.T.test_double)"],
+                  ["test_half (calc.tests.T.test_half)"])
+    sympy = _row(mirrors, "sympyish", {"bin/test": BINTEST, "pkg/tests/test_lib.py": SY_TESTS},
+                 "pkg/tests/test_lib.py", SY_NEW, ["test_double"], ["test_half"])
+    return mirrors, [django, sympy]
+
+
+def test_runner_is_chosen_from_the_command_and_the_repo():
+    assert for_command("python tests/runtests.py --parallel 1").name == "django"
+    assert for_command("bin/test -C --verbose").name == "sympy"
+    assert for_command("python -m unittest -v").name == "unittest"
+    assert for_command("pytest -q").name == "pytest" and for_command("make test") is None
+    assert detect(lambda p: p == "tests/runtests.py", ["test_a (x.T)"])[0].name == "django"
+    assert detect(lambda p: p == "bin/test", ["test_a"])[0].name == "sympy"
+    assert detect(lambda p: False, ["test_a (x.T)"])[0].name == "unittest"
+    assert detect(lambda p: True, ["a.py::test_a"])[0].name == "pytest"
+    assert DjangoRunner().directives(["tests/foo/tests.py", "tests/foo/x.json"]) == ["foo.tests"]
+
+
+def test_output_a_test_prints_does_not_hide_its_outcome():
+    # SWE-bench issue #167: read with stdout mixed in, "name ... noiseok" hides the pass
+    stderr = "test_half (calc.tests.T) ... ok\ntest_b (calc.tests.T) ... FAIL\n"
+    mixed = "test_half (calc.tests.T) ... noise from a testok\ntest_b (calc.tests.T) ... FAIL\n"
+    from swebench.harness.log_parsers.python import parse_log_django
+    assert "test_half (calc.tests.T)" not in parse_log_django(mixed, None)
+    assert DjangoRunner().parse("noise from a test", stderr) == {
+        "test_half (calc.tests.T)": "passed", "test_b (calc.tests.T)": "failed"}
+    assert SympyRunner().parse("____ a.py:test_c ____\nTraceback\n", "") == {"test_c": "failed"}
+
+
+def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, settings,
+                                                              docker_ready):
+    mirrors, instances = rows
+    settings.sandbox = "docker"
+    gold = grade_all(instances, {i.instance_id: i.patch for i in instances}, mirrors, settings,
+                     tmp_path / "gold")
+    assert gold["resolved_ids"] == sorted(i.instance_id for i in instances), gold
+    empty = grade_all(instances, {i.instance_id: "" for i in instances}, mirrors, settings,
+                      tmp_path / "empty")
+    assert empty["resolved_ids"] == []
+    # the fix that breaks half(): unresolved, and the PASS_TO_PASS test that broke is named
+    broken = {i.instance_id: i.extra["broken"] for i in instances}
+    bad = grade_all(instances, broken, mirrors, settings, tmp_path / "broken")
+    assert bad["resolved_ids"] == []
+    import json
+    for inst in instances:
+        report = json.loads((tmp_path / "broken" / "logs" / inst.instance_id /
+                             "report.json").read_text())
+        assert report["failed_p2p"] == inst.PASS_TO_PASS and report["failed_f2p"] == []
