@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from patchlore.errors import ConfigError
+from patchlore.sandbox.images import PYTHONS
 
 ENV_PREFIX = "PATCHLORE_"
 
@@ -47,7 +48,8 @@ class Settings:
         default="",
         metadata={"help": "repo path inside the image; empty copies the repo in at /repo"},
     )
-    test_cmd: str = field(default="python3 -m pytest -q", metadata={"help": "test command"})
+    test_cmd: str = field(default="python3 -m pytest -q",
+                          metadata={"help": "test command", "nonblank": True})
     setup: bool = field(
         default=True,
         metadata={"help": "install the repo's requirements into a derived sandbox image"},
@@ -64,7 +66,9 @@ class Settings:
     deps_date: str = field(
         default="",
         metadata={"help": "install dependencies as of this day (YYYY-MM-DD); empty: the row's "
-                          "created_at or the commit's date; none: today's"},
+                          "created_at or the commit's date; none: today's",
+                  "pattern": r"|none|\d{4}-\d{2}-\d{2}", "what": "a day (YYYY-MM-DD or none)",
+                  "example": '"2023-06-01"'},
     )
     timeout: float = field(default=600.0, metadata={"help": "seconds per sandbox command"})
     test_time_limit: float = field(
@@ -72,8 +76,11 @@ class Settings:
         metadata={"help": "seconds one pytest test may run (pytest-timeout); 0: no limit",
                   "min": 0},
     )
+    # Docker refuses a container limit under 6 MiB (an APIError when the sandbox starts)
     mem_limit: str = field(default="2g", metadata={"help": "sandbox memory limit",
-                                                   "pattern": r"\d+([kmg]?b?)"})
+                                                   "pattern": r"\d+([kmg]?b?)",
+                                                   "what": "a size of 6m or more",
+                                                   "example": '"2g" or "512m"'})
     cpus: float = field(default=2.0, metadata={"help": "sandbox CPU limit"})
     pids_limit: int = field(default=512, metadata={"help": "sandbox process limit"})
     network: bool = field(default=False, metadata={"help": "allow network in the sandbox"})
@@ -95,7 +102,8 @@ class Settings:
 
 
 CHOICES = {"sandbox": ("auto", "docker", "local"), "agent": ("pipeline", "explore"),
-           "localize": ("search", "model"), "memory_mode": ("off", "read", "online")}
+           "localize": ("search", "model"), "memory_mode": ("off", "read", "online"),
+           "python": ("auto", *PYTHONS)}
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
 _FIELDS = {f.name: f for f in fields(Settings)}
 
@@ -117,8 +125,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{where} is not one of {', '.join(allowed)}",
                           hint=f"did you mean {close[0]!r}?" if close else
                           f"set {name} to one of them")
-    if "pattern" in meta and not re.fullmatch(meta["pattern"], value.strip().lower()):
-        raise ConfigError(f"{where} is not a size", hint=f"e.g. {name} = \"2g\" or \"512m\"")
+    if "pattern" in meta and not (re.fullmatch(meta["pattern"], value.strip().lower())
+                                  and _at_least_6m(name, value)):
+        raise ConfigError(f"{where} is not {meta['what']}",
+                          hint=f"e.g. {name} = {meta['example']}")
+    if meta.get("nonblank") and not value.strip():
+        raise ConfigError(f"{where} is empty: nothing would run, so nothing would be checked",
+                          hint=f"give {flag_of(name)} the command that runs the tests")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         low = meta.get("min")  # numbers are positive unless a field says 0 is allowed
         if not math.isfinite(value) or (value < low if low is not None else value <= 0):
@@ -126,6 +139,13 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                               f"{where} must be {low} or more",
                               hint=f"e.g. {name} = {_FIELDS[name].default!r}")
     return value
+
+
+def _at_least_6m(name: str, value: str) -> bool:
+    if name != "mem_limit":
+        return True
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)b?", value.strip().lower()).groups()
+    return int(number) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit] >= 6 * 2**20
 
 
 def _as_type(name: str, value: Any, origin: str) -> Any:

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -289,3 +291,130 @@ def test_probe_case(case, docker, tmp_path, mirrors, request):
     if docker:
         request.getfixturevalue("docker_ready")
     case(tmp_path, mirrors)
+
+
+# --- issue 19: the outside probe's defects, one row each -----------------------------------
+# A row: the command ({repo}: a fresh calc repo whose tests fail, {mem}: a seeded memory store,
+# {tmp}: the test's folder, {ds}: the minibench dataset), what `prep` writes first, the exit
+# code and words of the one `error:` line. Afterwards the repo and the store are as they were,
+# and nothing appeared outside {tmp}/out (the one folder a row may write to).
+
+def _dataset_with(tmp: Path, **changes) -> None:
+    (tmp / "d.jsonl").write_text(json.dumps({**ROWS[0], **changes}) + "\n")
+
+
+def _twice(tmp: Path) -> None:
+    (tmp / "d.jsonl").write_text((json.dumps(ROWS[0]) + "\n") * 2)
+
+
+def _invalid_rows(tmp: Path) -> None:
+    (tmp / "d.jsonl").write_text('{"instance_id": "a"}\n[1, 2]\n')
+
+
+def _file(name: str, data: bytes):
+    return lambda tmp: (tmp / name).write_bytes(data)
+
+
+@dataclass
+class Row:
+    id: str
+    args: tuple[str, ...]
+    code: int
+    says: str  # in the one error line
+    prep: Callable[[Path], None] | None = None
+    escape: str = ""  # a path (under {tmp}/..) the command must not create
+    env: dict[str, str] = field(default_factory=dict)
+
+
+PROBE_ROWS = [
+    # 1. data loss: an output that is one of the inputs
+    Row("export-onto-the-store-log", ("memory", "export", "{mem}/log.jsonl"), 2,
+        "would overwrite the memory store"),
+    Row("export-into-the-store", ("memory", "export", "{mem}/chroma/x.jsonl"), 2,
+        "would overwrite the memory store"),
+    # 2. writes outside the output folder: untrusted ids
+    Row("grade-instance-id-dot-dot", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
+                                      "--predictions", "gold", "--output", "{tmp}/out"), 2,
+        "no valid instance", lambda t: _dataset_with(t, instance_id="../../escaped-dd"),
+        escape="escaped-dd"),
+    Row("grade-instance-id-absolute", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
+                                       "--predictions", "gold", "--output", "{tmp}/out"), 2,
+        "no valid instance", lambda t: _dataset_with(t, instance_id="{tmp}/escaped-abs"),
+        escape="{tmp}/escaped-abs"),
+    Row("run-id-dot-dot", ("eval", "run", "--dataset", "{ds}", "--repos-dir", "{tmp}/m",
+                           "--run-id", "../../escaped-run", "--output", "{tmp}/out"), 2,
+        "--run-id: '../../escaped-run' is not a plain name", escape="escaped-run"),
+    Row("run-id-absolute", ("eval", "run", "--dataset", "{ds}", "--repos-dir", "{tmp}/m",
+                            "--run-id", "{tmp}/escaped-run2", "--output", "{tmp}/out"), 2,
+        "is not a plain name", escape="{tmp}/escaped-run2"),
+    # 3. false green: an empty test command checks nothing
+    Row("check-empty-command", ("check", "--repo", "{repo}", "--", ""), 2, "is empty"),
+    Row("fix-empty-test-cmd", ("fix", "--repo", "{repo}", "--sandbox", "local",
+                               "--test-cmd", ""), 2, "--test-cmd: test_cmd = '' is empty"),
+    Row("fix-blank-test-cmd", ("fix", "--repo", "{repo}", "--sandbox", "local",
+                               "--test-cmd", "   "), 2, "is empty"),
+    # 4. counted twice, and silent nothing
+    Row("grade-repeated-id-then-nothing", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
+                                           "--predictions", "{tmp}/p.jsonl", "--output",
+                                           "{tmp}/out"), 2, "no prediction for any",
+        lambda t: (_twice(t), (t / "p.jsonl").write_text(""))),
+    Row("grade-empty-dataset", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
+                                "--predictions", "gold", "--output", "{tmp}/out"), 2,
+        "no valid instance (it is empty)", _file("d.jsonl", b"")),
+    Row("grade-all-invalid-rows", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
+                                   "--predictions", "gold", "--output", "{tmp}/out"), 2,
+        "no valid instance (2 row(s) skipped", _invalid_rows),
+    Row("grade-instances-none-match", ("eval", "grade", "--dataset", "{ds}", "--predictions",
+                                       "gold", "--instances", "nope-1", "--output",
+                                       "{tmp}/out"), 2, "--instances nope-1: none is in"),
+    Row("grade-filter-none-match", ("eval", "grade", "--dataset", "{ds}", "--predictions",
+                                    "gold", "--filter", "^zzz", "--output", "{tmp}/out"), 2,
+        "--filter '^zzz': matches none of the"),
+    Row("grade-slice-backwards", ("eval", "grade", "--dataset", "{ds}", "--predictions",
+                                  "gold", "--slice", "5:1", "--output", "{tmp}/out"), 2,
+        "--slice 5:1: selects none"),
+    Row("run-filter-none-match", ("eval", "run", "--dataset", "{ds}", "--repos-dir", "{tmp}/m",
+                                  "--filter", "^zzz", "--output", "{tmp}/out"), 2,
+        "matches none of the"),
+    # 6. values the README calls errors
+    Row("config-python-2.7", ("config", "show", "--repo", "{repo}"), 2,
+        "python = '2.7' is not one of auto", _file("calc/.patchlore.toml", b'python = "2.7"\n')),
+    Row("config-deps-date-yesterday", ("config", "show", "--repo", "{repo}"), 2,
+        "deps_date = 'yesterday' is not a day",
+        _file("calc/.patchlore.toml", b'deps_date = "yesterday"\n')),
+    Row("mem-limit-1k", ("sandbox", "exec", "--repo", "{repo}", "--", "true"), 2,
+        "$PATCHLORE_MEM_LIMIT: mem_limit = '1k' is not a size of 6m or more",
+        env={"PATCHLORE_MEM_LIMIT": "1k"}),
+]
+
+
+@pytest.mark.parametrize("row", PROBE_ROWS, ids=[r.id for r in PROBE_ROWS])
+def test_probe_row(row: Row, tmp_path):
+    from test_bad_inputs_memory import seed
+
+    repo = make_repo(tmp_path / "calc", CALC)
+    mem = tmp_path / "memory"  # the autouse fixture's PATCHLORE_MEMORY_DIR
+    seed(mem)
+    fill = {"{repo}": str(repo), "{mem}": str(mem), "{tmp}": str(tmp_path),
+            "{ds}": str(DATASET)}
+
+    def filled(text: str) -> str:
+        for k, v in fill.items():
+            text = text.replace(k, v)
+        return text
+
+    if row.prep:
+        row.prep(tmp_path)
+        for p in tmp_path.glob("*.jsonl"):  # ids in prepared files may name {tmp}
+            p.write_text(filled(p.read_text()))
+    before = tree_digest(repo), tree_digest(mem)
+    outside = set(tmp_path.parent.parent.iterdir())
+    res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300)
+    assert res.returncode == row.code, res.stderr
+    one_error_line(res, row.says)
+    assert (tree_digest(repo), tree_digest(mem)) == before  # nothing lost, nothing half-done
+    assert set(tmp_path.parent.parent.iterdir()) == outside
+    if row.escape:
+        target = Path(filled(row.escape))
+        assert not (target if target.is_absolute() else tmp_path.parent / target).exists()
+        assert not list(tmp_path.parent.parent.rglob(target.name))

@@ -72,3 +72,14 @@ def test_without_the_datasets_package_a_hub_name_says_what_to_install(tmp_path):
     assert res.returncode == 2
     assert "needs the `datasets` package" in res.stderr and "patchlore[hf]" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_repeated_instance_id_is_loaded_and_counted_once(tmp_path):
+    """Issue 19: a repeated row was graded and counted twice in resolved_ids and the totals."""
+    row = json.loads((Path(__file__).resolve().parent.parent / "examples" / "minibench" /
+                      "minibench.jsonl").read_text().splitlines()[0])
+    (tmp_path / "d.jsonl").write_text((json.dumps(row) + "\n") * 3)
+    instances, problems = load_dataset(tmp_path / "d.jsonl")
+    assert [i.instance_id for i in instances] == [row["instance_id"]]
+    assert problems == [f"d.jsonl row {n} ({row['instance_id']}): instance_id repeats row 1"
+                        for n in (2, 3)]

@@ -55,8 +55,8 @@ def grade(
     """
     from patchlore.cli import ui
     from patchlore.config import load_settings
-    from patchlore.errors import EXIT_FAILED
-    from patchlore.evals.dataset import load_dataset, load_predictions, select
+    from patchlore.errors import EXIT_FAILED, PatchloreError
+    from patchlore.evals.dataset import load_predictions, select
     from patchlore.evals.grade import GradeOptions, grade_all
     from patchlore.evals.harness import HARNESSES
 
@@ -64,14 +64,16 @@ def grade(
     settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
                                           "timeout": timeout, "test_cmd": test_cmd,
                                           "workdir": workdir, "setup": setup})
-    loaded, problems = load_dataset(dataset, split)
-    for p in problems:
-        ui.warn(f"skipped: {p}")
+    loaded = _load(dataset, split)
     preds = load_predictions(predictions, loaded)
     for n in preds.notes:
         ui.warn(n)
     chosen = select(loaded, instances, slice_, pattern)
     total = sum(i.instance_id in preds or i.instance_id in preds.invalid for i in chosen)
+    if not total:
+        raise PatchloreError(f"--predictions {predictions}: no prediction for any of the "
+                             f"{len(chosen)} selected instance(s); nothing to grade",
+                             hint="its rows' instance_id must be the dataset's")
     _prepare_output(output, settings)
     done = []
     opts = GradeOptions(workers, rerun_flaky, harness, image_template)
@@ -144,8 +146,9 @@ def run(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED
-    from patchlore.evals.dataset import load_dataset, select
+    from patchlore.evals.dataset import select
     from patchlore.evals.run import run_all
+    from patchlore.paths import safe_id
 
     options.one_of("--executor", executor, ("threads", "ray"))
     settings = load_settings(Path.cwd(), {
@@ -153,15 +156,12 @@ def run(
         "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
         "agent": agent,
         "memory_dir": str(memory) if memory else None, "workdir": workdir, "setup": setup})
-    loaded, problems = load_dataset(dataset, split)
-    for p in problems:
-        ui.warn(f"skipped: {p}")
-    chosen = select(loaded, instances, slice_, pattern)
+    chosen = select(_load(dataset, split), instances, slice_, pattern)
     store = open_memory(settings, ui.warn)
     opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=rounds,
                          max_steps=max_steps,
                          test_timeout=settings.timeout, workers=1, memory=store)
-    run_id = run_id or new_run_id()
+    run_id = safe_id(run_id, "--run-id") if run_id else new_run_id()
     out_dir = output / run_id
     _prepare_output(out_dir, settings)
     ui.info(f"run {run_id}: {len(chosen)} instance(s) -> {out_dir}")
@@ -180,6 +180,22 @@ def run(
     if done < len(chosen):
         ui.info(f"rerun with --run-id {run_id} to retry the {len(chosen) - done} that failed")
         raise typer.Exit(EXIT_FAILED)
+
+
+def _load(dataset: Path, split: str) -> list:
+    """The dataset's valid instances (each skipped row said); an error if there are none."""
+    from patchlore.cli import ui
+    from patchlore.errors import PatchloreError
+    from patchlore.evals.dataset import REQUIRED, load_dataset
+
+    loaded, problems = load_dataset(dataset, split)
+    for p in problems:
+        ui.warn(f"skipped: {p}")
+    if not loaded:
+        raise PatchloreError(f"--dataset {dataset}: no valid instance" + (
+            f" ({len(problems)} row(s) skipped, see above)" if problems else " (it is empty)"),
+            hint="each row needs " + ", ".join(REQUIRED))
+    return loaded
 
 
 def _prepare_output(out_dir: Path, settings) -> None:

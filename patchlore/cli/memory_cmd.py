@@ -154,8 +154,11 @@ def export(dest: Path, memory: Path = options.MEMORY,
       patchlore memory export team-memory.jsonl
     """
     from patchlore.cli import ui
+    from patchlore.paths import refuse_output_onto_inputs
 
-    ui.info(f"exported {_store(memory, memory_url).export(dest)} record(s) to {dest}")
+    store = _store(memory, memory_url)
+    refuse_output_onto_inputs(dest, "export", {"the memory store": store.path})
+    ui.info(f"exported {store.export(dest)} record(s) to {dest}")
 
 
 @app.command("import")

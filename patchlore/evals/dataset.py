@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchlore.errors import PatchloreError
+from patchlore.paths import id_problem
 
 REQUIRED = ("instance_id", "repo", "base_commit", "problem_statement", "patch", "test_patch",
             "FAIL_TO_PASS", "PASS_TO_PASS")
@@ -95,7 +96,7 @@ def _test_list(value, name: str) -> list[str]:
 
 def load_dataset(path: Path, split: str = "test") -> tuple[list[Instance], list[str]]:
     """The valid instances, and one message per malformed row."""
-    instances, problems = [], []
+    instances, problems, first_row = [], [], {}
     for n, row in enumerate(_rows(path, split), 1):
         try:
             if isinstance(row, Exception):
@@ -108,6 +109,11 @@ def load_dataset(path: Path, split: str = "test") -> tuple[list[Instance], list[
             for f in ("instance_id", "repo", "base_commit"):
                 if not isinstance(row[f], str) or not row[f]:
                     raise ValueError(f"field {f!r} must be a non-empty string")
+            # the id names the instance's folders under --output: it must stay one name
+            if id_problem(row["instance_id"]):
+                raise ValueError(f"instance_id {id_problem(row['instance_id'])}")
+            if row["instance_id"] in first_row:  # graded and counted once, as the first row
+                raise ValueError(f"instance_id repeats row {first_row[row['instance_id']]}")
             known = set(Instance.__dataclass_fields__) - {"extra"}
             instances.append(Instance(
                 **{k: row[k] for k in known if k in row and k not in
@@ -115,6 +121,7 @@ def load_dataset(path: Path, split: str = "test") -> tuple[list[Instance], list[
                 FAIL_TO_PASS=_test_list(row["FAIL_TO_PASS"], "FAIL_TO_PASS"),
                 PASS_TO_PASS=_test_list(row["PASS_TO_PASS"], "PASS_TO_PASS"),
                 extra={k: v for k, v in row.items() if k not in known}))
+            first_row[row["instance_id"]] = n
         except (ValueError, TypeError) as exc:
             rid = row.get("instance_id", "?") if isinstance(row, dict) else "?"
             problems.append(f"{path.name} row {n} ({rid}): {exc}")
@@ -171,22 +178,34 @@ def load_predictions(spec: str, instances: list[Instance]) -> Predictions:
 
 def select(instances: list[Instance], ids: list[str] | None = None, slice_: str = "",
            pattern: str = "") -> list[Instance]:
-    """--instances, then --filter (a regex on ids), then --slice A:B."""
+    """--instances, then --filter (a regex on ids), then --slice A:B; an error naming the
+    first of them that leaves nothing (a run of nothing is never a success)."""
     if ids:
         wanted = set(ids)
         instances = [i for i in instances if i.instance_id in wanted]
+        if not instances:
+            raise PatchloreError(f"--instances {', '.join(ids)}: none is in the dataset",
+                                 hint="the ids are the dataset's instance_id fields")
     if pattern:
         try:
             rx = re.compile(pattern)
         except re.error as exc:
             raise PatchloreError(f"--filter {pattern!r}: not a regular expression ({exc})") \
                 from None
+        count = len(instances)
         instances = [i for i in instances if rx.search(i.instance_id)]
+        if not instances:
+            raise PatchloreError(f"--filter {pattern!r}: matches none of the {count} "
+                                 "instance id(s)", hint="it is a regex searched in each id")
     if slice_:
         bounds = re.fullmatch(r"(-?\d*):(-?\d*)", slice_.strip())
         if not bounds:
             raise PatchloreError(f"--slice {slice_!r}: not A:B",
                                  hint="e.g. --slice 0:10, --slice 5: or --slice :-2")
         a, b = (int(x) if x else None for x in bounds.groups())
+        count = len(instances)
         instances = instances[a:b]
+        if not instances:
+            raise PatchloreError(f"--slice {slice_}: selects none of the {count} instance(s)",
+                                 hint="A:B keeps rows A to B-1, so A must come before B")
     return instances
