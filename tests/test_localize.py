@@ -289,3 +289,44 @@ def test_cli_with_test_cmd_localizes_from_the_failing_tests(docker_ready, calc_r
     # the failing test's traceback leads to its file, and its call of add() to calc.py
     assert ("test_calc.py", "whole file") in shown
     assert any(path == "calc.py" for path, _ in shown)
+
+
+# Issue 19: a repo with little or no code localizes to what there is and goes on. bm25s cannot
+# index a corpus without a word (`max() arg is an empty sequence`), nor search an empty index.
+ONE_LETTER = "def f():\n    return 1\n"
+LITTLE = {  # case: (files, committed, the files shown)
+    "one-chunk-no-searchable-word": ({"a.py": ONE_LETTER}, True, ["a.py"]),
+    "all-stop-words": ({"a.py": "def a(self):\n    return None\n"}, True, ["a.py"]),
+    "one-chunk-with-words": ({"mod.py": ONE_LETTER}, True, ["mod.py"]),
+    "no-commits": ({"a.py": ONE_LETTER}, False, ["a.py"]),
+    "no-source-files": ({"data.bin": "x\n"}, True, []),
+    "only-non-python": ({"app.js": "function f() { return 1 }\n"}, True, ["app.js"]),
+    "empty-repo": ({}, False, []),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LITTLE))
+def test_a_repo_with_little_or_no_code_localizes_to_what_there_is(case, tmp_path):
+    files, committed, shown = LITTLE[case]
+    repo = make_repo(tmp_path / "r", files, commit=committed)
+    for _ in range(2):  # built, then from the on-disk cache
+        res = run_cli("localize", "--repo", str(repo), "--issue", "f returns the wrong value",
+                      "--json")
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        assert sorted({s["path"] for s in json.loads(res.stdout)["snippets"]}) == shown
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["committed", "no-commits"])
+def test_fix_goes_on_in_a_repo_whose_code_has_no_searchable_word(committed, tmp_path):
+    from loopkit import TEST_CMD, edit, replay_file
+
+    repo = make_repo(tmp_path / "r", {"a.py": ONE_LETTER, "test_a.py":
+                                      "from a import f\n\n\ndef test_f():\n    assert f() == 2\n"},
+                     commit=committed)
+    replay = replay_file(tmp_path / "replay.jsonl", [[edit("a.py", "    return 1\n",
+                                                             "    return 2\n")]])
+    res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--model", f"replay:{replay}",
+                  "--samples", "1", "--rounds", "1", "--memory-mode", "off", "--test-cmd",
+                  TEST_CMD)
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    assert "+    return 2" in res.stdout

@@ -96,13 +96,15 @@ class RepoIndex:
     root: Path
     chunks: list[Chunk]
     sizes: dict[str, int]  # every indexed file: its size in bytes
-    retriever: object = field(repr=False)  # bm25s.BM25 over the chunks, in order
+    retriever: object = field(repr=False)  # bm25s.BM25 over the chunks, in order; None when
+    # no chunk has a searchable word (no source, one-letter names, all stop words): bm25s
+    # cannot index an empty vocabulary, and there is nothing for a search to find
     key: str = ""
     _by_path: dict[str, list[Chunk]] = field(default_factory=dict, repr=False)
 
     def scores(self, query: list[str]):
         """BM25 score of every chunk for these words (a numpy array)."""
-        return self.retriever.get_scores(query) if query else None
+        return self.retriever.get_scores(query) if query and self.retriever else None
 
     def __post_init__(self) -> None:
         for c in self.chunks:  # built here, not on first use: threads may share an index
@@ -214,8 +216,9 @@ def build(root: Path, files: list[str], key: str = "",
             body = "\n".join(lines[c.start - 1:c.end])
             corpus.append(path_words + tokens(c.name) + tokens(body))
     cache.close()
-    retriever = bm25s.BM25()
-    if corpus:
+    retriever = None
+    if any(corpus):
+        retriever = bm25s.BM25()
         retriever.index(corpus, show_progress=False)
     return RepoIndex(root, chunks, sizes, retriever, key)
 
@@ -242,8 +245,8 @@ def _load(root: Path, where: Path, key: str) -> RepoIndex | None:
     try:
         meta = json.loads((where / "chunks.json").read_text())
         chunks = [Chunk(*c) for c in meta["chunks"]]
-        retriever = bm25s.BM25.load(str(where / "bm25"), show_progress=False) if chunks \
-            else bm25s.BM25()
+        retriever = bm25s.BM25.load(str(where / "bm25"), show_progress=False) \
+            if meta.get("searchable", bool(chunks)) else None
         os.utime(where)  # recently used: kept by _prune
     except (OSError, ValueError, KeyError, TypeError):
         return None  # absent or damaged: rebuilt
@@ -256,8 +259,9 @@ def _save(index: RepoIndex, where: Path) -> None:
         where.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=where.parent, prefix=".tmp-"))
         (tmp / "chunks.json").write_text(json.dumps(
-            {"chunks": [astuple(c) for c in index.chunks], "sizes": index.sizes}))
-        if index.chunks:
+            {"chunks": [astuple(c) for c in index.chunks], "sizes": index.sizes,
+             "searchable": index.retriever is not None}))
+        if index.retriever is not None:
             index.retriever.save(str(tmp / "bm25"), show_progress=False)
         try:
             tmp.rename(where)

@@ -211,6 +211,10 @@ def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
             score *= 1.5
         out.append((score, c))
     out.sort(key=lambda x: -x[0])
+    if not out:  # no word of the query is in the repo (or the repo has no searchable word:
+        # one-letter names, stop words only): its code in file order, for a small repo all
+        # there is to show
+        out = [(0.0, c) for c in index.chunks if kind_of(c.path) == "code"]
     return out
 
 
