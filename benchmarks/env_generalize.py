@@ -1,0 +1,157 @@
+"""Do patchlore's derived environments hold on repositories nobody tuned them on?
+
+Mines SWE-bench-style instances (benchmarks/mine_instances.py) from the history of real Python
+repositories that are not in SWE-bench, spread over 2013-2025 and over build back ends, writes
+them to a dataset outside git (--data), builds each instance's environment (timed) and grades
+gold and empty with `patchlore eval grade` (patchlore's own derived environments). A quarter of
+the repos, chosen by a hash of their name before any tuning, is the held-out split: reported
+apart, never looked at while tuning.
+
+The repos come from the search tool's `fetch` (bare git dirs under /work/.mirror/owner+name/repo);
+--mirrors points there. Builds need the package index.
+
+Run: DOCKER_HOST=... .venv/bin/python benchmarks/env_generalize.py --split tune \
+       --data /work/data/env-generalize --out /work/data/env-generalize/before
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dev_gold import environment_times  # noqa: E402
+from mine_instances import mine  # noqa: E402
+
+from patchlore.config import Settings  # noqa: E402
+from patchlore.evals.dataset import load_dataset  # noqa: E402
+
+# small, fast repos, none in SWE-bench: build back end (as of now; older commits vary) in brackets
+REPOS = [
+    "benjaminp/six",             # setup.py only
+    "jmespath/jmespath.py",      # setup.py only
+    "mahmoud/boltons",           # setup.py, later flit
+    "un33k/python-slugify",      # setup.py only
+    "tkem/cachetools",           # setup.cfg
+    "simplejson/simplejson",     # setup.py with a C extension
+    "pallets/markupsafe",        # C extension (setup.py, later pyproject)
+    "msgpack/msgpack-python",    # Cython extension
+    "pytest-dev/pluggy",         # setuptools-scm
+    "pytest-dev/pytest-mock",    # setuptools-scm
+    "jaraco/zipp",               # setuptools-scm
+    "pytest-dev/iniconfig",      # setuptools-scm, later hatch
+    "pallets/itsdangerous",      # setup.py, later flit
+    "pyparsing/pyparsing",       # setup.py, later flit
+    "python-poetry/tomlkit",     # poetry
+    "hynek/structlog",           # setuptools, later flit, hatch
+    "python-attrs/attrs",        # setup.py, later hatch
+    "frostming/marko",           # setup.py, later pdm
+    "theskumar/python-dotenv",   # setup.py only
+    "jd/tenacity",               # setup.py with pbr, later setuptools-scm
+    "agronholm/typeguard",       # setuptools-scm
+    "pallets/click",             # setup.py, later flit
+]
+ERAS = [(2013, 2016), (2017, 2020), (2021, 2025)]
+
+
+def held_out(repo: str) -> bool:
+    """Fixed before tuning: a quarter of the repos, by a hash of the name."""
+    return int(hashlib.sha256(repo.encode()).hexdigest(), 16) % 4 == 0
+
+
+def era(row: dict) -> str:
+    year = int(row["created_at"][:4])
+    return next(f"{lo}-{hi}" for lo, hi in ERAS if lo <= year <= hi)
+
+
+def build_data(mirrors: Path, data: Path, per_era: int) -> None:
+    repos_dir = data / "repos"
+    repos_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for repo in REPOS:
+        mirror = mirrors / repo.replace("/", "+") / "repo"
+        if not mirror.is_dir():
+            print(f"skipped {repo}: no mirror at {mirror} (fetch github:{repo})", file=sys.stderr)
+            continue
+        link = repos_dir / repo.replace("/", "__")
+        if not link.exists():
+            link.symlink_to(mirror)
+        found = mine(mirror, repo, per_era, ERAS)
+        print(f"{repo}: {len(found)} instances", file=sys.stderr)
+        rows += found
+    for split in ("tune", "heldout"):
+        with open(data / f"{split}.jsonl", "w") as fh:
+            for row in rows:
+                if held_out(row["repo"]) == (split == "heldout"):
+                    fh.write(json.dumps(row) + "\n")
+
+
+def grade(dataset: Path, repos: Path, out: Path, predictions: str, workers: int) -> dict:
+    patchlore = Path(sys.executable).with_name("patchlore")
+    subprocess.run([str(patchlore), "eval", "grade", "--dataset", str(dataset), "--predictions",
+                    predictions, "--repos-dir", str(repos), "--output", str(out), "--sandbox",
+                    "docker", "--workers", str(workers), "--json"], capture_output=True)
+    return json.loads((out / "report.json").read_text())
+
+
+def breakdown(rows: list[dict], resolved: set[str], key) -> dict[str, str]:
+    groups: dict[str, list[bool]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r["instance_id"] in resolved)
+    return {k: f"{sum(v)}/{len(v)}" for k, v in sorted(groups.items())}
+
+
+def measure(data: Path, split: str, out: Path, workers: int, timeout: float) -> dict:
+    dataset, repos = data / f"{split}.jsonl", data / "repos"
+    rows = [json.loads(ln) for ln in dataset.read_text().splitlines() if ln.strip()]
+    instances, _ = load_dataset(dataset)
+    settings = Settings(timeout=timeout)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        envs = list(pool.map(lambda i: environment_times(i, repos, settings, False), instances))
+    built = [e["build_s"] for e in envs if "build_s" in e]
+    gold = grade(dataset, repos, out / "gold", "gold", workers)
+    empty = grade(dataset, repos, out / "empty", "empty", workers)
+    won = set(gold["resolved_ids"])
+    summary = {
+        "split": split, "instances": len(rows), "repos": len({r["repo"] for r in rows}),
+        "gold_resolved": len(won), "empty_resolved": len(empty["resolved_ids"]),
+        "gold_per_repo": breakdown(rows, won, lambda r: r["repo"]),
+        "gold_per_era": breakdown(rows, won, era),
+        "env_errors": {e["instance"]: e["error"] for e in envs if "error" in e},
+        "gold_unresolved": gold["unresolved_ids"], "gold_error_ids": gold["error_ids"],
+        "build_s_median": statistics.median(built) if built else None,
+        "build_s_max": max(built, default=None),
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{split}.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    ap.add_argument("--data", type=Path, default=Path("/work/data/env-generalize"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--split", choices=("tune", "heldout"), default="tune")
+    ap.add_argument("--per-era", type=int, default=1)
+    ap.add_argument("--mine", action="store_true", help="(re)mine the dataset first")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=900)
+    args = ap.parse_args()
+    if args.mine or not (args.data / f"{args.split}.jsonl").is_file():
+        build_data(args.mirrors, args.data, args.per_era)
+    print(json.dumps(measure(args.data, args.split, args.out, args.workers, args.timeout),
+                     indent=2))
+
+
+if __name__ == "__main__":
+    main()
