@@ -107,6 +107,47 @@ def test_a_setuptools_scm_package_installs_from_a_copy_without_git(index, build_
     assert "+ scm-pkg==1.4.2 (from file:///repo)" in log.read_text()
 
 
+OLD_SCM_PYPROJECT = """[build-system]
+requires = ["setuptools>=64", "setuptools-scm<5"]
+build-backend = "setuptools.build_meta"
+"""
+OLD_SCM_SETUP = ("from setuptools import setup\n\nsetup(name='scm-pkg', use_scm_version=True, "
+                 "package_dir={'': 'src'}, packages=['scm_pkg'])\n")
+
+
+def test_an_old_setuptools_scm_build_gets_the_pretend_version_too(index, env_images, tmp_path):
+    """setuptools-scm before 6 reads only SETUPTOOLS_SCM_PRETEND_VERSION, not the per-dist
+    variable: a copy without .git of a project built with one must still install."""
+    old = tmp_path / "old-scm"
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                           "--only-binary=:all:", "--dest", str(old), "setuptools-scm==4.1.2",
+                           "setuptools==69.5.1", "wheel==0.43.0"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-1000:]
+    for wheel in old.glob("*.whl"):  # a setuptools that still has pkg_resources, as 4.1.2 needs
+        index.add(wheel, "2024-01-01T00:00:00Z")
+    repo = tmp_path / "repos" / "o__scm"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    write_tree(repo, {"pyproject.toml": OLD_SCM_PYPROJECT, "setup.py": OLD_SCM_SETUP,
+                      "src/scm_pkg/__init__.py": SCM_CODE,
+                      "tests/test_scm.py": "def test_ok():\n    assert True\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "tag", "v1.4.2")
+    row = {"instance_id": "o__scm-1", "repo": "o/scm", "problem_statement": "p",
+           "base_commit": git(repo, "rev-parse", "HEAD").strip(),
+           "patch": diff_of(repo, {"src/scm_pkg/__init__.py": SCM_CODE + "X = 1\n"}),
+           "test_patch": diff_of(repo, {"tests/test_scm.py": SCM_TEST}),
+           "FAIL_TO_PASS": ["tests/test_scm.py::test_version"], "PASS_TO_PASS": []}
+    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n")
+    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    res = grade(data, tmp_path / "out", {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)})
+    (log,) = (tmp_path / "env").glob("*.log")
+    assert json.loads(res.stdout)["resolved_ids"] == ["o__scm-1"], log.read_text()[-3000:]
+    assert "+ scm-pkg==1.4.2 (from file:///repo)" in log.read_text()
+
+
 def test_the_python_image_follows_the_metadata_and_the_date():
     old = {"setup.py": "setup(name='x', python_requires='>=3.6, <3.10')"}
     choice = choose(old.get, [], dt.date(2023, 6, 1))

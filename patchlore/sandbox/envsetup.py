@@ -159,14 +159,16 @@ def dist_name(read: Reader) -> str:
 
 
 def pretend_version(read: Reader, version: str) -> dict[str, str]:
-    """setuptools-scm's pretend version for this project (its per-dist form when the name is
-    known, so dependencies built from source keep their own), or {}."""
+    """setuptools-scm's pretend version for this project, or {}: the per-dist form when the
+    name is known (setuptools-scm 6.1+ prefers it to the plain one, so a dependency built from
+    source with one of those keeps its own) and the plain form always, the only one that the
+    setuptools-scm a build dated before 2021 resolves to reads."""
     if not version:
         return {}
     name = dist_name(read)
-    key = "SETUPTOOLS_SCM_PRETEND_VERSION" + (
-        "_FOR_" + re.sub(r"[-_.]+", "_", name).upper() if name else "")
-    return {key: version}
+    per_dist = {"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_" + re.sub(r"[-_.]+", "_", name).upper():
+                version} if name else {}
+    return {"SETUPTOOLS_SCM_PRETEND_VERSION": version, **per_dist}
 
 
 def repo_bounds(repo: str, date: str = "") -> Bounds:
