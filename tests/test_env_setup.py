@@ -116,8 +116,16 @@ def test_a_requirement_that_cannot_be_installed_is_an_error_with_its_log(
     assert "environment setup for patchlore-env:patchlore__tinycalc-" in report["reason"]
     assert "pl-nowhere" in report["reason"] and "exit 1" in report["reason"]
     assert env_images() == set()
+    # doctor on the repo says the same: the step that failed, and the log
+    doc = run_cli("doctor", "--json", "--repo", str(repo),
+                  env={**index, "PATCHLORE_CACHE_DIR": str(tmp_path)}, timeout=120)
+    (row,) = [c for c in json.loads(doc.stdout)["checks"] if c["name"] == "requirements"]
+    assert row["status"] == "fail" and "pl-nowhere" in row["detail"], row
+    assert "at `uv pip install -r requirements.txt`" in row["detail"], row
+    assert str(tmp_path / "env") in row["fix"], row
     left = docker_client().containers.list(all=True, filters={"label": "patchlore.setup"})
-    assert left == []
+    # only this test's own: other setups may be building on the shared engine
+    assert [c for c in left if "tinycalc" in c.labels["patchlore.setup"]] == []
 
 
 def test_a_row_s_own_recipe_wins_over_guessing():

@@ -57,7 +57,8 @@ def check_requirements(root: Path, settings) -> Check:
     """What the sandbox will install for this repo, and whether that image is built yet."""
     from patchlore.errors import NotARepoError, PatchloreError, SandboxUnavailable
     from patchlore.sandbox.docker_backend import docker_client
-    from patchlore.sandbox.envsetup import exists, plan
+    from patchlore.sandbox.derive import failure
+    from patchlore.sandbox.envsetup import cache_dir, exists, plan
     from patchlore.sandbox.pyversion import base_image
     from patchlore.sandbox.snapshot import take_snapshot
 
@@ -78,8 +79,14 @@ def check_requirements(root: Path, settings) -> Check:
     on = f"on {base} (Python {choice.python}: {choice.why or 'the default'})"
     if not made.steps:
         return Check("requirements", "ok", f"nothing to install: {on}")
-    done = "built" if exists(client, made.tag) else \
-        "built by the first sandbox (needs your index)"
+    built = exists(client, made.tag)
+    log = cache_dir() / f"{made.tag.rsplit('-', 1)[1]}.log"
+    where, tail = failure(log.read_text(errors="replace")) if log.is_file() else ("", "")
+    if not built and where and not where.startswith(" at `rm -rf /repo"):  # the last build failed
+        return Check("requirements", "fail", f"environment setup for {made.tag} failed{where}: "
+                     f"{tail}", f"full log: {log}; set setup_cmd to the commands that install "
+                     "the requirements, or setup = false")
+    done = "built" if built else "built by the first sandbox (needs your index)"
     date = f", dependencies as of {bounds.date}" if bounds.date and made.uv else ""
     return Check("requirements", "ok",
                  f"{made.tag} ({done}) {on}{date}: {'; '.join(made.steps)}")

@@ -62,15 +62,19 @@ def derive_image(client, base: str, tag: str, script: str, *, files: list[bytes]
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(log)
         if code != 0:
-            lines = log.strip().splitlines()
-            tail = " | ".join(lines[-3:])[-400:]
+            where, tail = failure(log)
             what = f"timed out after {timeout:.0f} s" if code is None else f"exit {code}"
-            # the script runs under `set -x`: its last traced command is the step that failed
-            step = next((ln[2:] for ln in reversed(lines) if ln.startswith("+ ")), "")
-            where = f" at `{step[:120]}`" if step else ""
             raise PatchloreError(f"environment setup for {tag} failed{where} ({what}): {tail}",
                                  hint=f"full log: {log_path}" if log_path else "")
         repository, _, version = tag.rpartition(":")
         container.commit(repository=repository, tag=version, changes=changes or [])
     finally:
         setup.close()
+
+
+def failure(log: str) -> tuple[str, str]:
+    """Where a setup script's log ends (" at `step`", or '') and its last lines."""
+    lines = log.strip().splitlines()
+    # the script runs under `set -x`: its last traced command is the step that failed
+    step = next((ln[2:] for ln in reversed(lines) if ln.startswith("+ ")), "")
+    return (f" at `{step[:120]}`" if step else ""), " | ".join(lines[-3:])[-400:]
