@@ -72,6 +72,8 @@ def _entry(line: bytes) -> tuple[dict | None, str]:
 
 
 class MemoryStore:
+    SNAPSHOT_AFTER = 1000  # log lines replayed at open that make it write a snapshot
+
     def __init__(self, path: str | os.PathLike[str], url: str = "", embedder=None,
                  namespace: str = "patchlore", read_only: bool = False,
                  warn: Callable[[str], None] | None = None) -> None:
@@ -111,13 +113,16 @@ class MemoryStore:
         self._read_offset = 0  # how much of the log self.records reflects
         self._lines_read = 0  # lines of the log up to _read_offset, to name a bad one
         self._index_seen = -1  # index.json's offset when our chroma client was opened
+        self._skipped: list[str] = []  # warnings for bad lines up to _read_offset
         self._client = None
         self._cols: dict = {}
         if not read_only:
             self._check_writable()
         if url:
             self._open_client()
-        self._refresh()
+            self._refresh()
+        else:
+            self._open_from_snapshot()
 
     def _check_writable(self) -> None:
         """Before any work: a run that learns must be able to write, or say so now."""
@@ -135,6 +140,27 @@ class MemoryStore:
             self.warn(message)
 
     # --- the log -------------------------------------------------------------------------
+    def _open_from_snapshot(self) -> None:
+        """Start from the snapshot of the log when it is whole and current, replay the tail,
+        and write a fresh snapshot when that tail was long (the next open then skips it)."""
+        from patchlore.memory import snapshot
+
+        snap = snapshot.load(self.path, self.log_path)
+        if snap is not None:
+            self.records, self._read_offset = snap.records, snap.offset
+            self._lines_read, self._skipped = snap.lines, list(snap.skipped)
+            for n, message in enumerate(self._skipped):
+                self._warn_once(f"snap{n}", message)
+        start = self._lines_read
+        self._refresh()
+        if (not self.read_only and self._lines_read - start >= self.SNAPSHOT_AFTER
+                and self._read_offset):
+            digest = snapshot.prefix_digest(self.log_path, self._read_offset)
+            if digest is not None:
+                snapshot.save(self.path, self.log_path, snapshot.Snapshot(
+                    self._read_offset, digest, self._lines_read, self.records,
+                    list(self._skipped)))
+
     def _refresh(self) -> None:
         """Read log lines written since we last looked (by us or by another process). With a
         shared server, the server's records are the team's memory: read them too."""
@@ -156,9 +182,9 @@ class MemoryStore:
                 self._lines_read += 1
                 entry, why = _entry(line)
                 if why:
-                    self._warn_once(f"line{self._lines_read}",
-                                    f"memory: {self.log_path}:{self._lines_read}: skipped, "
-                                    f"{why}")
+                    message = f"memory: {self.log_path}:{self._lines_read}: skipped, {why}"
+                    self._skipped.append(message)
+                    self._warn_once(f"line{self._lines_read}", message)
                 elif entry is not None:
                     self._apply(entry)
             self._read_offset += end
