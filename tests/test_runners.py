@@ -3,9 +3,12 @@ real containers: a gold patch resolves, an empty one does not, a broken test is 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from conftest import git, make_repo
+from conftest import git, make_repo, run_cli
+from stub_llm import StubLLM
 from patchlore.evals.dataset import Instance
 from patchlore.evals.grade import GradeOptions, grade_all
 from patchlore.sandbox.runners import detect, for_command
@@ -16,10 +19,13 @@ LIB = "def double(x):\n    return x * 2\n\n\ndef half(x):\n    return x / 2\n"
 BUG = LIB.replace("x * 2", "x + 2")
 
 # Django's runner is unittest's with the tests dir on sys.path and labels as modules
-RUNTESTS = """import sys, os, unittest
+RUNTESTS = """import argparse, sys, os, unittest
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__)), os.getcwd()]
-labels = [a for a in sys.argv[1:] if not a.startswith('-')]
-suite = unittest.defaultTestLoader.loadTestsFromNames(labels)
+args = argparse.ArgumentParser()
+args.add_argument('labels', nargs='*')
+for flag in ('--verbosity', '--settings', '--parallel'):
+    args.add_argument(flag)
+suite = unittest.defaultTestLoader.loadTestsFromNames(args.parse_args().labels)
 ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
 sys.exit(0 if ok else 1)
 """
@@ -112,6 +118,12 @@ def test_output_a_test_prints_does_not_hide_its_outcome():
     assert "test_half (calc.tests.T)" not in parse_log_django(mixed, None)
     assert DjangoRunner().parse("noise from a test", stderr) == {
         "test_half (calc.tests.T)": "passed", "test_b (calc.tests.T)": "failed"}
+    # parse_log_django keys "FAIL: test_b (calc.tests.T)" as "test_b" too; that name is dropped
+    report = stderr + "=" * 70 + "\nFAIL: test_b (calc.tests.T)\n" + "-" * 70 + "\nboom\n"
+    assert "test_b" in parse_log_django(report, None)
+    assert set(DjangoRunner().parse("", report)) == {"test_half (calc.tests.T)",
+                                                     "test_b (calc.tests.T)"}
+    assert DjangoRunner().messages("", report) == {"test_b (calc.tests.T)": "boom"}
     assert SympyRunner().parse("____ a.py:test_c ____\nTraceback\n", "") == {"test_c": "failed"}
 
 
@@ -129,8 +141,59 @@ def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, set
     broken = {i.instance_id: i.extra["broken"] for i in instances}
     bad = grade_all(instances, broken, mirrors, settings, tmp_path / "broken")
     assert bad["resolved_ids"] == []
-    import json
     for inst in instances:
         report = json.loads((tmp_path / "broken" / "logs" / inst.instance_id /
                              "report.json").read_text())
         assert report["failed_p2p"] == inst.PASS_TO_PASS and report["failed_f2p"] == []
+
+
+GOOD = """double adds instead of multiplying.
+
+lib.py
+<<<<<<< SEARCH
+    return x + 2
+=======
+    return x * 2
+>>>>>>> REPLACE
+"""
+# fixes double and breaks half, whose test passed before
+BREAKS_HALF = GOOD + """
+lib.py
+<<<<<<< SEARCH
+    return x / 2
+=======
+    return x
+>>>>>>> REPLACE
+"""
+
+PROJECTS = {
+    # name: files with the failing test in place, --test-cmd, the failing test, the broken one
+    "django": ({"tests/runtests.py": RUNTESTS, "tests/calc/__init__.py": "",
+                "tests/calc/tests.py": DJ_NEW},
+               "python3 tests/runtests.py --verbosity 2 --settings=test_sqlite calc.tests",
+               "test_double (calc.tests.T.test_double)", "test_half (calc.tests.T.test_half)"),
+    "sympy": ({"bin/test": BINTEST, "pkg/tests/test_lib.py": SY_NEW},
+              "python3 bin/test -C --verbose pkg/tests/test_lib.py", "test_double", "test_half"),
+    "unittest": ({"tests/__init__.py": "", "tests/test_lib.py": DJ_NEW},
+                 "python3 -m unittest -v", "test_double (tests.test_lib.T.test_double)",
+                 "test_half (tests.test_lib.T.test_half)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PROJECTS))
+def test_fix_rejects_a_candidate_that_breaks_another_test_by_its_name(kind, tmp_path,
+                                                                       docker_ready):
+    files, cmd, failing, other = PROJECTS[kind]
+    repo = make_repo(tmp_path / kind, {**files, "lib.py": BUG})
+    with StubLLM([[BREAKS_HALF, GOOD]]) as stub:
+        res = run_cli("fix", "--repo", str(repo), "--model", "hosted_vllm/stub-coder",
+                      "--api-base", stub.api_base, "--test-cmd", cmd, "--samples", "2",
+                      "--sandbox", "docker", "--json", env={"PATCHLORE_MEMORY_MODE": "off"},
+                      timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["status"] == "verified" and out["failing_before"] == [failing]
+    cands = {c["answer"]: c for c in out["candidates"]}
+    assert cands[GOOD]["verified"] and not cands[BREAKS_HALF]["verified"]
+    reason = cands[BREAKS_HALF]["reason"]
+    assert "breaks tests that passed before" in reason and other in reason, reason

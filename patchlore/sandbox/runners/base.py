@@ -51,6 +51,17 @@ class Runner:
         return {}
 
 
+def unittest_statuses(log: str) -> dict[str, str]:
+    """Per-test statuses from unittest's verbose log (Django's runner is unittest's), by
+    swebench's parse_log_django, less its misreading of the report headers: "FAIL: test_x
+    (app.tests.T)" adds a test "test_x" that no row names and that never passes."""
+    from swebench.harness.log_parsers.python import parse_log_django
+
+    parsed = statuses(parse_log_django(log, None))
+    return {t: s for t, s in parsed.items()
+            if not any(other.startswith(t + " (") for other in parsed)}
+
+
 # unittest's report of a failing test: "FAIL: name", a rule, the traceback, up to the next rule
 _UNITTEST_BLOCK = re.compile(r"^(?:FAIL|ERROR): (.+?)\n-{20,}\n(.*?)(?=^={20,}|^-{20,}\nRan |\Z)",
                              re.MULTILINE | re.DOTALL)

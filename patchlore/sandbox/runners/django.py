@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patchlore.sandbox.runners.base import Runner, argv_of, statuses, unittest_messages
+from patchlore.sandbox.runners.base import Runner, argv_of, unittest_messages, unittest_statuses
 
 
 class DjangoRunner(Runner):
@@ -20,12 +20,10 @@ class DjangoRunner(Runner):
                 if f.startswith("tests/") and f.endswith(".py")]
 
     def parse(self, stdout: str, stderr: str) -> dict[str, str]:
-        from swebench.harness.log_parsers.python import parse_log_django
-
         # The result lines are on stderr; what the tests print goes to stdout. Read together
         # (2>&1, as SWE-bench does) a print lands inside "name ... ok" and the test is lost or
         # misnamed (SWE-bench issue #167), so the parser gets stderr alone.
-        return statuses(parse_log_django(stderr, None))
+        return unittest_statuses(stderr)
 
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
         return unittest_messages(stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patchlore.sandbox.runners.base import Runner, argv_of, statuses, unittest_messages
+from patchlore.sandbox.runners.base import Runner, argv_of, unittest_messages, unittest_statuses
 
 
 class UnittestRunner(Runner):
@@ -20,11 +20,9 @@ class UnittestRunner(Runner):
         return [f[:-3].replace("/", ".") for f in test_files if f.endswith(".py")]
 
     def parse(self, stdout: str, stderr: str) -> dict[str, str]:
-        from swebench.harness.log_parsers.python import parse_log_django
-
         # Django's runner is unittest's: its verbose lines ("name ... ok") are the same, and
         # so are the names (as in the rows of SWE-bench's unittest repos); stderr alone, as there
-        return statuses(parse_log_django(stderr, None))
+        return unittest_statuses(stderr)
 
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
         return unittest_messages(stderr)
