@@ -29,8 +29,8 @@ from patchlore.evals.dataset import load_dataset, load_predictions
 from patchlore.evals.environment import environment
 from patchlore.evals.grade import GradeOptions, grade_all
 from patchlore.evals.repos import checkout
-from patchlore.sandbox.envsetup import cache_dir, image_with_requirements, plan
-from patchlore.sandbox.pyversion import base_image
+from patchlore.sandbox.env.envsetup import cache_dir, image_with_requirements, plan
+from patchlore.sandbox.env.pyversion import base_image
 from patchlore.sandbox.snapshot import take_snapshot
 
 UV_PHASE = re.compile(r"^(?:Resolved|Prepared|Installed|Uninstalled|Audited) \d+ packages? "

@@ -27,7 +27,7 @@ from pkgindex import PackageIndex, make_tinycalc  # noqa: E402
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
 from patchlore.evals.repos import checkout  # noqa: E402
-from patchlore.sandbox.envsetup import image_with_requirements  # noqa: E402
+from patchlore.sandbox.env.envsetup import image_with_requirements  # noqa: E402
 from patchlore.sandbox.factory import open_sandbox  # noqa: E402
 from patchlore.sandbox.snapshot import take_snapshot  # noqa: E402
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from stub_llm import StubLLM  # noqa: E402
 
-from patchlore.agent.loop import RepairOptions  # noqa: E402
+from patchlore.repair.loop import RepairOptions  # noqa: E402
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
 from patchlore.evals.run import run_all  # noqa: E402

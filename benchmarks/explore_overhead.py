@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from stub_llm import StubLLM  # noqa: E402
 
-from patchlore.agent.explore import ENV  # noqa: E402
-from patchlore.agent.explore_prompts import SYSTEM as EXPLORE_SYSTEM  # noqa: E402
-from patchlore.agent.loop import RepairOptions  # noqa: E402
+from patchlore.propose.explore import ENV  # noqa: E402
+from patchlore.propose.explore_prompts import SYSTEM as EXPLORE_SYSTEM  # noqa: E402
+from patchlore.repair.loop import RepairOptions  # noqa: E402
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
 from patchlore.evals.run import run_all  # noqa: E402

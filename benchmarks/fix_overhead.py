@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from stub_llm import StubLLM  # noqa: E402
 
-from patchlore.agent.loop import RepairOptions, repair  # noqa: E402
-from patchlore.agent.model import LitellmModel  # noqa: E402
-from patchlore.agent.trajectory import Trajectory  # noqa: E402
+from patchlore.repair.loop import RepairOptions, repair  # noqa: E402
+from patchlore.llm.model import LitellmModel  # noqa: E402
+from patchlore.trajectory import Trajectory  # noqa: E402
 from patchlore.config import Settings  # noqa: E402
 from patchlore.sandbox.factory import open_sandbox  # noqa: E402
 from patchlore.sandbox.snapshot import take_snapshot  # noqa: E402

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from unidiff import PatchSet
 
-from patchlore.agent.localize import localize_repo
+from patchlore.localize.localize import localize_repo
 from patchlore.evals.dataset import Instance, load_dataset
 from patchlore.evals.repos import checkout
 
@@ -113,7 +113,7 @@ def measure(inst: Instance, work: Path, mode: str, budget: int, localizer=locali
 
 
 def index_timing(repo: Path, task: str = "simplify returns a wrong result for a Piecewise") -> None:
-    from patchlore.agent import index as ix
+    from patchlore.localize import index as ix
     from patchlore.sandbox.snapshot import take_snapshot
 
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="patchlore-index-bench-")

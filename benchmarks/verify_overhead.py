@@ -1,7 +1,7 @@
 """Verifying one candidate in a reused container versus a fresh container per candidate.
 
 For each way, one candidate = apply its patch + run the tests (in the reused container:
-agent/verify.py's `verify`, whose one sandbox call resets to the snapshot, applies and reads
+sandbox/verify.py's `verify`, whose one sandbox call resets to the snapshot, applies and reads
 back the sandbox's diff as the patch; in a fresh one: create, copy in, apply, tests, remove).
 Overhead = wall time minus the bare test run, timed inside the container. Medians of N
 candidates, all measured in one run.
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from patchlore.agent.verify import VerifyOptions, failing_tests, verify
+from patchlore.sandbox.verify import VerifyOptions, failing_tests, verify
 from patchlore.config import Settings
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.testrun import run_tests

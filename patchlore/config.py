@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from patchlore.errors import ConfigError
-from patchlore.sandbox.images import PYTHONS
+from patchlore.sandbox.env.images import PYTHONS
 
 ENV_PREFIX = "PATCHLORE_"
 

@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchlore.agent.loop import RepairOptions, RepairResult, repair
-from patchlore.agent.model import ReplayModel
-from patchlore.agent.trajectory import Trajectory, read_events
+from patchlore.repair.loop import RepairOptions, RepairResult, repair
+from patchlore.llm.model import ReplayModel
+from patchlore.trajectory import Trajectory, read_events
 from patchlore.sandbox.local_backend import LocalSandbox
 from patchlore.sandbox.snapshot import take_snapshot
 

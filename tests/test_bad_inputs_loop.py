@@ -11,8 +11,8 @@ import pytest
 
 from conftest import CALC, make_repo, run_cli, tree_digest
 from loopkit import TEST_CMD, edit, replay_file, run_repair
-from patchlore.agent.session import apply_to_worktree
-from patchlore.agent.verify import Status
+from patchlore.repair.session import apply_to_worktree
+from patchlore.sandbox.verify import Status
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import load_dataset, load_predictions
 from patchlore.evals.grade import grade_all

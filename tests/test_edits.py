@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from patchlore.agent.edits import Edit, apply_edit, edits_to_diff, parse_answer
+from patchlore.propose.edits import Edit, apply_edit, edits_to_diff, parse_answer
 
 SRC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 

@@ -16,7 +16,7 @@ from pkgindex import PackageIndex, git, make_tinycalc
 from stub_llm import StubLLM
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import row_recipe
-from patchlore.sandbox.envsetup import recipe
+from patchlore.sandbox.env.envsetup import recipe
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory, docker_ready):
@@ -228,7 +228,7 @@ def test_when_the_install_fails_fix_and_exec_fall_back_to_the_plain_image(env_im
 
 
 def test_the_build_gets_the_host_s_pip_settings_but_not_its_paths(monkeypatch, tmp_path):
-    from patchlore.sandbox.envsetup import CA_ENV, CA_PATH, PIP_ENV, setup_env
+    from patchlore.sandbox.env.envsetup import CA_ENV, CA_PATH, PIP_ENV, setup_env
 
     for k in (*PIP_ENV, *CA_ENV):
         monkeypatch.delenv(k, raising=False)
@@ -250,7 +250,7 @@ def test_the_derived_image_keeps_the_base_image_s_path(index, env_images, tmp_pa
     from patchlore.evals.repos import checkout
     from patchlore.evals.dataset import load_dataset
     from patchlore.sandbox.docker_backend import docker_client
-    from patchlore.sandbox.envsetup import image_with_requirements
+    from patchlore.sandbox.env.envsetup import image_with_requirements
     from patchlore.sandbox.snapshot import take_snapshot
 
     for k, v in {**index, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}.items():

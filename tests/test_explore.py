@@ -11,8 +11,8 @@ import pytest
 
 from conftest import tree_digest
 from stub_llm import StubLLM
-from patchlore.agent.explore import Budget, ExploreOptions, explore, start
-from patchlore.agent.model import Usage, make_model
+from patchlore.propose.explore import Budget, ExploreOptions, explore, start
+from patchlore.llm.model import Usage, make_model
 from patchlore.sandbox.factory import open_sandbox
 
 pytestmark = pytest.mark.usefixtures("docker_ready")

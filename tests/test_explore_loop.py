@@ -13,7 +13,7 @@ from conftest import make_repo, run_cli, tree_digest
 from stub_llm import StubLLM
 from test_fix import EXAMPLE, repo  # noqa: F401  (the pricing example, as a fixture)
 from test_fix import fix as fix_cli
-from patchlore.agent.explore_prompts import SYSTEM as EXPLORE_SYSTEM
+from patchlore.propose.explore_prompts import SYSTEM as EXPLORE_SYSTEM
 
 pytestmark = pytest.mark.usefixtures("docker_ready")
 MODEL = "hosted_vllm/stub-coder"
@@ -212,10 +212,10 @@ def test_check_takes_the_agent_too(repo):
 def test_the_verify_pool_borrows_the_explorations_sandboxes(repo, tmp_path, settings):
     """Three explorations and three verifications at once: two sandboxes beyond the first,
     not four."""
-    from patchlore.agent.explore_proposer import ExploreProposer
-    from patchlore.agent.loop import RepairOptions, repair
-    from patchlore.agent.model import make_model
-    from patchlore.agent.trajectory import Trajectory
+    from patchlore.propose.explore_proposer import ExploreProposer
+    from patchlore.repair.loop import RepairOptions, repair
+    from patchlore.llm.model import make_model
+    from patchlore.trajectory import Trajectory
     from patchlore.sandbox.factory import open_sandbox
     from patchlore.sandbox.snapshot import take_snapshot
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import git, make_repo, run_cli
-from patchlore.agent.edits import Edit, RepoFiles, edits_to_diff
-from patchlore.agent.localize import localize_repo
+from patchlore.propose.edits import Edit, RepoFiles, edits_to_diff
+from patchlore.localize.localize import localize_repo
 from stub_llm import StubLLM
 
 PRICING = '''"""Prices."""
@@ -161,7 +161,7 @@ def test_edits_still_refuse_what_is_not_a_repo_text_file(shop):
 
 
 def test_index_is_cached_per_repo_state_and_follows_changes(shop, tmp_path):
-    from patchlore.agent import index as ix
+    from patchlore.localize import index as ix
 
     files = git(shop, "ls-files").split()
     first = ix.load_or_build(shop, files)
@@ -204,7 +204,7 @@ method: Cart.total_with_tax
 
 def test_model_guided_localization_shows_what_the_model_names(shop):
     with StubLLM([[GUIDED]]) as stub:
-        from patchlore.agent.model import LitellmModel
+        from patchlore.llm.model import LitellmModel
 
         model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, retries=0)
         replies = []
@@ -222,7 +222,7 @@ def test_model_guided_localization_shows_what_the_model_names(shop):
 def test_a_garbage_model_answer_falls_back_to_search(shop):
     plain = localize_repo(shop, task=ISSUE, budget_tokens=400)
     with StubLLM([["I think it is somewhere in the code, good luck!"]]) as stub:
-        from patchlore.agent.model import LitellmModel
+        from patchlore.llm.model import LitellmModel
 
         model = LitellmModel("hosted_vllm/stub-coder", api_base=stub.api_base, retries=0)
         guided = localize_repo(shop, task=ISSUE, budget_tokens=400, model=model)
@@ -269,7 +269,7 @@ def test_the_loop_asks_the_model_where_to_look_when_guided(tmp_path):
 
 
 def test_model_answers_in_other_common_shapes_are_understood():
-    from patchlore.agent.guided import parse_locations
+    from patchlore.localize.guided import parse_locations
 
     known = {"shop/pricing.py", "shop/shipping.py", "shop/__init__.py"}
     answer = ("The bug:\n- `shop/pricing.py: Cart.apply_discount, total`\n"

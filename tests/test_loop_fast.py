@@ -1,7 +1,7 @@
 """The repair loop's branches in seconds: replayed answers, the local sandbox, real pytest.
 
 The Docker tests (test_fix.py, test_check.py) run the same loop end to end; these pin down
-each branch and the verification contract (agent/verify.py) without a container.
+each branch and the verification contract (sandbox/verify.py) without a container.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from conftest import CALC, make_repo, run_cli
 from loopkit import TEST_CMD, edit, run_repair
 from stub_llm import StubLLM
-from patchlore.agent.verify import Status, VerifyOptions, judge, verify, verify_current
+from patchlore.sandbox.verify import Status, VerifyOptions, judge, verify, verify_current
 from patchlore.evals.dataset import Instance
 from patchlore.evals.harness import JunitHarness, Run
 from patchlore.sandbox.local_backend import LocalSandbox

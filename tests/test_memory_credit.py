@@ -13,8 +13,8 @@ from patchlore.memory.store import MemoryStore
 # attempt asks no model to distil, so none is needed)
 LEARNER = """
 import sys
-from patchlore.agent.learn import learn
-from patchlore.agent.loop import Candidate, RepairResult
+from patchlore.repair.learn import learn
+from patchlore.repair.loop import Candidate, RepairResult
 from patchlore.memory.store import MemoryStore
 path, iid, name, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = MemoryStore(path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from patchlore.agent.learn import learn
-from patchlore.agent.loop import Candidate, RepairResult
-from patchlore.agent.verify import Status
+from patchlore.repair.learn import learn
+from patchlore.repair.loop import Candidate, RepairResult
+from patchlore.sandbox.verify import Status
 from patchlore.memory.schema import VERIFIED, Episode, Signature
 from patchlore.memory.store import MemoryStore
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from conftest import make_repo, run_cli
-from patchlore.agent.learn import apply_ops, parse_ops, settle_credit
+from patchlore.repair.learn import apply_ops, parse_ops, settle_credit
 from patchlore.memory.retrieve import recall
 from patchlore.memory.schema import RETIRED, VERIFIED, Episode, Insight, Signature
 from patchlore.memory.store import MemoryStore

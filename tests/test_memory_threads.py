@@ -80,7 +80,7 @@ def test_eval_run_workers_learn_into_one_store(mirrors, tmp_path):
     import json
 
     from conftest import run_cli
-    from patchlore.agent.prompts import DISTILL
+    from patchlore.propose.prompts import DISTILL
     from stub_llm import StubLLM
     from test_eval_run import SCRIPT, eval_args
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CALC, FIX, make_repo
-from patchlore.agent.model import LitellmModel, ModelError
+from patchlore.llm.model import LitellmModel, ModelError
 from patchlore.errors import PatchloreError
 from stub_llm import StubLLM
 
@@ -48,7 +48,7 @@ def test_embeddings_endpoint_as_the_memory_embedder(tmp_path):
 
 
 def test_apply_refuses_when_the_file_changed_since_the_snapshot(tmp_path):
-    from patchlore.agent.session import apply_to_worktree
+    from patchlore.repair.session import apply_to_worktree
     from patchlore.sandbox.snapshot import take_snapshot
 
     repo = make_repo(tmp_path / "calc", CALC)
@@ -74,7 +74,7 @@ def test_importing_litellm_loads_no_dotenv_file(tmp_path):
     probe = tmp_path / "probe.py"  # a file, not -c: dotenv then searches from litellm's dir
     probe.write_text("import os, sys\n"
                      "if sys.argv[1] == 'plain':\n    import litellm\n"
-                     "else:\n    from patchlore.litellm_import import import_litellm\n"
+                     "else:\n    from patchlore.llm.litellm_import import import_litellm\n"
                      "    import_litellm()\n"
                      "print(os.environ.get('PATCHLORE_DOTENV_CANARY'))\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LITELLM_")}

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_cli
 from pkgindex import PackageIndex, build_wheel, diff_of, git, make_tinycalc, write_tree
-from patchlore.sandbox.pyversion import choose
+from patchlore.sandbox.env.pyversion import choose
 from test_env_setup import env_images, grade  # noqa: F401  (a fixture)
 
 

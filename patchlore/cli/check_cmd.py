@@ -138,8 +138,8 @@ def _repair(settings, repo: Path, samples: int, fix: bool, max_steps: int,
     """A verified patch within the time left, or why there is none. Never raises."""
     from dataclasses import replace
 
-    from patchlore.agent.loop import RepairOptions
-    from patchlore.agent.session import apply_to_worktree, run_repair
+    from patchlore.repair.loop import RepairOptions
+    from patchlore.repair.session import apply_to_worktree, run_repair
     from patchlore.errors import PatchloreError
     from patchlore.sandbox.snapshot import find_repo_root
 

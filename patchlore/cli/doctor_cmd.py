@@ -40,7 +40,7 @@ def check_docker(image: str) -> list[Check]:
                       "start Docker first")]
     version = client.version().get("Version", "?")
     checks = [Check("docker", "ok", f"engine {version}")]
-    from patchlore.sandbox.images import stale
+    from patchlore.sandbox.env.images import stale
 
     try:
         img = require_image(client, image)
@@ -57,9 +57,9 @@ def check_requirements(root: Path, settings) -> Check:
     """What the sandbox will install for this repo, and whether that image is built yet."""
     from patchlore.errors import NotARepoError, PatchloreError, SandboxUnavailable
     from patchlore.sandbox.docker_backend import docker_client
-    from patchlore.sandbox.derive import failure
-    from patchlore.sandbox.envsetup import cache_dir, exists, plan
-    from patchlore.sandbox.pyversion import base_image
+    from patchlore.sandbox.env.derive import failure
+    from patchlore.sandbox.env.envsetup import cache_dir, exists, plan
+    from patchlore.sandbox.env.pyversion import base_image
     from patchlore.sandbox.snapshot import take_snapshot
 
     if not settings.setup:

@@ -140,9 +140,9 @@ def run(
           --model hosted_vllm/mistralai/Devstral-Small-2-24B-Instruct-2512 --api-base http://gpu:8000/v1
       patchlore eval run --dataset d.jsonl --repos-dir mirrors --run-id 20261122-a --workers 4
     """
-    from patchlore.agent.loop import RepairOptions
-    from patchlore.agent.session import open_memory
-    from patchlore.agent.trajectory import new_run_id
+    from patchlore.repair.loop import RepairOptions
+    from patchlore.repair.session import open_memory
+    from patchlore.trajectory import new_run_id
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED

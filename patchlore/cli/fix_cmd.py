@@ -57,8 +57,8 @@ def fix(
       patchlore fix --agent explore --samples 3 --max-steps 30
       patchlore fix --model replay:.patchlore/runs/20261122-101500-ab12cd
     """
-    from patchlore.agent.loop import RepairOptions
-    from patchlore.agent.session import apply_to_worktree, run_repair
+    from patchlore.repair.loop import RepairOptions
+    from patchlore.repair.session import apply_to_worktree, run_repair
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED, PatchloreError

@@ -35,7 +35,7 @@ def localize(
       patchlore localize --issue-file bug.md --budget 3000 --json
       patchlore localize --test-cmd "pytest -q tests/test_parser.py"
     """
-    from patchlore.agent.localize import localize_repo, traces_of
+    from patchlore.localize.localize import localize_repo, traces_of
     from patchlore.cli import ui
     from patchlore.errors import PatchloreError
     from patchlore.sandbox.snapshot import take_snapshot
@@ -49,7 +49,7 @@ def localize(
     if test_cmd:
         from patchlore.config import load_settings
         from patchlore.sandbox.factory import open_sandbox
-        from patchlore.agent.verify import failing_tests
+        from patchlore.sandbox.verify import failing_tests
         from patchlore.sandbox.testrun import run_tests
 
         settings = load_settings(snapshot.root, {"sandbox": sandbox, "image": image})

@@ -74,7 +74,7 @@ def check(
     """
     from pathlib import Path
 
-    from patchlore.agent.model import make_model
+    from patchlore.llm.model import make_model
     from patchlore.cli import ui
     from patchlore.config import load_settings
 

@@ -59,7 +59,7 @@ def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
     Example:
       patchlore runs show 20261122-101500
     """
-    from patchlore.agent.trajectory import read_events
+    from patchlore.trajectory import read_events
     from patchlore.cli import ui
     from patchlore.errors import PatchloreError
 

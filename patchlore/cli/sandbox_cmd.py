@@ -46,7 +46,7 @@ def build(
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.sandbox.docker_backend import docker_client
-    from patchlore.sandbox.images import build_image, tag_for
+    from patchlore.sandbox.env.images import build_image, tag_for
 
     tag = image or tag_for(python, load_settings(Path.cwd()).image)
     client = docker_client(timeout=600)

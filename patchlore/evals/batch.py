@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
-from patchlore.agent.parallel import pmap
+from patchlore.pool import pmap
 
 # /tmp/patchlore-eval-<pid>-xxxx: the pid says whether the owner still runs
 _OWNED = re.compile(r"patchlore-(?:eval|grade)-(\d+)-")

@@ -3,7 +3,7 @@
 - `JunitHarness` (the default): apply the test patch, run the repo's test runner (pytest with
   JUnit XML, Django's runtests.py, sympy's bin/test, unittest: sandbox/runners/) on the test files
   it touches (SWE-bench's test directives, in the runner's form), and judge by SWE-bench's
-  rules with the repair loop's own judge (agent/verify.py: PASSED and XFAIL pass; a skipped FAIL_TO_PASS test
+  rules with the repair loop's own judge (sandbox/verify.py: PASSED and XFAIL pass; a skipped FAIL_TO_PASS test
   fails; a skipped PASS_TO_PASS test is kept).
 - `SwebenchHarness`: for instances that carry SWE-bench's own `eval_script` and `log_parser`
   (SWE-bench 5 datasets put each repo's test command there): run the eval script as SWE-bench's
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from patchlore.agent.verify import PASSING, judge
+from patchlore.sandbox.verify import PASSING, judge
 from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
 from patchlore.sandbox.base import Sandbox

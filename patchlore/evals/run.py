@@ -17,8 +17,8 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from patchlore.agent.loop import RepairOptions
-from patchlore.agent.session import run_repair
+from patchlore.repair.loop import RepairOptions
+from patchlore.repair.session import run_repair
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals import batch

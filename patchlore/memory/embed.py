@@ -117,7 +117,7 @@ class LitellmEmbedding(_Base):
         self.model, self.api_base = model, api_base
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        from patchlore.litellm_import import import_litellm
+        from patchlore.llm.litellm_import import import_litellm
 
         litellm = import_litellm()
         kwargs = {"api_base": self.api_base} if self.api_base else {}

@@ -42,8 +42,8 @@ def open_sandbox(
 
         image = settings.image
         if settings.setup and snapshot is not None:
-            from patchlore.sandbox.envsetup import image_with_requirements
-            from patchlore.sandbox.pyversion import base_image
+            from patchlore.sandbox.env.envsetup import image_with_requirements
+            from patchlore.sandbox.env.pyversion import base_image
 
             try:  # the build is one more sandbox command, bounded like any other
                 base, bounds, _ = base_image(client, settings, snapshot, repo, warn)

@@ -3,7 +3,7 @@ request and the requests of later rounds share one prefix (a vLLM server caches 
 
 from __future__ import annotations
 
-from patchlore.agent.localize import Snippet
+from patchlore.localize.localize import Snippet
 
 SYSTEM = """You are patchlore, an expert software engineer who fixes bugs with small, correct edits.
 
@@ -117,26 +117,3 @@ def distill_message(task: str, failure: str, failed: list[tuple[str, str]], veri
     current = "\n".join(f"- {i.id}: {i.text}" for i in insights) or "(empty)"
     parts.append(f"## Current lessons\n{current}")
     return "\n\n".join(parts)
-
-
-LOCALIZE = """You find where a bug lives in a repository. You are shown the issue, a map of the
-repository (file paths, with the top-level classes and functions of the files that look
-related) and what a text search found. Name the files and the functions or classes that
-must be read to fix the issue, most likely first, at most 5 files.
-
-Answer with one block and nothing else, in exactly this form:
-
-```
-path/to/file.py
-function: name_of_function
-class: NameOfClass
-method: NameOfClass.name_of_method
-
-path/to/other.py
-```"""
-
-
-def localize_message(task: str, repo_map: str, hits: str) -> str:
-    return (f"## Issue\n{task.strip()[:6000]}\n\n## Repository map\n{repo_map}\n\n"
-            f"## Search hits (file: function)\n{hits}\n\n"
-            "Which files and functions must be read to fix it?")

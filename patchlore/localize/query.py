@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from patchlore.agent.index import kind_of, tokens
+from patchlore.localize.index import kind_of, tokens
 
 FRAME = re.compile(r'File "(?P<a>[^"]+)", line (?P<al>\d+)(?:, in (?P<af>[\w<>]+))?'
                    r'|^(?P<b>[\w./\\-]+\.\w+):(?P<bl>\d+):', re.MULTILINE)

@@ -87,7 +87,7 @@ class LitellmModel:
 
     def complete(self, messages: list[dict], n: int = 1,
                  tools: list[dict] | None = None) -> Reply:
-        from patchlore.litellm_import import import_litellm
+        from patchlore.llm.litellm_import import import_litellm
 
         litellm = import_litellm()
         kwargs = dict(model=self.name, messages=messages, n=n,

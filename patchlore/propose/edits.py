@@ -38,7 +38,7 @@ class RepoFiles:
         if path not in self.names:
             return None
         if path not in self._read:
-            from patchlore.agent.index import read_text
+            from patchlore.localize.index import read_text
 
             self._read[path] = read_text(self.root, path)
         return self._read[path]
@@ -156,3 +156,19 @@ def edits_to_diff(edits: list[Edit], read: Callable[[str], str | None]) -> tuple
                 fromfile="/dev/null" if old is None else f"a/{path}", tofile=f"b/{path}"):
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
     return "".join(out), problems
+
+
+def normalize_diff(diff: str) -> str:
+    """The changed lines only, trailing spaces dropped: equal for diffs that make one change."""
+    return "\n".join(ln.rstrip() for ln in diff.splitlines()
+                     if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+
+
+def lines_changed(diff: str) -> int:
+    from unidiff import PatchSet
+    from unidiff.errors import UnidiffParseError
+
+    try:
+        return sum(f.added + f.removed for f in PatchSet(diff))
+    except UnidiffParseError:
+        return 0  # the sandbox's patch tools will say what is wrong with it

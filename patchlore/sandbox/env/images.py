@@ -26,7 +26,7 @@ RECIPE_LABEL = "patchlore.recipe"  # an image built from an older recipe must be
 
 def recipe_id(python: str) -> str:
     """What the image's content follows from: the packages, the release and the Dockerfile."""
-    dockerfile = resources.files("patchlore.sandbox").joinpath("Dockerfile").read_bytes()
+    dockerfile = resources.files("patchlore.sandbox.env").joinpath("Dockerfile").read_bytes()
     return hashlib.sha256(json.dumps([PACKAGES, PYTHONS[python], IMPORT_CHANGES,
                                       dockerfile.decode()]).encode()).hexdigest()[:12]
 
@@ -63,7 +63,7 @@ def build_from_dockerfile(client, tag: str, log: Callable[[str], None],
                           python: str = DEFAULT_PYTHON) -> None:
     from docker.errors import APIError, BuildError
 
-    dockerfile = resources.files("patchlore.sandbox").joinpath("Dockerfile").read_bytes()
+    dockerfile = resources.files("patchlore.sandbox.env").joinpath("Dockerfile").read_bytes()
     with tempfile.TemporaryDirectory() as ctx:
         with open(os.path.join(ctx, "Dockerfile"), "wb") as fh:
             fh.write(dockerfile)

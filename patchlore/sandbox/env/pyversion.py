@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from patchlore.sandbox.envsetup import Bounds
-from patchlore.sandbox.images import DEFAULT_PYTHON, PYTHONS
+from patchlore.sandbox.env.envsetup import Bounds
+from patchlore.sandbox.env.images import DEFAULT_PYTHON, PYTHONS
 
 RELEASED = {"3.9": dt.date(2020, 10, 5), "3.11": dt.date(2022, 10, 24),
             "3.13": dt.date(2024, 10, 7)}
@@ -115,8 +115,8 @@ def base_image(client, settings, snap, repo: str,
     not require it."""
     from patchlore.config import Settings
     from patchlore.errors import PatchloreError
-    from patchlore.sandbox.envsetup import repo_bounds, snapshot_reader
-    from patchlore.sandbox.images import stale, tag_for
+    from patchlore.sandbox.env.envsetup import repo_bounds, snapshot_reader
+    from patchlore.sandbox.env.images import stale, tag_for
 
     bounds = repo_bounds(repo, settings.deps_date)
     pinned = "" if settings.python == "auto" else settings.python

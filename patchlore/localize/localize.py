@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchlore.agent.chunks import Chunk, chunk_file, outline
-from patchlore.agent.index import RepoIndex, kind_of, load_or_build, read_text, tokens
-from patchlore.agent.query import Query, build_query
+from patchlore.localize.chunks import Chunk, chunk_file, outline
+from patchlore.localize.index import RepoIndex, kind_of, load_or_build, read_text, tokens
+from patchlore.localize.query import Query, build_query
 
 CHARS_PER_TOKEN = 4
 OUTLINE_SHARE = 16  # an outline takes at most 1/16 of the budget, the lines nearest the frames
@@ -282,8 +282,8 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
     test_code += _tests(p, index, list(failing_tests), total // TEST_SHARE)
     q = build_query(task, traceback, test_code, repo_files, repo_path)
     if model is not None:
-        from patchlore.agent.guided import guide
-        from patchlore.agent.model import DeadlineReached
+        from patchlore.localize.guided import guide
+        from patchlore.llm.model import DeadlineReached
 
         try:
             guide(model, p, index, task, rank(index, q)[:60], on_reply)

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from patchlore.agent.explore_proposer import ExploreProposer
-from patchlore.agent.loop import PipelineProposer, RepairOptions, RepairResult, repair
-from patchlore.agent.model import make_model
-from patchlore.agent.trajectory import Trajectory
+from patchlore.propose.explore_proposer import ExploreProposer
+from patchlore.propose.pipeline import PipelineProposer
+from patchlore.repair.loop import RepairOptions, RepairResult, repair
+from patchlore.llm.model import make_model
+from patchlore.trajectory import Trajectory
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.memory.redact import redact_data

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patchlore.agent.explore import Budget, Exploration, ExploreOptions, explore, resume, start
-from patchlore.agent.explore_prompts import feedback, first_message
-from patchlore.agent.loop import Candidate, Repair, _failure_text
-from patchlore.agent.model import ReplayModel
-from patchlore.agent.parallel import pmap
-from patchlore.agent.trajectory import cap_text
-from patchlore.agent.verify import Status
+from patchlore.propose.explore import Budget, Exploration, ExploreOptions, explore, resume, start
+from patchlore.propose.explore_prompts import feedback, first_message
+from patchlore.propose.context import Candidate, Repair, failure_text
+from patchlore.llm.model import ReplayModel
+from patchlore.pool import pmap
+from patchlore.trajectory import cap_text
+from patchlore.sandbox.verify import Status
 from patchlore.sandbox.base import Sandbox
 
 ENDED = {"step-limit", "context"}  # ends that another round may continue
@@ -54,7 +54,7 @@ class ExploreProposer:
     def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
         r = self.r
         if not self.lanes:
-            first = first_message(r.opts.task, _failure_text(r.baseline), r.opts.test_cmd,
+            first = first_message(r.opts.task, failure_text(r.baseline), r.opts.test_cmd,
                                   r.memory_text)
             self.lanes = [Lane(i, self._box(i), start(first)) for i in range(r.opts.samples)]
             todo = self.lanes

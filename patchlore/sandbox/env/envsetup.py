@@ -325,7 +325,7 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
     when there is nothing to install."""
     from filelock import FileLock
 
-    from patchlore.sandbox.derive import derive_image
+    from patchlore.sandbox.env.derive import derive_image
     from patchlore.sandbox.docker_backend import ENV_LABEL, require_image
 
     made = plan(client, base, snap, setup_cmd, name, bounds)

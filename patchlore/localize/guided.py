@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from patchlore.agent.chunks import Chunk
-from patchlore.agent.index import RepoIndex, kind_of
-from patchlore.agent.prompts import LOCALIZE, localize_message
+from patchlore.localize.chunks import Chunk
+from patchlore.localize.index import RepoIndex, kind_of
 
 MAP_LIMIT = 12_000  # characters of repo map: about 3,000 tokens
 MAP_DETAILED = 25  # files whose definitions are listed
@@ -20,6 +19,29 @@ NAMED_SHARE = 0.6  # what the model names takes at most this share of the budget
 _NAMED = re.compile(r"^(?:function|class|method|def|func)\s*:\s*([\w.]+)", re.IGNORECASE)
 _LISTED = re.compile(r"^`?([\w./-]+?)`?(?:::|:)\s*(.*)$")
 _IDENT = re.compile(r"[A-Za-z_][\w.]*")
+
+
+LOCALIZE = """You find where a bug lives in a repository. You are shown the issue, a map of the
+repository (file paths, with the top-level classes and functions of the files that look
+related) and what a text search found. Name the files and the functions or classes that
+must be read to fix the issue, most likely first, at most 5 files.
+
+Answer with one block and nothing else, in exactly this form:
+
+```
+path/to/file.py
+function: name_of_function
+class: NameOfClass
+method: NameOfClass.name_of_method
+
+path/to/other.py
+```"""
+
+
+def localize_message(task: str, repo_map: str, hits: str) -> str:
+    return (f"## Issue\n{task.strip()[:6000]}\n\n## Repository map\n{repo_map}\n\n"
+            f"## Search hits (file: function)\n{hits}\n\n"
+            "Which files and functions must be read to fix it?")
 
 
 def repo_map(index: RepoIndex, ranked_paths: list[str], limit: int = MAP_LIMIT) -> str:

@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Iterable
 
-from patchlore.agent.prompts import DISTILL, distill_message
+from patchlore.propose.prompts import DISTILL, distill_message
 from patchlore.memory.redact import redact
 from patchlore.memory.schema import ACTIVE, FAILED, RETIRED, VERIFIED, Episode, Insight
 from patchlore.memory.signature import signature_of

@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from patchlore.agent.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT, SYSTEM,
+from patchlore.propose.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT, SYSTEM,
                                              TOOL_REMINDER, observation)
-from patchlore.agent.model import (ContextFull, DeadlineReached, Model, Reply, ToolsUnsupported,
+from patchlore.llm.model import (ContextFull, DeadlineReached, Model, Reply, ToolsUnsupported,
                                    Usage)
-from patchlore.agent.verify import TEST_FILE
+from patchlore.sandbox.verify import TEST_FILE
 from patchlore.sandbox.base import Sandbox
 
 BLOCK = re.compile(r"```bash[ \t]*\n(.*?)```", re.DOTALL)

@@ -18,7 +18,7 @@ from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 
-from patchlore.agent.chunks import Chunk, chunk_file
+from patchlore.localize.chunks import Chunk, chunk_file
 
 VERSION = "2"  # bump when what is indexed, or how it is cut or tokenized, changes
 KEEP = 32  # indexes kept on disk

@@ -5,7 +5,7 @@
                                        +---- feedback -----+   (bounded rounds)
 
 `repair()` runs these steps in order; each is a function below, named after it. Only the
-sandbox decides what is verified (agent/verify.py), and the patch that ships is the sandbox's
+sandbox decides what is verified (sandbox/verify.py), and the patch that ships is the sandbox's
 own diff of the verified candidate. Given only an issue text and green tests, reproduce first
 asks the model for a test that fails on the bug; candidates are verified with it, and it is
 left out of the final patch.
@@ -22,170 +22,26 @@ import re
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
-from patchlore.agent.edits import RepoFiles, edits_to_diff, parse_answer
-from patchlore.agent.explore import Budget
-from patchlore.agent.learn import learn
-from patchlore.agent.localize import Snippet, localize_repo, traces_of
-from patchlore.agent.model import DeadlineReached, Model, Reply, Usage
-from patchlore.agent.parallel import pmap
-from patchlore.agent.prompts import (REPRO_FILE, SYSTEM, feedback_message, memory_block,
-                                     repro_message, task_message)
-from patchlore.agent.trajectory import Trajectory, cap_text
-from patchlore.agent.verify import (Status, Verdict, VerifyOptions, failing_tests, time_left,
-                                    verify)
 from patchlore.errors import PatchloreError
+from patchlore.llm.model import Model, Reply
+from patchlore.localize.localize import localize_repo, traces_of
 from patchlore.memory.retrieve import recall
 from patchlore.memory.signature import signature_of
-from patchlore.memory.store import MemoryStore
+from patchlore.pool import pmap
+from patchlore.propose.context import (Candidate, Proposer, ProposerFactory, Repair,
+                                       RepairOptions, RepairResult)
+from patchlore.propose.edits import RepoFiles, normalize_diff
+from patchlore.propose.pipeline import PipelineProposer, parse_candidates
+from patchlore.propose.prompts import REPRO_FILE, SYSTEM, memory_block, repro_message
+from patchlore.repair.learn import learn
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.snapshot import Snapshot
-from patchlore.sandbox.testrun import ERROR, FAILED, TestRun, run_tests
+from patchlore.sandbox.testrun import TestRun
+from patchlore.sandbox.verify import Status, failing_tests, verify
+from patchlore.trajectory import Trajectory
 
 EXIT_NO_TESTS = 5  # pytest: nothing collected
-
-
-@dataclass
-class RepairOptions:
-    test_cmd: str
-    task: str = ""  # issue text, if any
-    samples: int = 4
-    rounds: int = 2
-    test_timeout: float | None = None
-    max_calls: int | None = None
-    max_cost: float | None = None
-    deadline: float | None = None  # time.monotonic() at which the run stops, tests included
-    workers: int = 1  # sandboxes verifying candidates at once
-    memory: MemoryStore | None = None
-    memory_mode: str = "off"  # off | read (recall only) | online (recall and learn)
-    repo_name: str = ""
-    context_tokens: int = 6000
-    guided_localize: bool = False  # one request: the model names files and functions to show
-    allow_test_edits: bool = False
-    max_steps: int = 40  # model replies per exploration round (--agent explore)
-
-
-@dataclass
-class Candidate:
-    round: int
-    diff: str  # as proposed
-    answer: str = ""  # the model's answer, capped (trajectory.cap_text)
-    source: str = "pipeline"  # the proposer it came from
-    votes: int = 1
-    status: Status = Status.PROPOSED
-    reason: str = ""  # why it is not verified (empty when it is)
-    patch: str = ""  # the sandbox's own diff once applied: what ships
-    lines_changed: int = 0
-    counts: dict = field(default_factory=dict)
-    commands: list[str] = field(default_factory=list)  # an exploration's that mattered
-
-    @property
-    def verified(self) -> bool:
-        return self.status == Status.VERIFIED
-
-    def judged(self, verdict: Verdict) -> None:
-        self.status, self.reason, self.patch = verdict.status, verdict.reason, verdict.patch
-        self.lines_changed = _lines_changed(verdict.patch) if verdict.patch else 0
-        self.counts = verdict.run.counts if verdict.run else {}
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "status": self.status.value, "verified": self.verified}
-
-
-@dataclass
-class RepairResult:
-    status: str  # verified | unverified | nothing-to-fix | budget
-    message: str
-    patch: str = ""
-    failing_before: list[str] = field(default_factory=list)
-    candidates: list[Candidate] = field(default_factory=list)
-    rounds: int = 0
-    usage: Usage = field(default_factory=Usage)
-    seconds: float = 0.0
-    test_seconds: float = 0.0
-    steps: dict[str, float] = field(default_factory=dict)  # seconds per loop step
-
-    @property
-    def verified(self) -> bool:
-        return self.status == "verified"
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["candidates"] = [c.to_dict() for c in self.candidates]
-        return out
-
-
-@dataclass
-class Repair:
-    """One repair as the steps build it up; what a proposer gets to work with."""
-
-    snapshot: Snapshot
-    box: Sandbox
-    model: Model
-    opts: RepairOptions
-    traj: Trajectory
-    progress: Callable[[str], None]
-    more_boxes: Callable[[], Sandbox] | None = None
-    result: RepairResult = field(default_factory=lambda: RepairResult("unverified", ""))
-    baseline: TestRun | None = None  # the tests before any change (with the repro test)
-    failing: list[str] = field(default_factory=list)  # what must pass (FAIL_TO_PASS)
-    files: RepoFiles | None = None  # every text file of the repo, read when an edit names it
-    repro: str = ""  # the reproduction test's diff: verified with, never shipped
-    snippets: list[Snippet] = field(default_factory=list)
-    memory_text: str = ""
-    shown: list[str] = field(default_factory=list)  # ids of the insights in the prompt
-
-    def verify_options(self) -> VerifyOptions:
-        return VerifyOptions(self.opts.test_cmd, self.opts.test_timeout, self.opts.deadline,
-                             self.opts.allow_test_edits, extra=self.repro)
-
-    def run_tests(self, phase: str, **where) -> TestRun:
-        """The test command on the box as it is, within the time left; recorded."""
-        run = run_tests(self.box, self.opts.test_cmd, timeout=time_left(self.verify_options()))
-        self.tested(run, phase, **where)
-        return run
-
-    def tested(self, run: TestRun, phase: str, **where) -> None:
-        self.result.test_seconds += run.command.duration
-        self.traj.log("test_run", phase=phase, **where, run=run.to_dict())
-
-    def ask(self, messages: list[dict], rnd: int) -> Reply:
-        """One request for opts.samples answers, counted and recorded."""
-        self.traj.log("prompt", round=rnd, messages=messages, n=self.opts.samples)
-        try:
-            reply = self.model.complete(messages, n=self.opts.samples)
-        except DeadlineReached as exc:  # no answers; the rounds end at the deadline check
-            self.traj.log("model_deadline", round=rnd, message=exc.message)
-            self.result.status, self.result.message = "budget", exc.message
-            return Reply(texts=[])
-        self.result.usage.add(reply)
-        self.traj.log("model_reply", round=rnd, texts=reply.texts,
-                      prompt_tokens=reply.prompt_tokens,
-                      completion_tokens=reply.completion_tokens, cost=reply.cost,
-                      seconds=round(reply.seconds, 3))
-        return reply
-
-    def budget_left(self) -> str:
-        """Why the run must stop now ('' while it may go on)."""
-        opts = self.opts
-        return Budget(self.result.usage, opts.max_calls, opts.max_cost, opts.deadline).exceeded()
-
-
-class Proposer(Protocol):
-    name: str
-
-    def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
-        """Candidates for round `rnd`; `last` are the previous round's, judged (feedback)."""
-        ...
-
-    def close(self) -> None:
-        """Release what it holds (sandboxes of its own), once the rounds are over."""
-        ...
-
-
-ProposerFactory = Callable[[Repair], Proposer]
 
 
 def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
@@ -277,7 +133,7 @@ def _reproduction(r: Repair) -> tuple[str, TestRun]:
     reply = r.ask([{"role": "system", "content": SYSTEM},
                    {"role": "user", "content": repro_message(r.opts.task, snippets)}], 0)
     passing = {k for k, t in before.tests.items() if t.passed}
-    for cand in _candidates(reply.texts, 0, r.files):
+    for cand in parse_candidates(reply.texts, 0, r.files):
         if (cand.status == Status.INVALID or not _added_file(cand.diff)
                 or not r.box.apply_patch(cand.diff, reset=True).applied):
             continue
@@ -300,7 +156,7 @@ def _added_file(diff: str) -> str:
 
 
 # 2. localize: functions from the tracebacks and failing tests, then a structural search of
-#    the repo (agent/localize.py), within a token budget; optionally the model names more first
+#    the repo (localize/localize.py), within a token budget; optionally the model names more first
 
 def _localize(r: Repair) -> None:
     def on_reply(reply: Reply) -> None:
@@ -340,15 +196,6 @@ def _failure_map(r: Repair) -> dict[str, str]:
     return {t: (run.command.stdout + run.command.stderr)[-3000:] for t in r.failing}
 
 
-def _failure_text(run: TestRun, limit: int = 6000) -> str:
-    if run.per_test:
-        text = "\n\n".join(f"{k}\n{t.message}" for k, t in sorted(run.tests.items())
-                           if t.status in (FAILED, ERROR))
-    else:
-        text = (run.command.stdout + run.command.stderr)[-limit:]
-    return text[:limit]
-
-
 # 4. propose: candidates from each proposer
 
 def _propose(r: Repair, proposers: list[Proposer], rnd: int,
@@ -360,80 +207,9 @@ def _propose(r: Repair, proposers: list[Proposer], rnd: int,
     return cands
 
 
-class PipelineProposer:
-    """The localized code in one prompt; N answers as SEARCH/REPLACE edits from one request
-    (one shared prompt prefix); later rounds add why the last round's candidates failed."""
-
-    name = "pipeline"
-
-    def __init__(self, r: Repair) -> None:
-        self.r = r
-        self.messages = [{"role": "system", "content": SYSTEM},
-                         {"role": "user", "content": task_message(
-                             r.opts.task, _failure_text(r.baseline), r.snippets,
-                             memory=r.memory_text)}]
-        self.last_answer = ""
-
-    def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
-        if last:
-            self.messages += [{"role": "assistant", "content": self.last_answer},
-                              {"role": "user", "content": feedback_message(
-                                  [(c.diff or c.answer[-800:], c.reason) for c in last])}]
-        self.r.progress(f"round {rnd}: asking {self.r.model.name} for {self.r.opts.samples} "
-                        "candidates")
-        reply = self.r.ask(self.messages, rnd)
-        self.last_answer = cap_text(reply.texts[0]) if reply.texts else ""
-        return _candidates(reply.texts, rnd, self.r.files)
-
-    def close(self) -> None:
-        pass  # it holds nothing beyond its messages
 
 
-def _candidates(texts: list[str], rnd: int, files: RepoFiles) -> list[Candidate]:
-    """Distinct candidates from the answers; identical answers (the same normalized diff, or
-    the same failure) become votes."""
-    by_key: dict[tuple[str, str], Candidate] = {}
-    for text in texts:
-        parsed = parse_answer(text)
-        problems: list[str] = []
-        diff = "\n".join(parsed.diffs)
-        if parsed.edits:
-            diff, problems = edits_to_diff(parsed.edits, files.get)
-        cand = Candidate(round=rnd, diff=diff, answer=cap_text(text))
-        if parsed.empty:
-            cand.reason = "no edits found: answer with SEARCH/REPLACE blocks"
-        elif problems:
-            cand.reason = "some edits did not match:\n" + "\n".join(problems)
-        elif not diff.strip():
-            cand.reason = "the edits change nothing"
-        if cand.reason:
-            cand.status = Status.INVALID
-        else:
-            cand.lines_changed = _lines_changed(diff)
-        key = (_normalize(diff) if diff.strip() else text.strip(), cand.reason)
-        if key in by_key:
-            by_key[key].votes += 1
-        else:
-            by_key[key] = cand
-    return list(by_key.values())
-
-
-def _normalize(diff: str) -> str:
-    return "\n".join(ln.rstrip() for ln in diff.splitlines()
-                     if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
-
-
-def _lines_changed(diff: str) -> int:
-    from unidiff import PatchSet
-    from unidiff.errors import UnidiffParseError
-
-    try:
-        return sum(f.added + f.removed for f in PatchSet(diff))
-    except UnidiffParseError:
-        return 0  # the sandbox's patch tools will say what is wrong with it
-
-
-# 5. verify every distinct candidate in the sandbox (agent/verify.py owns the rule)
+# 5. verify every distinct candidate in the sandbox (sandbox/verify.py owns the rule)
 
 def _verify(r: Repair, pool: _BoxPool, cands: list[Candidate], rnd: int) -> None:
     todo = [c for c in cands if c.status == Status.PROPOSED]
@@ -456,9 +232,9 @@ def _select(r: Repair) -> None:
     votes: dict[str, int] = {}
     for c in result.candidates:
         if c.verified:
-            votes[_normalize(c.patch)] = votes.get(_normalize(c.patch), 0) + c.votes
+            votes[normalize_diff(c.patch)] = votes.get(normalize_diff(c.patch), 0) + c.votes
     verified = sorted((c for c in result.candidates if c.verified),
-                      key=lambda c: (c.lines_changed, -votes[_normalize(c.patch)]))
+                      key=lambda c: (c.lines_changed, -votes[normalize_diff(c.patch)]))
     if verified:
         result.status, result.patch = "verified", verified[0].patch
         result.message = (f"verified fix: {len(r.failing)} failing test(s) now pass, "

@@ -1,0 +1,1 @@
+"""The model client: litellm over HTTP, and replay of a recorded run."""

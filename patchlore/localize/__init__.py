@@ -1,0 +1,1 @@
+"""Localization: which files and functions of a repository an issue is about."""

@@ -1,0 +1,1 @@
+"""Proposers: where candidate fixes come from (the pipeline, the explorer) and their prompts."""

@@ -1,0 +1,1 @@
+"""Environments: images, and deriving and setting up a repository's Python environment."""
