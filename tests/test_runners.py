@@ -197,3 +197,15 @@ def test_fix_rejects_a_candidate_that_breaks_another_test_by_its_name(kind, tmp_
     assert cands[GOOD]["verified"] and not cands[BREAKS_HALF]["verified"]
     reason = cands[BREAKS_HALF]["reason"]
     assert "breaks tests that passed before" in reason and other in reason, reason
+
+
+def test_doctor_names_the_runner_and_why(tmp_path):
+    repo = make_repo(tmp_path / "dj", {"tests/runtests.py": RUNTESTS})
+    checks = {}
+    for cmd in ("python3 -m pytest -q", DjangoRunner.command):
+        res = run_cli("doctor", "--repo", str(repo), "--json", env={"PATCHLORE_TEST_CMD": cmd})
+        checks[cmd] = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "runner")
+    wrong, right = checks.values()
+    assert wrong["status"] == "warn" and "tests/runtests.py" in wrong["detail"]
+    assert DjangoRunner.command in wrong["fix"]
+    assert right["status"] == "ok" and right["detail"].startswith("django")

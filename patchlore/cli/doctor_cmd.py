@@ -92,6 +92,23 @@ def check_requirements(root: Path, settings) -> Check:
                  f"{made.tag} ({done}) {on}{date}: {'; '.join(made.steps)}")
 
 
+def check_runner(root: Path, test_cmd: str) -> Check:
+    """The test runner the sandbox reads per-test outcomes with, and why that one."""
+    from patchlore.sandbox.runners import detect, for_command
+
+    called = for_command(test_cmd)
+    found, why = detect(lambda p: (root / p).is_file())
+    if called is None:
+        return Check("runner", "warn", f"the test command `{test_cmd}` calls no known runner: "
+                     "verified by its exit code alone", f"e.g. --test-cmd '{found.command}' "
+                     f"({found.name}: {why})")
+    if called.name != found.name and found.name in ("django", "sympy"):  # a runner of its own
+        return Check("runner", "warn", f"{called.name} (the test command `{test_cmd}` calls "
+                     f"it), though this repo looks like {found.name}'s: {why}",
+                     f"e.g. --test-cmd '{found.command}'")
+    return Check("runner", "ok", f"{called.name}: the test command `{test_cmd}` calls it")
+
+
 def check_model(model: str, api_base: str) -> Check:
     import json
     import urllib.error
@@ -150,7 +167,7 @@ def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     settings = load_settings(root)
     with ui.status("checking"):
         checks = [check_git(), *check_docker(settings.image), check_requirements(root, settings),
-                  check_model(settings.model, settings.api_base),
+                  check_runner(root, settings.test_cmd), check_model(settings.model, settings.api_base),
                   check_memory_dir(settings.memory_dir)]
     failed = any(c.status == "fail" for c in checks)
     if as_json:
