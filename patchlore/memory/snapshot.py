@@ -14,6 +14,7 @@ its own directory, like chromadb's files beside it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -69,10 +70,15 @@ def load(directory: Path, log: Path) -> Snapshot | None:
     body = raw[head:]
     if hashlib.sha256(body).digest() != raw[len(MAGIC):head]:
         return None  # torn or damaged
+    collecting = gc.isenabled()
+    gc.disable()  # the collector, run again and again over a growing graph, tripled load time
     try:
         snap = pickle.loads(body)
     except Exception:  # unpickling raises many types on a payload of another release
         return None
+    finally:
+        if collecting:
+            gc.enable()
     if not isinstance(snap, Snapshot):
         return None
     try:
