@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -64,5 +65,18 @@ class Trajectory:
         self._fh.close()
 
 
-def read_events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def read_events(path: Path, warn: Callable[[str], None] = lambda m: None) -> list[dict]:
+    """The record's events; a line cut by a kill or damaged otherwise is skipped and said."""
+    events, bad = [], 0
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line) if line.strip() else None
+        except ValueError:
+            event = False
+        if isinstance(event, dict) and "kind" in event:
+            events.append(event)
+        elif event is not None:
+            bad += 1
+    if bad:
+        warn(f"{path}: {bad} damaged line(s) skipped (a run killed mid-write?)")
+    return events

@@ -297,7 +297,7 @@ def test_probe_case(case, docker, tmp_path, mirrors, request):
 # A row: the command ({repo}: a fresh calc repo whose tests fail, {mem}: a seeded memory store,
 # {tmp}: the test's folder, {ds}: the minibench dataset), what `prep` writes first, the exit
 # code and words of the one `error:` line. Afterwards the repo and the store are as they were,
-# and nothing appeared outside {tmp}/out (the one folder a row may write to).
+# and nothing appeared beside {tmp} (an escaping id would land there).
 
 def _dataset_with(tmp: Path, **changes) -> None:
     (tmp / "d.jsonl").write_text(json.dumps({**ROWS[0], **changes}) + "\n")
@@ -315,12 +315,28 @@ def _file(name: str, data: bytes):
     return lambda tmp: (tmp / name).write_bytes(data)
 
 
+def _run_record(name: str, text: str):
+    def prep(tmp: Path) -> None:
+        run = tmp / "calc" / ".patchlore" / "runs" / "20260101-000000-aaaa"
+        run.mkdir(parents=True)
+        (run / name).write_text(text)
+    return prep
+
+
+def _eval_run(tmp: Path) -> None:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "results.jsonl").write_text('{"instance_id": "a__b-1"}\n')
+
+
+BINARY = b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 40
+
+
 @dataclass
 class Row:
     id: str
     args: tuple[str, ...]
     code: int
-    says: str  # in the one error line
+    says: str  # in the one error line (code 0: in the output, and no error line)
     prep: Callable[[Path], None] | None = None
     escape: str = ""  # a path (under {tmp}/..) the command must not create
     env: dict[str, str] = field(default_factory=dict)
@@ -385,6 +401,38 @@ PROBE_ROWS = [
     Row("mem-limit-1k", ("sandbox", "exec", "--repo", "{repo}", "--", "true"), 2,
         "$PATCHLORE_MEM_LIMIT: mem_limit = '1k' is not a size of 6m or more",
         env={"PATCHLORE_MEM_LIMIT": "1k"}),
+    Row("prune-negative-days", ("memory", "prune", "--older-than", "-5"), 2,
+        "--older-than"),
+    Row("prune-nan-days", ("memory", "prune", "--older-than", "nan"), 2,
+        "nan must be a positive number"),
+    # 5. tracebacks: files that are not what they should be
+    Row("config-not-utf8", ("config", "show", "--repo", "{repo}"), 2,
+        "not valid TOML (not UTF-8 text)", _file("calc/.patchlore.toml", b"timeout = \xff\n")),
+    Row("grade-binary-dataset", ("eval", "grade", "--dataset", "{tmp}/d.jsonl", "--predictions",
+                                 "gold", "--output", "{tmp}/out"), 2,
+        "--dataset {tmp}/d.jsonl: not a UTF-8 text file", _file("d.jsonl", BINARY)),
+    Row("grade-binary-predictions", ("eval", "grade", "--dataset", "{ds}", "--predictions",
+                                     "{tmp}/p.jsonl", "--output", "{tmp}/out"), 2,
+        "--predictions {tmp}/p.jsonl: not a UTF-8 text file", _file("p.jsonl", BINARY)),
+    Row("grade-binary-parquet", ("eval", "grade", "--dataset", "{tmp}/d.parquet",
+                                 "--predictions", "gold", "--output", "{tmp}/out"), 2,
+        "not a parquet file", _file("d.parquet", BINARY)),
+    Row("grade-missing-predictions", ("eval", "grade", "--dataset", "{ds}", "--predictions",
+                                      "{tmp}/nope.jsonl", "--output", "{tmp}/out"), 2,
+        "--predictions {tmp}/nope.jsonl: no such file"),
+    Row("runs-list-torn-result", ("runs", "list", "--repo", "{repo}"), 0, "damaged",
+        _run_record("result.json", '{"status": "verif')),
+    Row("runs-show-torn-trajectory", ("runs", "show", "2026", "--repo", "{repo}"), 0,
+        "1 damaged line(s) skipped",
+        _run_record("trajectory.jsonl", '{"kind": "run_start", "t": 0, "repo": "r", "test_cmd":'
+                    ' "t", "model": "m"}\n{"kind": "resu')),
+    Row("runs-show-no-trajectory", ("runs", "show", "2026", "--repo", "{repo}"), 2,
+        "no trajectory.jsonl", _run_record("result.json", "{}")),
+    Row("report-row-without-status", ("eval", "report", "{tmp}/run"), 0, "│ run ",
+        _eval_run),
+    Row("report-plot-missing-folder", ("eval", "report", "{tmp}/run", "--plot",
+                                       "{tmp}/nope/c.png"), 2, "--plot {tmp}/nope/c.png: cannot "
+        "be written", _eval_run),
 ]
 
 
@@ -406,15 +454,20 @@ def test_probe_row(row: Row, tmp_path):
     if row.prep:
         row.prep(tmp_path)
         for p in tmp_path.glob("*.jsonl"):  # ids in prepared files may name {tmp}
-            p.write_text(filled(p.read_text()))
+            if p.read_bytes().isascii():
+                p.write_text(filled(p.read_text()))
     before = tree_digest(repo), tree_digest(mem)
-    outside = set(tmp_path.parent.parent.iterdir())
+    outside = set(tmp_path.parent.iterdir())  # this session's folders (others run beside it)
     res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300)
     assert res.returncode == row.code, res.stderr
-    one_error_line(res, row.says)
+    if row.code:
+        one_error_line(res, filled(row.says))
+    else:
+        assert "Traceback" not in res.stderr + res.stdout and "error:" not in res.stderr
+        assert filled(row.says) in res.stdout + res.stderr, res.stdout + res.stderr
     assert (tree_digest(repo), tree_digest(mem)) == before  # nothing lost, nothing half-done
-    assert set(tmp_path.parent.parent.iterdir()) == outside
+    assert set(tmp_path.parent.iterdir()) == outside
     if row.escape:
         target = Path(filled(row.escape))
         assert not (target if target.is_absolute() else tmp_path.parent / target).exists()
-        assert not list(tmp_path.parent.parent.rglob(target.name))
+        assert not list(tmp_path.parent.rglob(target.name))

@@ -223,7 +223,8 @@ def _prepare_output(out_dir: Path, settings) -> None:
 def report(
     runs: list[Path] = typer.Argument(..., help="Run directories written by `eval run`."),
     fmt: str = typer.Option("table", "--format", help="table, markdown or json."),
-    plot: Path = typer.Option(None, "--plot", help="Write the learning curves to this PNG."),
+    plot: Path = typer.Option(None, "--plot", help="Write the learning curves to this PNG (a "
+                              "folder: learning-curve.png in it)."),
 ) -> None:
     """Compare runs: resolved %, cost, tokens and time per instance, and the learning curve
     (resolved rate over instances seen). Resolution comes from RUN/grade/report.json: grade
@@ -237,7 +238,14 @@ def report(
     from patchlore.evals.report import markdown, resolved_text, summarize
     from patchlore.evals.report import plot as draw
 
+    from patchlore.errors import PatchloreError
+
     options.one_of("--format", fmt, ("table", "markdown", "json"))
+    if plot and plot.is_dir():
+        plot = plot / "learning-curve.png"
+    if plot and not plot.parent.is_dir():  # said before any work, as for --output
+        raise PatchloreError(f"--plot {plot}: cannot be written (no folder {plot.parent})",
+                             hint="make the folder first, or pass a path in an existing one")
     rows = [summarize(r) for r in runs]
     if plot:
         draw(rows, plot)

@@ -193,7 +193,7 @@ def reindex(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL)
 
 
 @app.command("prune")
-def prune(older_than: float = typer.Option(90, "--older-than",
+def prune(older_than: float = typer.Option(90, "--older-than", callback=options.positive,
                                            help="Drop failed episodes older than this (days)."),
           memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
     """Drop retired insights and old failed episodes.

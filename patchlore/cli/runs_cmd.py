@@ -33,7 +33,12 @@ def list_(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     base = _runs(repo)
     for d in sorted(base.glob("*/"), reverse=True) if base.is_dir() else []:
         result = d / "result.json"
-        data = json.loads(result.read_text()) if result.is_file() else {}
+        try:
+            data = json.loads(result.read_text()) if result.is_file() else {}
+        except (ValueError, OSError):  # one damaged record does not hide the others
+            data = {"status": "damaged", "message": "result.json cannot be read"}
+        if not isinstance(data, dict):
+            data = {"status": "damaged", "message": "result.json is not a run result"}
         rows.append({"id": d.name, "status": data.get("status", "incomplete"),
                      "message": data.get("message", ""), "seconds": data.get("seconds")})
     if as_json:
@@ -68,7 +73,11 @@ def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
     if len(matches) != 1:
         raise PatchloreError(f"{len(matches) or 'no'} run(s) match {run_id!r} in {base}",
                              hint="see `patchlore runs list`")
-    events = read_events(matches[0] / "trajectory.jsonl")
+    record = matches[0] / "trajectory.jsonl"
+    if not record.is_file():
+        raise PatchloreError(f"run {matches[0].name}: no trajectory.jsonl in {matches[0]}",
+                             hint="the run was stopped before it recorded anything")
+    events = read_events(record, ui.warn)
     if as_json:
         ui.print_json(events)
         return
@@ -78,7 +87,12 @@ def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
     for col in ("t", "event", "what"):
         table.add_column(col, overflow="fold")
     for e in events:
-        table.add_row(f"{e['t']:.2f}", e["kind"], _summary(e))
+        try:
+            what = _summary(e)
+        except (KeyError, TypeError, AttributeError):  # an event of another shape: show it raw
+            what = ui.one_line(json.dumps(e), 160)
+        table.add_row(f"{e.get('t', 0):.2f}" if isinstance(e.get("t"), (int, float)) else "",
+                      e["kind"], what)
     ui.out().print(table)
 
 

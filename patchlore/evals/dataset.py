@@ -53,23 +53,36 @@ def _hub_rows(name: str, split: str) -> list:
                              ) from None
 
 
-def _rows(path: Path, split: str = "test") -> list:
+def _rows(path: Path, split: str = "test", flag: str = "--dataset") -> list:
+    """The rows of a file (or hub dataset); `flag` names where the path came from."""
     if path.is_dir():  # a dataset folder as downloaded from the hub
         return _hub_rows(str(path), split)
     if not path.is_file():
         if re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) and path.suffix not in (
                 ".json", ".jsonl", ".parquet"):
             return _hub_rows(str(path), split)
-        raise PatchloreError(f"{path}: no such file", hint="pass --dataset a .json, .jsonl or "
-                             ".parquet file, or a Hugging Face dataset name")
+        raise PatchloreError(f"{flag} {path}: no such file", hint=f"pass {flag} a .json, "
+                             ".jsonl or .parquet file" + (", or a Hugging Face dataset name"
+                                                          if flag == "--dataset" else ""))
     if path.suffix == ".parquet":
         try:
             import pyarrow.parquet as pq
         except ImportError:
             raise PatchloreError("reading .parquet needs pyarrow",
                                  hint="pip install 'patchlore[parquet]'") from None
-        return pq.read_table(path).to_pylist()
-    text = path.read_text(encoding="utf-8")
+        import pyarrow
+
+        try:
+            return pq.read_table(path).to_pylist()
+        except (pyarrow.ArrowException, OSError) as exc:
+            raise PatchloreError(f"{flag} {path}: not a parquet file ({exc})") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise PatchloreError(f"{flag} {path}: not a UTF-8 text file",
+                             hint=f"pass {flag} a .json, .jsonl or .parquet file") from None
+    except OSError as exc:
+        raise PatchloreError(f"{flag} {path}: cannot be read ({exc.strerror})") from None
     if path.suffix == ".jsonl":
         rows = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -148,7 +161,7 @@ def load_predictions(spec: str, instances: list[Instance]) -> Predictions:
     path = Path(spec)
     rows: dict[str, list[int]] = {}
     out = Predictions()
-    for n, row in enumerate(_rows(path), 1):
+    for n, row in enumerate(_rows(path, flag="--predictions"), 1):
         if isinstance(row, Exception) or not isinstance(row, dict) or \
                 not isinstance(row.get("instance_id"), str):
             raise PatchloreError(f"{path.name} row {n}: not a prediction",
