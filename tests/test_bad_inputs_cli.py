@@ -60,6 +60,10 @@ FLAG_ROWS = [
      "--timeout", "must be a positive number"),
     (["eval", "grade", "--dataset", str(DATASET), "--predictions", "gold", "--slice", "x"],
      "--slice", "not A:B"),
+    (["eval", "grade", "--dataset", str(DATASET), "--predictions", "gold", "--image-template",
+      "{nokey}"], "--image-template", "'{nokey}' is not a template of {instance_id}"),
+    (["eval", "run", "--dataset", str(DATASET), "--repos-dir", "m", "--image-template",
+      "img:{0}"], "--image-template", "is not a template"),
 ]
 SETTING_ROWS = [  # (the repo's .patchlore.toml, or None; the environment; words)
     ("timeout = -5\n", {}, ".patchlore.toml: timeout = -5.0 must be a positive number"),

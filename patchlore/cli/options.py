@@ -34,8 +34,21 @@ MEMORY_MODE = typer.Option(None, "--memory-mode",
 DATASET = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
                        "or a Hugging Face dataset name.")
 SPLIT = typer.Option("test", "--split", help="Split of a Hugging Face dataset.")
+TEMPLATE_KEYS = ("instance_id", "owner", "name", "id_1776")
+
+
+def image_template(value: str) -> str:
+    """A callback: the template names only the keys it is given (else a KeyError per row)."""
+    try:
+        value.format(**{k: "x" for k in TEMPLATE_KEYS})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise typer.BadParameter(f"{value!r} is not a template of "
+                                 f"{', '.join('{' + k + '}' for k in TEMPLATE_KEYS)} ({exc!r})")
+    return value
+
+
 IMAGE_TEMPLATE = typer.Option(
-    "", "--image-template", help="Per-instance image with the repo inside, e.g. "
+    "", "--image-template", callback=image_template, help="Per-instance image with the repo inside, e.g. "
     "swebench/sweb.eval.x86_64.{id_1776}:latest ({instance_id}, {owner}, {name}, {id_1776}).")
 SETUP = typer.Option(
     None, "--setup/--no-setup", help="Install the repo's requirements into an image derived "
