@@ -50,6 +50,11 @@ class Settings:
     )
     test_cmd: str = field(default="python3 -m pytest -q",
                           metadata={"help": "test command", "nonblank": True})
+    runner: str = field(
+        default="auto",
+        metadata={"help": "the test runner eval grade uses: auto (from the row's test names and "
+                          "the repo's files) | pytest | django | sympy | unittest"},
+    )
     setup: bool = field(
         default=True,
         metadata={"help": "install the repo's requirements into a derived sandbox image"},
@@ -103,7 +108,8 @@ class Settings:
 
 CHOICES = {"sandbox": ("auto", "docker", "local"), "agent": ("pipeline", "explore"),
            "localize": ("search", "model"), "memory_mode": ("off", "read", "online"),
-           "python": ("auto", *PYTHONS)}
+           "python": ("auto", *PYTHONS),
+           "runner": ("auto", "pytest", "django", "sympy", "unittest")}  # sandbox/runners
 SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "sources")
 _FIELDS = {f.name: f for f in fields(Settings)}
 

@@ -107,6 +107,10 @@ def test_runner_is_chosen_from_the_command_and_the_repo():
     assert detect(lambda p: p == "bin/test", ["test_a"])[0].name == "sympy"
     assert detect(lambda p: False, ["test_a (x.T)"])[0].name == "unittest"
     assert detect(lambda p: True, ["a.py::test_a"])[0].name == "pytest"
+    assert detect(lambda p: p == "bin/test", ["test_a"], "unittest")[0].name == "unittest"
+    from patchlore.sandbox.runners import CHOICES
+    from patchlore.config import CHOICES as SETTING
+    assert SETTING["runner"] == CHOICES
     assert DjangoRunner().directives(["tests/foo/tests.py", "tests/foo/x.json"]) == ["foo.tests"]
 
 

@@ -84,7 +84,7 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
         return _done(Grade(inst.instance_id, EMPTY, "empty patch", key=key), start, log_dir)
     with scratch("grade") as tmp:
         try:
-            harness = harness_for(inst, settings.test_cmd, opts.harness)
+            harness = harness_for(inst, settings.test_cmd, opts.harness, settings.runner)
             settings = environment(inst, settings, opts.image_template)
             if harness.name == "swebench" and not settings.workdir:
                 raise PatchloreError(

@@ -3,8 +3,8 @@
 - `JunitHarness` (the default): apply the test patch, run the repo's test runner (pytest with
   JUnit XML, Django's runtests.py, sympy's bin/test, unittest: sandbox/runners/) on the test files
   it touches (SWE-bench's test directives, in the runner's form), and judge by SWE-bench's
-  rules with the repair loop's own judge (sandbox/verify.py: PASSED and XFAIL pass; a skipped FAIL_TO_PASS test
-  fails; a skipped PASS_TO_PASS test is kept).
+  rules with the repair loop's own judge (sandbox/verify.py: PASSED and XFAIL pass; a skipped
+  FAIL_TO_PASS test fails; a skipped PASS_TO_PASS test is kept).
 - `SwebenchHarness`: for instances that carry SWE-bench's own `eval_script` and `log_parser`
   (SWE-bench 5 datasets put each repo's test command there): run the eval script as SWE-bench's
   harness does, and let the `swebench` package parse the log and decide resolution.
@@ -63,13 +63,14 @@ class Harness(Protocol):
     def judge(self, runs: list[Run]) -> Verdict: ...
 
 
-def harness_for(inst: Instance, test_cmd: str, choice: str = "auto") -> Harness:
+def harness_for(inst: Instance, test_cmd: str, choice: str = "auto",
+                runner: str = "auto") -> Harness:
     if choice not in HARNESSES:
         raise PatchloreError(f"unknown harness {choice!r}", hint=" | ".join(HARNESSES))
     carries = bool(inst.extra.get("eval_script") and inst.extra.get("log_parser"))
     if choice == "swebench" or (choice == "auto" and carries):
         return SwebenchHarness(inst)
-    return JunitHarness(inst, test_cmd)
+    return JunitHarness(inst, test_cmd, runner)
 
 
 def _merge(runs: list[Run], passing: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
