@@ -57,6 +57,7 @@ def fix(
       patchlore fix --agent explore --samples 3 --max-steps 30
       patchlore fix --model replay:.patchlore/runs/20261122-101500-ab12cd
     """
+    from patchlore.propose.outcome import Outcome
     from patchlore.repair.loop import RepairOptions
     from patchlore.repair.session import apply_to_worktree, run_repair
     from patchlore.cli import ui
@@ -99,7 +100,7 @@ def fix(
             raise PatchloreError(f"--output {output}: {exc.strerror}",
                                  hint=f"the patch is also in {session.run_dir / 'patch.diff'}"
                                  ) from None
-    if result.status not in ("verified", "nothing-to-fix"):
+    if result.status not in (Outcome.VERIFIED, Outcome.NOTHING_TO_FIX):
         raise typer.Exit(EXIT_FAILED)
 
 

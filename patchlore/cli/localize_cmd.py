@@ -73,6 +73,7 @@ def _show(snippets, budget: int, failing: list[str]) -> None:
     from rich.table import Table
 
     from patchlore.cli import ui
+    from patchlore.localize.picker import SnippetKind
 
     used = sum(len(s.text) for s in snippets)
     table = Table(title=f"patchlore localize: {len(snippets)} snippet(s), {used:,} of "
@@ -80,7 +81,7 @@ def _show(snippets, budget: int, failing: list[str]) -> None:
     for col in ("file", "lines", "chars", "why"):
         table.add_column(col, overflow="fold")
     for s in snippets:
-        lines = "outline" if s.kind == "outline" else f"{s.start_line}-{s.end_line}"
+        lines = "outline" if s.kind == SnippetKind.OUTLINE else f"{s.start_line}-{s.end_line}"
         table.add_row(s.path, lines, f"{len(s.text):,}", s.why)
     ui.out().print(table)
     if failing:

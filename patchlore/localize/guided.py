@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from patchlore.localize.chunks import Chunk
 from patchlore.localize.index import RepoIndex, kind_of
+from patchlore.localize.picker import Picker, SnippetKind
 
 MAP_LIMIT = 12_000  # characters of repo map: about 3,000 tokens
 MAP_DETAILED = 25  # files whose definitions are listed
@@ -93,7 +94,7 @@ def _named_chunks(chunks: list[Chunk], name: str) -> list[Chunk]:
                                              or c.name.startswith(name + "."))]
 
 
-def guide(model, p, index: RepoIndex, task: str, ranked: list[tuple[float, Chunk]],
+def guide(model, p: Picker, index: RepoIndex, task: str, ranked: list[tuple[float, Chunk]],
           on_reply: Callable = lambda reply: None) -> None:
     """Ask once; show what the model names through the picker `p`."""
     paths = list(dict.fromkeys(c.path for _, c in ranked))
@@ -117,8 +118,9 @@ def guide(model, p, index: RepoIndex, task: str, ranked: list[tuple[float, Chunk
         for start, end, name in spans:
             size = sum(map(len, lines[start - 1:end]))
             if p.budget - size >= keep:
-                p.take(path, start, end, f"named by the model: {name}", "model")
+                p.take(path, start, end, f"named by the model: {name}", SnippetKind.MODEL)
             else:  # too large to show whole: its parts the search ranks, in order
                 for c in (c for _, c in ranked if c.path == path and start <= c.start <= end):
                     if p.budget - sum(map(len, lines[c.start - 1:c.end])) >= keep:
-                        p.take(path, c.start, c.end, f"named by the model: {name}", "model")
+                        p.take(path, c.start, c.end, f"named by the model: {name}",
+                               SnippetKind.MODEL)

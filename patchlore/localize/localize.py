@@ -13,11 +13,11 @@ In order, within a budget of tokens (4 characters each):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from patchlore.localize.chunks import Chunk, chunk_file, outline
-from patchlore.localize.index import RepoIndex, kind_of, load_or_build, read_text, tokens
+from patchlore.localize.index import RepoIndex, kind_of, load_or_build, tokens
+from patchlore.localize.picker import Picker, Snippet, SnippetKind
 from patchlore.localize.query import Query, build_query
 
 CHARS_PER_TOKEN = 4
@@ -28,61 +28,6 @@ TEST_SHARE = 5  # the failing tests' functions, at most 1/5
 SAME_FILE = 0.8  # each further chunk of a file counts this much less: several files are seen
 WHOLE_SHARE = 4  # a hit in a long function shows all of it if it takes at most 1/4
 HEADS = 3  # the files whose imports are shown
-
-
-@dataclass
-class Snippet:
-    path: str
-    start_line: int  # 1-based, inclusive, of the file as it is in the repo
-    end_line: int
-    text: str
-    why: str  # for people: what put it here
-    kind: str = "search"  # traceback | test | search | outline | model
-
-    def to_dict(self) -> dict:
-        return {"path": self.path, "start_line": self.start_line, "end_line": self.end_line,
-                "chars": len(self.text), "why": self.why}
-
-
-class _Picker:
-    """Snippets taken so far, the budget left, and which lines of which file are shown."""
-
-    def __init__(self, root: Path, budget: int, extra: dict[str, str]) -> None:
-        self.root, self.budget, self.extra = root, budget, extra
-        self.picked: list[Snippet] = []
-        self.shown: dict[str, set[int]] = {}
-        self._texts: dict[str, list[str] | None] = {}
-
-    def lines(self, path: str) -> list[str] | None:
-        if path not in self._texts:
-            text = self.extra.get(path, read_text(self.root, path))
-            self._texts[path] = None if text is None else text.splitlines(keepends=True)
-        return self._texts[path]
-
-    def take(self, path: str, start: int, end: int, why: str, kind: str) -> bool:
-        lines = self.lines(path)
-        if lines is None:
-            return False
-        have = self.shown.setdefault(path, set())
-        todo = [i for i in range(start, min(end, len(lines)) + 1) if i not in have]
-        if not todo:
-            return False
-        start, end = todo[0], todo[-1]
-        text = "".join(lines[start - 1:end])
-        if len(text) > self.budget or not text.strip():
-            return False
-        have.update(range(start, end + 1))
-        self.picked.append(Snippet(path, start, end, text, why, kind))
-        self.budget -= len(text)
-        return True
-
-    def note(self, snippet: Snippet) -> bool:
-        """An outline: charged to the budget, covers no lines."""
-        if len(snippet.text) > self.budget:
-            return False
-        self.picked.append(snippet)
-        self.budget -= len(snippet.text)
-        return True
 
 
 def _enclosing(chunks: list[Chunk], line: int) -> Chunk | None:
@@ -133,7 +78,7 @@ def _outline_near(text: str, path: str, near: list[int], limit: int) -> str:
     return "\n".join(r for r in rows if r in keep)
 
 
-def _frames(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
+def _frames(p: Picker, index: RepoIndex, q: Query, total: int) -> None:
     """Innermost frames first (a traceback ends with them), the code under test before the
     tests; at most 1/FRAME_SHARE of the budget, so the search has its part too."""
     frames = sorted(reversed(q.frames), key=lambda f: kind_of(f[0]) == "test")
@@ -147,16 +92,17 @@ def _frames(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
         if path not in seen:
             seen.add(path)
             if size <= total // WHOLE_FRAME_FILE:
-                p.take(path, 1, len(lines), "whole file: in a traceback", "traceback")
+                p.take(path, 1, len(lines), "whole file: in a traceback", SnippetKind.TRACEBACK)
             elif size > total // 2:
                 near = [m for f, m, _ in q.frames if f == path]
                 body = _outline_near("".join(lines), path, near, total // OUTLINE_SHARE)
                 p.note(Snippet(path, 1, len(lines), body, f"outline (class and def lines) "
-                               f"of this {size // 1000} KB file in a traceback", "outline"))
+                               f"of this {size // 1000} KB file in a traceback",
+                               SnippetKind.OUTLINE))
         c = _enclosing(_structure(index, path, lines), n)
         if c is not None:
             name = c.name or func or "module code"
-            p.take(path, c.start, c.end, f"traceback: line {n} is in {name}", "traceback")
+            p.take(path, c.start, c.end, f"traceback: line {n} is in {name}", SnippetKind.TRACEBACK)
 
 
 def _test_ids(failing_tests: list[str]) -> list[tuple[str, str]]:
@@ -169,7 +115,7 @@ def _test_ids(failing_tests: list[str]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(out))
 
 
-def _tests(p: _Picker, index: RepoIndex, failing_tests: list[str], budget: int) -> str:
+def _tests(p: Picker, index: RepoIndex, failing_tests: list[str], budget: int) -> str:
     """Show the failing tests' functions; returns their code (words for the query)."""
     before, code = p.budget, []
     parsed: dict[str, list[Chunk]] = {}  # many failing tests may share a file: parse it once
@@ -183,7 +129,7 @@ def _tests(p: _Picker, index: RepoIndex, failing_tests: list[str], budget: int) 
         for c in mine:
             code.append("".join(lines[c.start - 1:c.end]))
             if before - p.budget < budget:
-                p.take(path, c.start, c.end, f"failing test {name}", "test")
+                p.take(path, c.start, c.end, f"failing test {name}", SnippetKind.TEST)
     return "\n".join(code)
 
 
@@ -218,7 +164,7 @@ def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
     return out
 
 
-def _search(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
+def _search(p: Picker, index: RepoIndex, q: Query, total: int) -> None:
     ranked = rank(index, q)
     # pick greedily; each chunk already taken from a file makes the next one count less
     taken: dict[str, int] = {}
@@ -237,17 +183,17 @@ def _search(p: _Picker, index: RepoIndex, q: Query, total: int) -> None:
         matched = [w for words, _ in q.groups[:3] for w in words if w in text_words]
         why = f"search: {c.name or 'code'} (score {score:.2f}"
         why += f"; matches {', '.join(dict.fromkeys(matched[:6]))})" if matched else ")"
-        if not p.take(c.path, c.start, c.end, why, "search"):
+        if not p.take(c.path, c.start, c.end, why, SnippetKind.SEARCH):
             continue
         taken[c.path] = taken.get(c.path, 0) + 1
         head = chunks[0] if chunks else None
         # the imports of the first few files: a fix that needs one must see them
         if len(taken) <= HEADS and taken[c.path] == 1 and head and not head.name \
                 and head.end - head.start < 60:
-            p.take(c.path, head.start, head.end, "the file's imports", "search")
+            p.take(c.path, head.start, head.end, "the file's imports", SnippetKind.SEARCH)
 
 
-def _size(p: _Picker, c: Chunk) -> int:
+def _size(p: Picker, c: Chunk) -> int:
     return sum(map(len, (p.lines(c.path) or [])[c.start - 1:c.end]))
 
 
@@ -274,7 +220,7 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
     root = Path(root)
     index = load_or_build(root, files)
     total = budget_tokens * CHARS_PER_TOKEN
-    p = _Picker(root, total, extra or {})
+    p = Picker(root, total, extra or {})
     repo_files = set(files) | set(p.extra)
     test_code = "\n".join(p.extra.values())
     q = build_query(task, traceback, test_code, repo_files, repo_path)
@@ -300,10 +246,10 @@ def arrange(picked: list[Snippet]) -> list[Snippet]:
     out: list[Snippet] = []
     for path in files:
         mine = sorted((s for s in picked if s.path == path),
-                      key=lambda s: (s.kind != "outline", s.start_line))
+                      key=lambda s: (s.kind != SnippetKind.OUTLINE, s.start_line))
         for s in mine:
             last = out[-1] if out else None
-            if (last and last.path == path and "outline" not in (s.kind, last.kind)
+            if (last and last.path == path and SnippetKind.OUTLINE not in (s.kind, last.kind)
                     and last.end_line + 1 == s.start_line):
                 out[-1] = Snippet(path, last.start_line, s.end_line, last.text + s.text,
                                   f"{last.why}; {s.why}", last.kind)

@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from patchlore.llm.model import DeadlineReached, Model, Reply, Usage
-from patchlore.localize.localize import Snippet
+from patchlore.localize.picker import Snippet
 from patchlore.memory.store import MemoryStore
 from patchlore.propose.edits import RepoFiles, lines_changed
 from patchlore.propose.explore import Budget
+from patchlore.propose.outcome import Outcome
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.snapshot import Snapshot
 from patchlore.sandbox.testrun import ERROR, FAILED, TestRun, run_tests
@@ -72,7 +73,7 @@ class Candidate:
 
 @dataclass
 class RepairResult:
-    status: str  # verified | unverified | nothing-to-fix | budget
+    status: Outcome
     message: str
     patch: str = ""
     failing_before: list[str] = field(default_factory=list)
@@ -85,7 +86,7 @@ class RepairResult:
 
     @property
     def verified(self) -> bool:
-        return self.status == "verified"
+        return self.status == Outcome.VERIFIED
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -104,7 +105,7 @@ class Repair:
     traj: Trajectory
     progress: Callable[[str], None]
     more_boxes: Callable[[], Sandbox] | None = None
-    result: RepairResult = field(default_factory=lambda: RepairResult("unverified", ""))
+    result: RepairResult = field(default_factory=lambda: RepairResult(Outcome.UNVERIFIED, ""))
     baseline: TestRun | None = None  # the tests before any change (with the repro test)
     failing: list[str] = field(default_factory=list)  # what must pass (FAIL_TO_PASS)
     files: RepoFiles | None = None  # every text file of the repo, read when an edit names it
@@ -134,7 +135,7 @@ class Repair:
             reply = self.model.complete(messages, n=self.opts.samples)
         except DeadlineReached as exc:  # no answers; the rounds end at the deadline check
             self.traj.log("model_deadline", round=rnd, message=exc.message)
-            self.result.status, self.result.message = "budget", exc.message
+            self.result.status, self.result.message = Outcome.BUDGET, exc.message
             return Reply(texts=[])
         self.result.usage.add(reply)
         self.traj.log("model_reply", round=rnd, texts=reply.texts,
@@ -164,7 +165,7 @@ class Proposer(Protocol):
 ProposerFactory = Callable[[Repair], Proposer]
 
 def failure_text(run: TestRun, limit: int = 6000) -> str:
-    """What failed in a test run, for a prompt: each failing test's message, or the output's tail."""
+    """What failed, for a prompt: each failing test's message, or the output's tail."""
     if run.per_test:
         text = "\n\n".join(f"{k}\n{t.message}" for k, t in sorted(run.tests.items())
                            if t.status in (FAILED, ERROR))

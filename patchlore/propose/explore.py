@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from patchlore.propose.outcome import Outcome
 from patchlore.propose.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT, SYSTEM,
                                              TOOL_REMINDER, observation)
 from patchlore.llm.model import (ContextFull, DeadlineReached, Model, Reply, ToolsUnsupported,
@@ -80,7 +81,7 @@ class Step:
 @dataclass
 class Exploration:
     messages: list[dict]
-    status: str = "running"  # submitted | step-limit | budget | context
+    status: Outcome = Outcome.RUNNING
     message: str = ""
     diff: str = ""  # the candidate, once submitted
     steps: list[Step] = field(default_factory=list)
@@ -91,7 +92,7 @@ class Exploration:
 
     @property
     def submitted(self) -> bool:
-        return self.status == "submitted"
+        return self.status == Outcome.SUBMITTED
 
     def mattered(self, limit: int = 12) -> list[str]:
         """The commands that named a file the diff changes: how it was found, read and edited.
@@ -112,7 +113,7 @@ def resume(run: Exploration, message: str) -> Exploration:
         run.messages.append({"role": "tool", "tool_call_id": run.pending_call, "content": message})
     else:
         run.messages.append({"role": "user", "content": message})
-    run.pending_call, run.status, run.message, run.diff = "", "running", "", ""
+    run.pending_call, run.status, run.message, run.diff = "", Outcome.RUNNING, "", ""
     return run
 
 
@@ -124,13 +125,13 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
     # offer the bash tool until the server refuses it; then fenced blocks
     mode = run.mode or (TEXT if server in _REFUSED else TOOLS)
     replies = 0
-    while run.status == "running":
+    while run.status == Outcome.RUNNING:
         stop = budget.exceeded()
         if stop:
-            run.status, run.message = "budget", stop
+            run.status, run.message = Outcome.BUDGET, stop
             break
         if replies >= opts.max_steps:
-            run.status = "step-limit"
+            run.status = Outcome.STEP_LIMIT
             run.message = f"no `{SUBMIT}` within --max-steps {opts.max_steps}"
             break
         try:
@@ -143,10 +144,10 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
             mode = TEXT
             continue
         except ContextFull as exc:
-            run.status, run.message = "context", exc.message
+            run.status, run.message = Outcome.CONTEXT, exc.message
             break
         except DeadlineReached as exc:
-            run.status, run.message = "budget", exc.message
+            run.status, run.message = Outcome.BUDGET, exc.message
             break
         run.mode = mode
         replies += 1
@@ -162,7 +163,7 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
             continue
         if command.strip().splitlines()[0].strip() == SUBMIT:
             run.diff = without_own_tests(box.diff())
-            run.status, run.pending_call = "submitted", call_id
+            run.status, run.pending_call = Outcome.SUBMITTED, call_id
             run.message = "submitted" if run.diff.strip() else "submitted without a change"
             log("explore_submit", diff=run.diff)
             break

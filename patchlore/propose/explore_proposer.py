@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from patchlore.propose.explore import Budget, Exploration, ExploreOptions, explore, resume, start
 from patchlore.propose.explore_prompts import feedback, first_message
+from patchlore.propose.outcome import CONTINUABLE, Outcome
 from patchlore.propose.context import Candidate, Repair, failure_text
 from patchlore.llm.model import ReplayModel
 from patchlore.pool import pmap
@@ -18,7 +19,6 @@ from patchlore.trajectory import cap_text
 from patchlore.sandbox.verify import Status
 from patchlore.sandbox.base import Sandbox
 
-ENDED = {"step-limit", "context"}  # ends that another round may continue
 
 
 @dataclass
@@ -67,9 +67,9 @@ class ExploreProposer:
         else:  # one sandbox: one exploration after the other
             for lane in todo:
                 self._explore(lane, rnd)
-        stopped = [lane.run.message for lane in todo if lane.run.status == "budget"]
+        stopped = [lane.run.message for lane in todo if lane.run.status == Outcome.BUDGET]
         if stopped and not any(lane.run.submitted for lane in todo):
-            r.result.status, r.result.message = "budget", stopped[0]
+            r.result.status, r.result.message = Outcome.BUDGET, stopped[0]
         return [lane.cand for lane in todo if lane.cand is not None]
 
     def close(self) -> None:
@@ -94,7 +94,7 @@ class ExploreProposer:
         if run.submitted and lane.cand is not None and lane.cand.status != Status.VERIFIED:
             resume(run, feedback(lane.cand.reason))
             return True
-        if run.status in ENDED:
+        if run.status in CONTINUABLE:
             resume(run, f"You stopped: {run.message}. Continue, and run `submit` when done.")
             return True
         return False

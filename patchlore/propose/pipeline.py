@@ -4,7 +4,8 @@ from one request."""
 from __future__ import annotations
 
 from patchlore.propose.context import Candidate, Repair, failure_text
-from patchlore.propose.edits import RepoFiles, edits_to_diff, lines_changed, normalize_diff, parse_answer
+from patchlore.propose.edits import (RepoFiles, edits_to_diff, lines_changed, normalize_diff,
+                                     parse_answer)
 from patchlore.propose.prompts import SYSTEM, feedback_message, task_message
 from patchlore.sandbox.verify import Status
 from patchlore.trajectory import cap_text

@@ -3,7 +3,7 @@ request and the requests of later rounds share one prefix (a vLLM server caches 
 
 from __future__ import annotations
 
-from patchlore.localize.localize import Snippet
+from patchlore.localize.picker import Snippet, SnippetKind
 
 SYSTEM = """You are patchlore, an expert software engineer who fixes bugs with small, correct edits.
 
@@ -33,12 +33,12 @@ def task_message(task: str, failures: str, snippets: list[Snippet], guidance: st
         parts.append(memory)
     parts.append("## Code")
     for s in snippets:
-        if s.kind == "outline":  # line numbers here say where things are; they are no code
+        if s.kind == SnippetKind.OUTLINE:  # line numbers here say where things are; they are no code
             parts.append(f"### {s.path} (outline: line number, then the def or class line)\n"
                          f"```\n{s.text.rstrip()}\n```")
             continue
-        label = {"traceback": "in the traceback", "test": "failing test",
-                 "model": "named by the model"}.get(s.kind, "related")
+        label = {SnippetKind.TRACEBACK: "in the traceback", SnippetKind.TEST: "failing test",
+                 SnippetKind.MODEL: "named by the model"}.get(s.kind, "related")
         parts.append(f"### {s.path} lines {s.start_line}-{s.end_line} ({label})\n"
                      f"```\n{s.text.rstrip()}\n```")
     if task:

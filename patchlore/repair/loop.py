@@ -32,6 +32,7 @@ from patchlore.pool import pmap
 from patchlore.propose.context import (Candidate, Proposer, ProposerFactory, Repair,
                                        RepairOptions, RepairResult)
 from patchlore.propose.edits import RepoFiles, normalize_diff
+from patchlore.propose.outcome import Outcome
 from patchlore.propose.pipeline import PipelineProposer, parse_candidates
 from patchlore.propose.prompts import REPRO_FILE, SYSTEM, memory_block, repro_message
 from patchlore.repair.learn import learn
@@ -71,11 +72,11 @@ def _rounds(r: Repair, proposers: list[Proposer]) -> None:
         for rnd in range(1, r.opts.rounds + 1):
             stop = r.budget_left()
             if stop:
-                r.result.status, r.result.message = "budget", stop
+                r.result.status, r.result.message = Outcome.BUDGET, stop
                 return
             r.result.rounds = rnd
             last = _propose(r, proposers, rnd, last)
-            if not last and r.result.status == "budget":  # the model was cut at the deadline
+            if not last and r.result.status == Outcome.BUDGET:  # the model was cut at the deadline
                 return
             _verify(r, pool, last, rnd)
             r.result.candidates += last
@@ -86,7 +87,7 @@ def _rounds(r: Repair, proposers: list[Proposer]) -> None:
         for p in proposers:
             p.close()
     if r.opts.deadline is not None and time.monotonic() >= r.opts.deadline:
-        r.result.status, r.result.message = "budget", "stopped at --timeout"
+        r.result.status, r.result.message = Outcome.BUDGET, "stopped at --timeout"
 
 
 # 1. reproduce: what fails now, and what passes and must keep passing
@@ -104,7 +105,8 @@ def _reproduce(r: Repair) -> bool:
         raise PatchloreError(f"{unusable}: `{opts.test_cmd}`",
                              hint="pass the repo's test command with --test-cmd")
     if r.baseline.command.timed_out and r.budget_left():
-        result.status, result.message = "budget", f"{r.budget_left()} (the tests did not finish)"
+        result.status = Outcome.BUDGET
+        result.message = f"{r.budget_left()} (the tests did not finish)"
         return False
     r.failing = [] if unusable else failing_tests(r.baseline)
     r.files = RepoFiles(r.snapshot.root, r.snapshot.files)
@@ -113,14 +115,14 @@ def _reproduce(r: Repair) -> bool:
         with _timed(result, "reproduce"):
             r.repro, r.baseline = _reproduction(r)
         if not r.repro:
-            if result.status != "budget":  # the deadline cut the request: ask() said so
+            if result.status != Outcome.BUDGET:  # the deadline cut the request: ask() said so
                 result.message = "could not write a reproduction test that fails on the bug"
             return False
         r.failing = failing_tests(r.baseline)
         r.files[REPRO_FILE] = _added_file(r.repro)
     result.failing_before = r.failing
     if not r.failing:
-        result.status, result.message = "nothing-to-fix", "the tests pass: nothing to fix"
+        result.status, result.message = Outcome.NOTHING_TO_FIX, "the tests pass: nothing to fix"
         return False
     return True
 
@@ -236,10 +238,10 @@ def _select(r: Repair) -> None:
     verified = sorted((c for c in result.candidates if c.verified),
                       key=lambda c: (c.lines_changed, -votes[normalize_diff(c.patch)]))
     if verified:
-        result.status, result.patch = "verified", verified[0].patch
+        result.status, result.patch = Outcome.VERIFIED, verified[0].patch
         result.message = (f"verified fix: {len(r.failing)} failing test(s) now pass, "
                           "no passing test broke")
-    elif result.status != "budget":
+    elif result.status != Outcome.BUDGET:
         result.message = f"no verified fix in {result.rounds} round(s)"
 
 
