@@ -35,8 +35,9 @@ def dataset(tmp_path):
 
 
 @pytest.fixture
-def env_images(docker_ready):
-    """The environment images derived since the test began; removed at its end."""
+def env_images(docker_ready, tmp_path):
+    """The environment images the test derived (their build locks are in its cache dirs, all
+    under tmp_path: others may build on the shared engine meanwhile); removed at its end."""
     from patchlore.sandbox.docker_backend import docker_client
 
     client = docker_client()
@@ -44,9 +45,13 @@ def env_images(docker_ready):
     def all_tags() -> set[str]:
         return {t for img in client.images.list(name="patchlore-env") for t in img.tags}
 
+    def own() -> set[str]:
+        keys = {p.stem for p in tmp_path.rglob("*.lock")}
+        return {t for t in all_tags() - before if t.rsplit("-", 1)[1] in keys}
+
     before = all_tags()
-    yield lambda: all_tags() - before
-    remove_images(sorted(all_tags() - before))
+    yield own
+    remove_images(sorted(own()))
 
 
 def grade(dataset, out: Path, env: dict, *extra: str):
@@ -125,7 +130,8 @@ def test_a_requirement_that_cannot_be_installed_is_an_error_with_its_log(
     assert str(tmp_path / "env") in row["fix"], row
     left = docker_client().containers.list(all=True, filters={"label": "patchlore.setup"})
     # only this test's own: other setups may be building on the shared engine
-    assert [c for c in left if "tinycalc" in c.labels["patchlore.setup"]] == []
+    keys = {p.stem for p in tmp_path.rglob("*.lock")}
+    assert [c for c in left if c.labels["patchlore.setup"].rsplit("-", 1)[1] in keys] == []
 
 
 def test_a_row_s_own_recipe_wins_over_guessing():
