@@ -74,6 +74,7 @@ def fix(
                                     "memory_dir": str(memory) if memory else None})
     if output:
         options.check_writable(output)
+        _refuse_a_repo_file(root, output)
     task = options.issue_text(issue, issue_file)
     opts = RepairOptions(
         test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds,
@@ -135,3 +136,16 @@ def _show(result, run_dir: Path, model: str) -> None:
     if not result.verified:
         for line in ui.rejections(result.candidates):
             ui.info(line)
+
+
+def _refuse_a_repo_file(root: Path, output: Path) -> None:
+    """--output onto a file the repo tracks would overwrite the code being fixed (with --apply,
+    the file just fixed, and the printed undo no longer works)."""
+    import subprocess
+
+    from patchlore.paths import refuse_output_onto_inputs
+
+    tracked = subprocess.run(["git", "-C", str(root), "ls-files", "--error-unmatch", "--",
+                              str(output.resolve())], capture_output=True).returncode == 0
+    if tracked:
+        refuse_output_onto_inputs(output, "--output", {"a file of the repo": output})
