@@ -433,6 +433,8 @@ PROBE_ROWS = [
         "1 damaged line(s) skipped",
         _run_record("trajectory.jsonl", '{"kind": "run_start", "t": 0, "repo": "r", "test_cmd":'
                     ' "t", "model": "m"}\n{"kind": "resu')),
+    Row("runs-show-event-of-another-shape", ("runs", "show", "2026", "--repo", "{repo}"), 0,
+        '"round": "x"', _run_record("trajectory.jsonl", '{"kind": "prompt", "round": "x"}\n')),
     Row("runs-show-no-trajectory", ("runs", "show", "2026", "--repo", "{repo}"), 2,
         "no trajectory.jsonl", _run_record("result.json", "{}")),
     Row("report-row-without-status", ("eval", "report", "{tmp}/run"), 0, "│ run ",

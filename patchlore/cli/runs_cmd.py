@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -25,7 +26,6 @@ def list_(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     Example:
       patchlore runs list
     """
-    import json
 
     from patchlore.cli import ui
 
@@ -92,7 +92,7 @@ def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
         except (KeyError, TypeError, AttributeError):  # an event of another shape: show it raw
             what = ui.one_line(json.dumps(e), 160)
         table.add_row(f"{e.get('t', 0):.2f}" if isinstance(e.get("t"), (int, float)) else "",
-                      e["kind"], what)
+                      str(e.get("kind", "")), what)
     ui.out().print(table)
 
 
