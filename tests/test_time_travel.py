@@ -81,14 +81,13 @@ SCM_CODE = "from importlib.metadata import version\n\nVERSION = version('scm-pkg
 SCM_TEST = "from scm_pkg import VERSION\n\n\ndef test_version():\n    assert VERSION == '1.4.2'\n"
 
 
-def test_a_setuptools_scm_package_installs_from_a_copy_without_git(index, build_wheels,
-                                                                    env_images, tmp_path):
-    for wheel in build_wheels.glob("*.whl"):
-        index.add(wheel, "2024-01-01T00:00:00Z")
+def scm_dataset(tmp_path: Path, build: dict[str, str]) -> dict:
+    """A one-row dataset of a setuptools-scm project tagged v1.4.2, built by `build`'s files;
+    the row's test reads the installed version."""
     repo = tmp_path / "repos" / "o__scm"
     repo.mkdir(parents=True)
     git(repo, "init", "-q")
-    write_tree(repo, {"pyproject.toml": SCM_PYPROJECT, "src/scm_pkg/__init__.py": SCM_CODE,
+    write_tree(repo, {**build, "src/scm_pkg/__init__.py": SCM_CODE,
                       "tests/test_scm.py": "def test_ok():\n    assert True\n"})
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "base")
@@ -99,7 +98,14 @@ def test_a_setuptools_scm_package_installs_from_a_copy_without_git(index, build_
            "test_patch": diff_of(repo, {"tests/test_scm.py": SCM_TEST}),
            "FAIL_TO_PASS": ["tests/test_scm.py::test_version"], "PASS_TO_PASS": []}
     (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n")
-    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    return {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+
+
+def test_a_setuptools_scm_package_installs_from_a_copy_without_git(index, build_wheels,
+                                                                    env_images, tmp_path):
+    for wheel in build_wheels.glob("*.whl"):
+        index.add(wheel, "2024-01-01T00:00:00Z")
+    data = scm_dataset(tmp_path, {"pyproject.toml": SCM_PYPROJECT})
     res = grade(data, tmp_path / "out", {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)})
     (log,) = (tmp_path / "env").glob("*.log")
     assert json.loads(res.stdout)["resolved_ids"] == ["o__scm-1"], log.read_text()[-3000:]
@@ -126,22 +132,8 @@ def test_an_old_setuptools_scm_build_gets_the_pretend_version_too(index, env_ima
     assert done.returncode == 0, done.stderr[-1000:]
     for wheel in old.glob("*.whl"):  # a setuptools that still has pkg_resources, as 4.1.2 needs
         index.add(wheel, "2024-01-01T00:00:00Z")
-    repo = tmp_path / "repos" / "o__scm"
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q")
-    write_tree(repo, {"pyproject.toml": OLD_SCM_PYPROJECT, "setup.py": OLD_SCM_SETUP,
-                      "src/scm_pkg/__init__.py": SCM_CODE,
-                      "tests/test_scm.py": "def test_ok():\n    assert True\n"})
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
-    git(repo, "tag", "v1.4.2")
-    row = {"instance_id": "o__scm-1", "repo": "o/scm", "problem_statement": "p",
-           "base_commit": git(repo, "rev-parse", "HEAD").strip(),
-           "patch": diff_of(repo, {"src/scm_pkg/__init__.py": SCM_CODE + "X = 1\n"}),
-           "test_patch": diff_of(repo, {"tests/test_scm.py": SCM_TEST}),
-           "FAIL_TO_PASS": ["tests/test_scm.py::test_version"], "PASS_TO_PASS": []}
-    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n")
-    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    data = scm_dataset(tmp_path, {"pyproject.toml": OLD_SCM_PYPROJECT,
+                                  "setup.py": OLD_SCM_SETUP})
     res = grade(data, tmp_path / "out", {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)})
     (log,) = (tmp_path / "env").glob("*.log")
     assert json.loads(res.stdout)["resolved_ids"] == ["o__scm-1"], log.read_text()[-3000:]
