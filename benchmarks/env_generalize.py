@@ -93,11 +93,20 @@ def build_data(mirrors: Path, data: Path, per_era: int) -> None:
                     fh.write(json.dumps(row) + "\n")
 
 
-def grade(dataset: Path, repos: Path, out: Path, predictions: str, workers: int) -> dict:
+def grade(dataset: Path, repos: Path, out: Path, predictions: str, workers: int,
+          image: str) -> dict:
+    """`patchlore eval grade`'s report; its stderr goes to ours (progress, warnings), and a
+    grade that ends without a report stops the benchmark with its exit code."""
     patchlore = Path(sys.executable).with_name("patchlore")
-    subprocess.run([str(patchlore), "eval", "grade", "--dataset", str(dataset), "--predictions",
-                    predictions, "--repos-dir", str(repos), "--output", str(out), "--sandbox",
-                    "docker", "--workers", str(workers), "--json"], capture_output=True)
+    done = subprocess.run([str(patchlore), "eval", "grade", "--dataset", str(dataset),
+                           "--predictions", predictions, "--repos-dir", str(repos), "--output",
+                           str(out), "--sandbox", "docker", "--workers", str(workers),
+                           *(["--image", image] if image else []), "--json"],
+                          stdout=subprocess.PIPE, text=True)
+    # exit 1 is "some instances could not be graded" (counted as errors in the report)
+    if done.returncode not in (0, 1) or not (out / "report.json").is_file():
+        sys.exit(f"eval grade --predictions {predictions} exited {done.returncode} without a "
+                 f"report in {out} (its stderr is above)")
     return json.loads((out / "report.json").read_text())
 
 
@@ -108,17 +117,18 @@ def breakdown(rows: list[dict], resolved: set[str], key) -> dict[str, str]:
     return {k: f"{sum(v)}/{len(v)}" for k, v in sorted(groups.items())}
 
 
-def measure(data: Path, split: str, out: Path, workers: int, timeout: float) -> dict:
+def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
+            image: str = "") -> dict:
     dataset, repos = data / f"{split}.jsonl", data / "repos"
     rows = [json.loads(ln) for ln in dataset.read_text().splitlines() if ln.strip()]
     instances, _ = load_dataset(dataset)
-    settings = Settings(timeout=timeout)
+    settings = Settings(timeout=timeout, **({"image": image} if image else {}))
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
         envs = list(pool.map(lambda i: environment_times(i, repos, settings, False), instances))
     built = [e["build_s"] for e in envs if "build_s" in e]
-    gold = grade(dataset, repos, out / "gold", "gold", workers)
-    empty = grade(dataset, repos, out / "empty", "empty", workers)
+    gold = grade(dataset, repos, out / "gold", "gold", workers, image)
+    empty = grade(dataset, repos, out / "empty", "empty", workers, image)
     won = set(gold["resolved_ids"])
     summary = {
         "split": split, "instances": len(rows), "repos": len({r["repo"] for r in rows}),
@@ -146,10 +156,12 @@ def main() -> None:
     ap.add_argument("--mine", action="store_true", help="(re)mine the dataset first")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=900)
+    ap.add_argument("--image", default="", help="the sandbox image (default: the setting's)")
     args = ap.parse_args()
     if args.mine or not (args.data / f"{args.split}.jsonl").is_file():
         build_data(args.mirrors, args.data, args.per_era)
-    print(json.dumps(measure(args.data, args.split, args.out, args.workers, args.timeout),
+    print(json.dumps(measure(args.data, args.split, args.out, args.workers, args.timeout,
+                             args.image),
                      indent=2))
 
 
