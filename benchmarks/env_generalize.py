@@ -124,8 +124,15 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
     instances, _ = load_dataset(dataset)
     settings = Settings(timeout=timeout, **({"image": image} if image else {}))
     start = time.perf_counter()
-    with ThreadPoolExecutor(workers) as pool:
-        envs = list(pool.map(lambda i: environment_times(i, repos, settings, False), instances))
+    times = out / f"{split}-environments.json"  # a rerun grades on, keeping the first builds' times
+    if times.is_file():
+        envs = json.loads(times.read_text())
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            envs = list(pool.map(lambda i: environment_times(i, repos, settings, False),
+                                 instances))
+        out.mkdir(parents=True, exist_ok=True)
+        times.write_text(json.dumps(envs, indent=2))
     built = [e["build_s"] for e in envs if "build_s" in e]
     gold = grade(dataset, repos, out / "gold", "gold", workers, image)
     empty = grade(dataset, repos, out / "empty", "empty", workers, image)

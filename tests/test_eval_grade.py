@@ -107,6 +107,24 @@ def test_cli_grade(mirrors, tmp_path):
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+def test_an_engine_that_does_not_answer_in_time_is_an_error_not_the_end(mirrors, tmp_path,
+                                                                        docker_ready):
+    """A Docker call that times out (an engine overloaded by other runs) makes its instance
+    an error with one line that says so; the grade goes on and writes its report."""
+    out = tmp_path / "o"
+    res = run_cli("eval", "grade", "--dataset", str(DATASET), "--predictions", "gold",
+                  "--repos-dir", str(mirrors), "--output", str(out), "--sandbox", "docker",
+                  "--json", "--instances", "patchlore__chunks-1",
+                  env={"PATCHLORE_DOCKER_TIMEOUT": "0.001"}, timeout=300)
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["error_ids"] == ["patchlore__chunks-1"]
+    grade = json.loads((out / "logs" / "patchlore__chunks-1" / "report.json").read_text())
+    assert grade["reason"].startswith("the Docker engine failed: ReadTimeout") or \
+        grade["reason"].startswith("the Docker engine failed: ConnectTimeout"), grade
+
+
 def test_rerun_tells_flaky_from_failing():
     from patchlore.evals.dataset import Instance
     from patchlore.evals.harness import JunitHarness, Run

@@ -113,6 +113,14 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
             # one line that says what failed and what to do (where the log is)
             reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
             return _done(Grade(inst.instance_id, ERROR, reason), start, log_dir)
+        except Exception as exc:  # the engine's own failure ends this instance, not the batch
+            from patchlore.sandbox.docker_backend import engine_error
+
+            why = engine_error(exc)
+            if not why:
+                raise
+            return _done(Grade(inst.instance_id, ERROR, f"{why} (grade into the same --output "
+                               "again to retry the instances in error)"), start, log_dir)
     grade = Grade(inst.instance_id, RESOLVED if verdict.resolved else UNRESOLVED,
                   verdict.reason, verdict.failed_f2p, verdict.failed_p2p, verdict.flaky,
                   harness=harness.name, runner=harness.runner, runner_why=harness.why,

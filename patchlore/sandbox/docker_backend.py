@@ -40,6 +40,11 @@ HOME = "/tmp/patchlore-home"
 IDLE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
 
 
+# seconds one engine call may take once the engine answered a ping: under load (parallel
+# runs, image builds) an image lookup can take far longer than the ping's few seconds
+API_TIMEOUT = 120.0
+
+
 def docker_client(timeout: float = 10.0):
     """A client for the engine at DOCKER_HOST (or the default socket), or a clear error."""
     import docker
@@ -49,6 +54,8 @@ def docker_client(timeout: float = 10.0):
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
+        client.api.timeout = float(os.environ.get("PATCHLORE_DOCKER_TIMEOUT") or
+                                   max(timeout, API_TIMEOUT))
     except DockerException as exc:
         raise SandboxUnavailable(
             f"Docker engine not reachable at {where}",
@@ -60,6 +67,17 @@ def docker_client(timeout: float = 10.0):
             hint="start Docker (or set DOCKER_HOST), or use --sandbox local",
         ) from exc
     return client
+
+
+def engine_error(exc: BaseException) -> str:
+    """What failed, when `exc` is the Docker engine's own error or its connection's (a call
+    that timed out under load), else ''."""
+    from docker.errors import DockerException
+    from requests.exceptions import RequestException
+
+    if isinstance(exc, (DockerException, RequestException)):
+        return f"the Docker engine failed: {exc.__class__.__name__}: {str(exc)[:200]}"
+    return ""
 
 
 def require_image(client, image: str):
