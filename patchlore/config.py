@@ -19,6 +19,12 @@ from patchlore.errors import ConfigError
 from patchlore.sandbox.env.images import PYTHONS
 
 ENV_PREFIX = "PATCHLORE_"
+# Docker's grammar of an image reference, [host[:port]/]name[:tag][@digest] (the engine refuses
+# anything else with an APIError only once a sandbox starts)
+_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+IMAGE_REFERENCE = (rf"(?:{_HOST}(?::[0-9]+)?/)?{_PART}(?:/{_PART})*(?::[\w][\w.-]{{0,127}})?"
+                   r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?")
 
 
 def _user_dir(kind: str) -> Path:
@@ -40,10 +46,17 @@ class Settings:
         metadata={"help": "pipeline (one request for N edits) | explore (a shell loop)"},
     )
     api_base: str = field(
-        default="http://localhost:8000/v1", metadata={"help": "model endpoint (a vLLM server)"}
+        default="http://localhost:8000/v1",
+        metadata={"help": "model endpoint (a vLLM server)", "pattern": r"|https?://[^\s/]+\S*",
+                  "what": "an http:// or https:// URL (or empty: the provider's own)",
+                  "example": '"http://localhost:8000/v1"'},
     )
     sandbox: str = field(default="auto", metadata={"help": "auto | docker | local"})
-    image: str = field(default="patchlore-sandbox:latest", metadata={"help": "sandbox image"})
+    image: str = field(default="patchlore-sandbox:latest",
+                       metadata={"help": "sandbox image", "pattern": IMAGE_REFERENCE,
+                                 "cased": True,
+                                 "what": "a Docker image reference (lowercase, no spaces)",
+                                 "example": '"patchlore-sandbox:latest"'})
     workdir: str = field(
         default="",
         metadata={"help": "repo path inside the image; empty copies the repo in at /repo"},
@@ -131,7 +144,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{where} is not one of {', '.join(allowed)}",
                           hint=f"did you mean {close[0]!r}?" if close else
                           f"set {name} to one of them")
-    if "pattern" in meta and not (re.fullmatch(meta["pattern"], value.strip().lower())
+    if "pattern" in meta and not (re.fullmatch(meta["pattern"], value.strip() if meta.get(
+            "cased") else value.strip().lower())
                                   and _at_least_6m(name, value)):
         raise ConfigError(f"{where} is not {meta['what']}",
                           hint=f"e.g. {name} = {meta['example']}")

@@ -2,10 +2,11 @@
 
 Each chat request takes the next scripted answer: a list of choices (cycled to fill `n`), each
 a text or a dict {"content": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}, an int
-HTTP status to fail with, or a dict with "choices" sent as the whole response body (a malformed
-reply); or the script is a function of the request body (for callers whose
-requests arrive in no fixed order). Every request body is recorded. Like a vLLM server started
-without --enable-auto-tool-choice, a request offering tools is refused (400) unless `tools`.
+HTTP status to fail with, a dict with "choices" sent as the whole response body (a malformed
+reply), or a Raw body (not JSON at all: an HTML page, a torn reply); or the script is a function
+of the request body (for callers whose requests arrive in no fixed order). Every request body
+is recorded. Like a vLLM server started without --enable-auto-tool-choice, a request offering
+tools is refused (400) unless `tools`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Raw:
+    """A reply sent as it is, whatever it holds."""
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
 
 
 class StubLLM:
@@ -29,10 +39,11 @@ class StubLLM:
             def log_message(self, *args):
                 pass
 
-            def _send(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
+            def _send(self, status: int, body: dict | Raw) -> None:
+                data = body.body if isinstance(body, Raw) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", body.content_type if isinstance(body, Raw)
+                                 else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -65,6 +76,9 @@ class StubLLM:
                     answer = stub.script(body)
                 else:
                     answer = stub.script.pop(0) if stub.script else ["I have nothing to say."]
+                if isinstance(answer, Raw):
+                    self._send(answer.status, answer)
+                    return
                 if isinstance(answer, dict):
                     self._send(200, answer)
                     return

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CALC, IMAGE, make_repo, run_cli, tree_digest
-from stub_llm import StubLLM
+from stub_llm import Raw, StubLLM
 from test_lifecycle import owned_by, wait_for
 from patchlore.sandbox.docker_backend import docker_client
 
@@ -299,9 +299,11 @@ def test_probe_case(case, docker, tmp_path, mirrors, request):
 
 # --- issue 19: the outside probe's defects, one row each -----------------------------------
 # A row: the command ({repo}: a fresh calc repo whose tests fail, {mem}: a seeded memory store,
-# {tmp}: the test's folder, {ds}: the minibench dataset), what `prep` writes first, the exit
-# code and words of the one `error:` line. Afterwards the repo and the store are as they were,
-# and nothing appeared beside {tmp} (an escaping id would land there).
+# {tmp}: the test's folder, {ds}: the minibench dataset, {api}: the stub model server answering
+# `model`), what `prep` writes first, the exit code and words of the one `error:` line (or, for
+# a row that is `plain`, of its output, with no error line). Afterwards the repo (but for the
+# run records in its .patchlore/) and the store are as they were, and nothing appeared beside
+# {tmp} (an escaping id would land there).
 
 def _dataset_with(tmp: Path, **changes) -> None:
     (tmp / "d.jsonl").write_text(json.dumps({**ROWS[0], **changes}) + "\n")
@@ -344,6 +346,8 @@ class Row:
     prep: Callable[[Path], None] | None = None
     escape: str = ""  # a path (under {tmp}/..) the command must not create
     env: dict[str, str] = field(default_factory=dict)
+    model: list | None = None  # the stub model server's script, served at {api}
+    plain: bool = False  # ends with a result, not an error line (exit 0, or 1: not fixed)
 
 
 PROBE_ROWS = [
@@ -408,10 +412,34 @@ PROBE_ROWS = [
     Row("fix-output-onto-a-repo-file", ("fix", "--repo", "{repo}", "--sandbox", "local",
                                         "--output", "{repo}/calc.py", "--apply"), 2,
         "--output {repo}/calc.py: would overwrite a file of the repo"),
+    Row("memory-list-kind-bogus", ("memory", "list", "--kind", "bogus"), 2,
+        "--kind 'bogus': use all, episodes or insights"),
     Row("prune-negative-days", ("memory", "prune", "--older-than", "-5"), 2,
         "--older-than"),
     Row("prune-nan-days", ("memory", "prune", "--older-than", "nan"), 2,
         "nan must be a positive number"),
+    # 7. the model server answers, but not as an OpenAI-compatible API does
+    Row("model-http-500", ("model", "check", "--model", "hosted_vllm/stub-coder", "--api-base",
+                           "{api}"), 2, "failed with HTTP 500 (retried 3 times)",
+        model=[500] * 4),
+    Row("model-http-502-html", ("model", "check", "--model", "hosted_vllm/stub-coder",
+                                "--api-base", "{api}"), 2,
+        "failed with HTTP 502 (retried 3 times): 502 Bad Gateway (check the server's log",
+        model=[Raw(b"<html><body><h1>502 Bad Gateway</h1></body></html>", 502, "text/html")] * 4),
+    Row("model-invalid-json", ("model", "check", "--model", "hosted_vllm/stub-coder",
+                               "--api-base", "{api}"), 2,
+        "answered with something that is not JSON: '{\"id\": \"x\", \"choices\": [' (--api-base "
+        "must be the server's OpenAI-compatible endpoint",
+        model=[Raw(b'{"id": "x", "choices": [')]),
+    Row("fix-model-html-page", ("fix", "--repo", "{repo}", "--sandbox", "local", "--memory-mode",
+                                "off", "--model", "hosted_vllm/stub-coder", "--api-base", "{api}",
+                                "--samples", "1", "--rounds", "1"), 2,
+        "not JSON: 'Sign in Welcome' (--api-base must be the server's OpenAI-compatible endpoint",
+        model=[Raw(b"<html><head><title>Sign in</title></head><body><h1>Welcome</h1></body>"
+                   b"</html>", 200, "text/html")]),
+    Row("fix-api-base-not-a-url", ("fix", "--repo", "{repo}", "--sandbox", "local",
+                                   "--api-base", "not a url"), 2,
+        "--api-base: api_base = 'not a url' is not an http:// or https:// URL"),
     # 5. tracebacks: files that are not what they should be
     Row("config-not-utf8", ("config", "show", "--repo", "{repo}"), 2,
         "not valid TOML (not UTF-8 text)", _file("calc/.patchlore.toml", b"timeout = \xff\n")),
@@ -439,6 +467,17 @@ PROBE_ROWS = [
         "no trajectory.jsonl", _run_record("result.json", "{}")),
     Row("report-row-without-status", ("eval", "report", "{tmp}/run"), 0, "│ run ",
         _eval_run),
+    Row("doctor-json-config-not-utf8", ("doctor", "--json", "--repo", "{repo}"), 2,
+        "not valid TOML (not UTF-8 text)", _file("calc/.patchlore.toml", b"timeout = \xff\n")),
+    Row("sandbox-exec-invalid-image-tag", ("sandbox", "exec", "--repo", "{repo}", "--image",
+                                           "Bad Tag", "--", "true"), 2,
+        "--image: image = 'Bad Tag' is not a Docker image reference"),
+    Row("sandbox-exec-empty-image-tag", ("sandbox", "exec", "--repo", "{repo}", "--image", "",
+                                         "--", "true"), 2, "is not a Docker image reference"),
+    # --method dockerfile: the old code then fails at the engine at once, builds nothing
+    Row("sandbox-build-invalid-image-tag", ("sandbox", "build", "--image", "UPPER:x",
+                                            "--method", "dockerfile"), 2,
+        "--image: image = 'UPPER:x' is not a Docker image reference"),
     Row("report-plot-missing-folder", ("eval", "report", "{tmp}/run", "--plot",
                                        "{tmp}/nope/c.png"), 2, "--plot {tmp}/nope/c.png: cannot "
         "be written", _eval_run),
@@ -465,18 +504,25 @@ def test_probe_row(row: Row, tmp_path):
         for p in tmp_path.glob("*.jsonl"):  # ids in prepared files may name {tmp}
             if p.read_bytes().isascii():
                 p.write_text(filled(p.read_text()))
-    before = tree_digest(repo), tree_digest(mem)
+    before = _project(repo), tree_digest(mem)
     outside = set(tmp_path.parent.iterdir())  # this session's folders (others run beside it)
-    res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300)
+    with StubLLM(row.model or []) as stub:
+        fill["{api}"] = stub.api_base
+        res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300)
     assert res.returncode == row.code, res.stderr
-    if row.code:
+    if row.code and not row.plain:
         one_error_line(res, filled(row.says))
     else:
         assert "Traceback" not in res.stderr + res.stdout and "error:" not in res.stderr
         assert filled(row.says) in res.stdout + res.stderr, res.stdout + res.stderr
-    assert (tree_digest(repo), tree_digest(mem)) == before  # nothing lost, nothing half-done
+    assert (_project(repo), tree_digest(mem)) == before  # nothing lost, nothing half-done
     assert set(tmp_path.parent.iterdir()) == outside
     if row.escape:
         target = Path(filled(row.escape))
         assert not (target if target.is_absolute() else tmp_path.parent / target).exists()
         assert not list(tmp_path.parent.rglob(target.name))
+
+
+def _project(repo: Path) -> dict[str, str]:
+    """The repo's files but for patchlore's run records (a run that starts writes them)."""
+    return {k: v for k, v in tree_digest(repo).items() if not k.startswith(".patchlore")}

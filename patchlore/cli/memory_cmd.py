@@ -58,6 +58,7 @@ def list_(kind: str = typer.Option("all", "--kind", help="all, episodes or insig
     """
     from patchlore.cli import ui
 
+    options.one_of("--kind", kind, ("all", "episodes", "insights"))
     store = _store(memory, memory_url)
     records = ([*store.episodes()] if kind in ("all", "episodes") else []) + \
               ([*store.insights()] if kind in ("all", "insights") else [])

@@ -48,7 +48,9 @@ def build(
     from patchlore.sandbox.docker_backend import docker_client
     from patchlore.sandbox.env.images import build_image, tag_for
 
-    tag = image or tag_for(python, load_settings(Path.cwd()).image)
+    # --image is checked as the setting is: a bad tag is one line, before any build starts
+    settings = load_settings(Path.cwd(), {"image": image})
+    tag = settings.image if image else tag_for(python, settings.image)
     client = docker_client(timeout=600)
     start = time.monotonic()
     with ui.status(f"building {tag}"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -180,7 +181,33 @@ class LitellmModel:
         if isinstance(exc, e.BadRequestError) and "LLM Provider NOT provided" in str(exc):
             return ModelError(f"litellm does not know the provider of {self.name!r}",
                               hint="use provider/model, e.g. hosted_vllm/NAME for a vLLM server")
-        return ModelError(f"model call failed: {kind}: {text}")
+        said = _server_said(str(exc))
+        if "Unable to get json response" in str(exc) or isinstance(exc, json.JSONDecodeError):
+            return ModelError(f"the model server at {where} answered with something that is not "
+                              f"JSON: {said[:80]!r}", hint=NOT_AN_API)
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int) and status >= 500:
+            return ModelError(f"the model server at {where} failed with HTTP {status} "
+                              f"(retried {self.retries} times): {said[:120]}",
+                              hint="check the server's log: out of GPU memory, a crash, or a "
+                              "proxy in front of it that lost the server")
+        return ModelError(f"model call failed: {kind}: {text}", hint=NOT_AN_API)
+
+
+# what to do about an answer that is not the OpenAI API's
+NOT_AN_API = ("--api-base must be the server's OpenAI-compatible endpoint, e.g. "
+              "http://localhost:8000/v1, not a web page, a login or a proxy")
+
+
+def _server_said(text: str) -> str:
+    """What the server sent, without litellm's prefixes ('litellm.APIError: APIError:
+    Hosted_vllmException - ') and, for an HTML page, without its tags."""
+    text = " ".join(text.split())
+    text = re.sub(r"^(?:litellm\.)?\w+: (?:\w+: )?\w+Exception - ", "", text)
+    text = text.split("Original Response: ", 1)[-1]
+    if text.lstrip().startswith("<"):
+        text = " ".join(re.sub(r"<[^>]*>", " ", text).split()) or text
+    return text
 
 
 def _unreachable(exc: BaseException | None) -> bool:

@@ -119,8 +119,9 @@ def apply_to_worktree(snapshot: Snapshot, patch: str, run_dir: Path) -> str:
         cmd.append(f"--directory={rel}")
     done = subprocess.run([*cmd, str(run_dir / "patch.diff")], cwd=top or snapshot.root,
                           capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PatchloreError(f"not applied: git apply failed: {done.stderr.strip()[:200]}",
+    if done.returncode != 0:  # git's own `error:` lines, folded into our one line
+        said = "; ".join(ln.removeprefix("error: ") for ln in done.stderr.strip().splitlines())
+        raise PatchloreError(f"not applied: git apply failed: {said[:200]}",
                              hint=f"the verified patch is in {run_dir / 'patch.diff'}")
     return (f"applied to {snapshot.root}; originals saved in {backup}; "
             f"undo with: git apply -R {run_dir / 'patch.diff'}")
