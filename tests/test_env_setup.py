@@ -278,3 +278,33 @@ def test_the_derived_image_keeps_the_base_image_s_path(index, env_images, tmp_pa
             client.images.get(tag).attrs["Config"]["Env"]
     finally:
         remove_images(sorted(env_images()) + ["patchlore-test-custom-path:1"])
+
+
+def test_the_uv_binary_is_found_alike_by_parallel_grades(monkeypatch):
+    """sysconfig's first read is not thread-safe on 3.11: workers that look for uv at once
+    (a parallel grade's first instances) must all find it, none end in TypeError."""
+    import sysconfig
+    import threading
+
+    from patchlore.sandbox.env import envsetup
+
+    found, errors = [], []
+    for _ in range(20):  # the race needs the first read: start each round from none
+        monkeypatch.setattr(sysconfig, "_CONFIG_VARS", None)
+        monkeypatch.setattr(sysconfig, "_CONFIG_VARS_INITIALIZED", False, raising=False)
+        envsetup._uv_binary.cache_clear()
+        start = threading.Barrier(8)
+
+        def look() -> None:
+            start.wait()
+            try:
+                found.append(envsetup.uv_binary())
+            except Exception as exc:  # what the race raised before
+                errors.append(exc)
+
+        threads = [threading.Thread(target=look) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == [] and len(set(found)) == 1 and found[0], (errors[:3], set(found))

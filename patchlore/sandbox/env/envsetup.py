@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import configparser
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,14 +199,25 @@ def repo_bounds(repo: str, date: str = "") -> Bounds:
     return Bounds(when, version)
 
 
-def uv_binary() -> str:
-    """The uv binary that installs dependencies as of a date, or '' (then pip, unbounded)."""
+_UV_LOCK = threading.Lock()
+
+
+@functools.cache
+def _uv_binary() -> str:
     try:
         from uv import find_uv_bin
 
         return find_uv_bin()
     except (ImportError, FileNotFoundError):
         return shutil.which("uv") or ""
+
+
+def uv_binary() -> str:
+    """The uv binary that installs dependencies as of a date, or '' (then pip, unbounded).
+    Found once, under a lock: find_uv_bin reads sysconfig, whose first read on Python 3.11 is
+    not thread-safe (a parallel grade's second thread saw EXE None and ended in TypeError)."""
+    with _UV_LOCK:
+        return _uv_binary()
 
 
 def snapshot_reader(snap: Snapshot) -> Reader:
