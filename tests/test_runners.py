@@ -151,6 +151,30 @@ def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, set
         assert report["failed_p2p"] == inst.PASS_TO_PASS and report["failed_f2p"] == []
 
 
+def test_rows_name_unittest_tests_in_the_form_of_their_python(rows, tmp_path, settings,
+                                                              docker_ready):
+    # SWE-bench's Django rows were made on Python 3.6-3.9: `test_x (app.tests.T)`; the image's
+    # Python 3.11 prints `test_x (app.tests.T.test_x)`. Either form finds the test.
+    import dataclasses
+
+    mirrors, (django, _) = rows
+    old = dataclasses.replace(django, instance_id="kit__djangoish-2",
+                              FAIL_TO_PASS=["test_double (calc.tests.T)"],
+                              PASS_TO_PASS=["test_half (calc.tests.T)"])
+    settings.sandbox = "docker"
+    gold = grade_all([old], {old.instance_id: old.patch}, mirrors, settings, tmp_path / "gold")
+    assert gold["resolved_ids"] == [old.instance_id], gold
+    grade_all([old], {old.instance_id: old.extra["broken"]}, mirrors, settings, tmp_path / "bad")
+    report = json.loads((tmp_path / "bad" / "logs" / old.instance_id / "report.json").read_text())
+    assert report["status"] == "unresolved"
+    assert report["failed_p2p"] == ["test_half (calc.tests.T)"] and report["failed_f2p"] == []
+    from patchlore.sandbox.runners.base import both_forms
+    assert both_forms({"test_a (x.T)": "passed"})["test_a (x.T.test_a)"] == "passed"
+    assert both_forms({"test_a (x.T.test_a)": "failed"})["test_a (x.T)"] == "failed"
+    assert both_forms({"test_a": "passed", "A docstring (x)": "passed"}) == {
+        "test_a": "passed", "A docstring (x)": "passed"}
+
+
 GOOD = """double adds instead of multiplying.
 
 lib.py

@@ -27,6 +27,7 @@ from patchlore.errors import PatchloreError
 from patchlore.evals.dataset import Instance
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.runners import detect, for_command
+from patchlore.sandbox.runners.base import both_forms
 from patchlore.sandbox.testrun import SKIPPED, run_tests
 
 HARNESSES = ("auto", "junit", "swebench")
@@ -159,8 +160,9 @@ class JunitHarness:
         log = result.command.stdout + result.command.stderr
         log_path.write_text(log)
         statuses = {test: o.status for test, o in result.tests.items()}
+        # rows name tests as SWE-bench's parsers do, on the Python the row was made with
         return Run(log, result.command.timed_out,
-                   swebench_names(statuses) if result.kind == "junit" else statuses)
+                   swebench_names(statuses) if result.kind == "junit" else both_forms(statuses))
 
     def judge(self, runs: list[Run]) -> Verdict:
         statuses, flipped = _merge(runs, PASSING)

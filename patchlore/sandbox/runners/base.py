@@ -51,6 +51,32 @@ class Runner:
         return {}
 
 
+# Python 3.11's unittest names a test `test_x (app.tests.T.test_x)`; before it, and so in
+# SWE-bench's rows made on older Pythons, it is `test_x (app.tests.T)`
+_NEW_FORM = re.compile(r"^(\w+) \(([\w.]+)\.\1\)$")
+_OLD_FORM = re.compile(r"^(\w+) \(([\w.]+)\)$")
+
+
+def old_unittest_name(name: str) -> str:
+    """A unittest test's name in the form of Python < 3.11 (`test_x (app.tests.T)`)."""
+    m = _NEW_FORM.match(name)
+    return f"{m[1]} ({m[2]})" if m else name
+
+
+def both_forms(statuses: dict[str, str]) -> dict[str, str]:
+    """`statuses` plus each unittest test under its name in the other Python's form, so that a
+    row names its tests the same way whichever Python the environment runs."""
+    out = dict(statuses)
+    for test, status in statuses.items():
+        m = _NEW_FORM.match(test)
+        other = f"{m[1]} ({m[2]})" if m else ""
+        if not m and (m := _OLD_FORM.match(test)):
+            other = f"{m[1]} ({m[2]}.{m[1]})"
+        if other:
+            out.setdefault(other, status)
+    return out
+
+
 def unittest_statuses(log: str) -> dict[str, str]:
     """Per-test statuses from unittest's verbose log (Django's runner is unittest's), by
     swebench's parse_log_django, less its misreading of the report headers: "FAIL: test_x
