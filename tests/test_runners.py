@@ -64,6 +64,9 @@ SY_TESTS = "from lib import double, half\n\n\ndef test_half():\n    assert half(
 SY_NEW = SY_TESTS + "\n\ndef test_double():\n    assert double(5) == 10\n"
 
 
+NOOP = "diff --git a/NOTES b/NOTES\nnew file mode 100644\nindex 0000000..e69de29\n"
+
+
 def _diff(repo, path, new) -> str:
     old = (repo / path).read_text()
     (repo / path).write_text(new)
@@ -141,6 +144,14 @@ def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, set
     empty = grade_all(instances, {i.instance_id: "" for i in instances}, mirrors, settings,
                       tmp_path / "empty")
     assert empty["resolved_ids"] == []
+    # a patch that changes no code: the tests run on the unfixed code, and the failing one is named
+    noop = grade_all(instances, {i.instance_id: NOOP for i in instances}, mirrors, settings,
+                     tmp_path / "noop")
+    assert noop["unresolved_ids"] == sorted(i.instance_id for i in instances), noop
+    for inst in instances:
+        report = json.loads((tmp_path / "noop" / "logs" / inst.instance_id /
+                             "report.json").read_text())
+        assert report["failed_f2p"] == inst.FAIL_TO_PASS and report["failed_p2p"] == []
     # the fix that breaks half(): unresolved, and the PASS_TO_PASS test that broke is named
     broken = {i.instance_id: i.extra["broken"] for i in instances}
     bad = grade_all(instances, broken, mirrors, settings, tmp_path / "broken")
