@@ -348,6 +348,7 @@ class Row:
     env: dict[str, str] = field(default_factory=dict)
     model: list | None = None  # the stub model server's script, served at {api}
     plain: bool = False  # ends with a result, not an error line (exit 0, or 1: not fixed)
+    docker: bool = False  # needs the engine (skipped without one, failed under CI's REQUIRE)
 
 
 PROBE_ROWS = [
@@ -481,12 +482,20 @@ PROBE_ROWS = [
     Row("report-plot-missing-folder", ("eval", "report", "{tmp}/run", "--plot",
                                        "{tmp}/nope/c.png"), 2, "--plot {tmp}/nope/c.png: cannot "
         "be written", _eval_run),
+    # an engine call that times out mid-command (an engine loaded by other runs): it was a
+    # requests traceback
+    Row("engine-call-times-out", ("sandbox", "prune", "--env-images"), 2,
+        "the Docker engine failed: ReadTimeout", env={"PATCHLORE_DOCKER_TIMEOUT": "0.000001"},
+        docker=True),
 ]
 
 
 @pytest.mark.parametrize("row", PROBE_ROWS, ids=[r.id for r in PROBE_ROWS])
-def test_probe_row(row: Row, tmp_path):
+def test_probe_row(row: Row, tmp_path, request):
     from test_bad_inputs_memory import seed
+
+    if row.docker:
+        request.getfixturevalue("docker_ready")
 
     repo = make_repo(tmp_path / "calc", CALC)
     mem = tmp_path / "memory"  # the autouse fixture's PATCHLORE_MEMORY_DIR

@@ -89,6 +89,16 @@ def _interrupted(code: int, how: str) -> None:
     sys.exit(code)
 
 
+def _engine_failure(exc: BaseException) -> str:
+    """What failed when a Docker engine call broke mid-command (a timeout under load, the
+    engine stopped), else ''; only where docker is in use, so other errors are not misnamed."""
+    if "docker" not in sys.modules:
+        return ""
+    from patchlore.sandbox.docker_backend import engine_error
+
+    return engine_error(exc)
+
+
 def main() -> None:
     """Entry point: user errors become one line and a documented exit code, never a traceback."""
     from typer import Exit
@@ -127,4 +137,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except Interrupted as exc:
         _interrupted(exc.code, exc.how)
+    except Exception as exc:
+        what = _engine_failure(exc)
+        if not what:
+            raise
+        from patchlore.cli import ui
+
+        ui.error(what, "the engine is stopped or overloaded: check `docker info` and retry, or "
+                 "give its calls longer with PATCHLORE_DOCKER_TIMEOUT (seconds)")
+        sys.exit(EXIT_USAGE)
     sys.exit(code if isinstance(code, int) else 0)
