@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from patchlore.memory.schema import VERIFIED, Episode, Insight
+from patchlore.memory import lexical
+from patchlore.memory.schema import Episode, Insight
 from patchlore.memory.store import MemoryStore
 
 RRF_K = 60
@@ -24,49 +25,30 @@ class Recall:
         return not self.insights and not self.demos
 
 
-class _Lexical:
-    """A BM25 index over one kind of record, rebuilt only when the store has changed."""
-
-    def __init__(self) -> None:
-        self.key = None
-        self.ids: list[str] = []
-        self.retriever = None
-
-    def search(self, key, records: dict[str, str], query: str, k: int) -> list[str]:
-        import bm25s
-
-        if key != self.key:
-            self.key, self.ids = key, list(records)
-            self.retriever = None
-            if self.ids:
-                self.retriever = bm25s.BM25()
-                self.retriever.index(bm25s.tokenize(list(records.values()), stopwords="en",
-                                                    show_progress=False), show_progress=False)
-        if self.retriever is None or not query.strip():
-            return []
-        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False)
-        if not tokens.vocab:
-            return []
-        docs, scores = self.retriever.retrieve(tokens, k=min(k, len(self.ids)),
-                                               show_progress=False)
-        return [self.ids[i] for i, s in zip(docs[0], scores[0]) if s > 0]
+_lexical: dict[tuple, tuple[tuple | None, lexical.Index]] = {}
+_lock = threading.Lock()  # the cache above is shared by `eval run`'s worker threads
 
 
-_lexical: dict[tuple[int, str], _Lexical] = {}
-_pools: dict[tuple, tuple[dict, dict]] = {}
-_lock = threading.Lock()  # the caches above are shared by `eval run`'s worker threads
+def _lexical_index(store: MemoryStore, what: tuple, ids: list[str]) -> lexical.Index:
+    """The BM25 index over `ids` (the records of `what`, a kind and filter): this process's,
+    else the one saved on disk for the log's content, else built now (and saved, unless the
+    store is read-only). Keyed by the log's content, so it is exact for the records it has."""
+    key = store.content_key()
+    mine = (str(store.path), *what)
+    held = _lexical.get(mine)
+    if held is not None and held[0] == key and held[1].ids == ids:
+        return held[1]
+    index = lexical.load(store.path, what, key) if key is not None and not store.url else None
+    if index is None or index.ids != ids:
+        index = lexical.Index.build(ids, [_text(store.get(i)) for i in ids])
+        if key is not None and not store.read_only and not store.url:
+            lexical.save(store.path, what, key, index)
+    _lexical[mine] = (key, index)
+    return index
 
 
-def _pool(store: MemoryStore, key: tuple, build) -> tuple[tuple, dict, dict]:
-    """(version, records, texts) for one filter, rebuilt only when the store has changed."""
-    full = (id(store), *store.version(), *key)
-    if full not in _pools:
-        records = build()
-        if len(_pools) > 16:
-            _pools.clear()
-        _pools[full] = (records, {i: (r.text() if isinstance(r, Episode)
-                                      else r.text_for_search()) for i, r in records.items()})
-    return (full, *_pools[full])
+def _text(record: Episode | Insight) -> str:
+    return record.text() if isinstance(record, Episode) else record.text_for_search()
 
 
 def _fuse(*rankings: list[str]) -> list[str]:
@@ -77,18 +59,19 @@ def _fuse(*rankings: list[str]) -> list[str]:
     return sorted(score, key=lambda r: -score[r])
 
 
-def _ranked(store: MemoryStore, kind: str, query: str, candidates: dict[str, str],
-            where: dict | None, k: int, key: tuple, version: tuple) -> list[str]:
+def _ranked(store: MemoryStore, kind: str, query: str, where: dict | None, k: int,
+            repo: str | None = None, language: str | None = None) -> list[str]:
+    ids = store.recallable(kind, repo, language)
     vec = [rid for rid, _ in store.vector_search(kind, query, k, where)]
-    lex_index = _lexical.setdefault((id(store), kind, *key), _Lexical())
-    lex = lex_index.search(version, candidates, query, k)
-    return [rid for rid in _fuse(vec, lex) if rid in candidates]
+    lex = _lexical_index(store, (kind, repo, language), ids).search(query, k)
+    allowed = set(ids)
+    return [rid for rid in _fuse(vec, lex) if rid in allowed]
 
 
 def recall(store: MemoryStore, query: str, repo: str | None = None,
            language: str | None = None, k_demos: int = 2, k_insights: int = 5,
            budget_tokens: int = 1500, pool: int = 20) -> Recall:
-    with _lock:
+    with _lock, store.frozen():
         return _recall(store, query, repo, language, k_demos, k_insights, budget_tokens, pool)
 
 
@@ -100,12 +83,9 @@ def _recall(store: MemoryStore, query: str, repo: str | None, language: str | No
     conds = [{"repo": repo}] if repo else []
     conds += [{"language": language}] if language else []
     where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
-    version, episodes, texts = _pool(store, ("episode", repo, language), lambda: {
-        e.id: e for e in store.episodes() if e.outcome == VERIFIED
-        and (not repo or e.repo == repo) and (not language or e.language == language)})
     seen_diffs, seen_tasks = set(), set()
-    for rid in _ranked(store, "episode", query, texts, where, pool, (repo, language), version):
-        ep = episodes[rid]
+    for rid in _ranked(store, "episode", query, where, pool, repo, language):
+        ep = store.get(rid)
         diff_key = "".join(ep.diff.split())
         if diff_key in seen_diffs or ep.task in seen_tasks:
             continue  # the same lesson twice teaches nothing new
@@ -118,10 +98,8 @@ def _recall(store: MemoryStore, query: str, repo: str | None, language: str | No
         budget -= cost
         if len(out.demos) >= k_demos:
             break
-    version, insights, texts = _pool(store, ("insight",), lambda: {
-        i.id: i for i in store.insights(active_only=True) if i.credit > 0})
-    for rid in _ranked(store, "insight", query, texts, None, pool, (), version):
-        ins = insights[rid]
+    for rid in _ranked(store, "insight", query, None, pool):
+        ins = store.get(rid)
         if len(ins.text) > budget:
             continue
         out.insights.append(ins)

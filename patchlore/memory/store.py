@@ -18,6 +18,7 @@ directory, recalling by BM25 alone when chroma cannot open its index there.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from patchlore.errors import PatchloreError
+from patchlore.memory.records import Records
 from patchlore.memory.redact import redact_data
 from patchlore.memory.schema import (ACTIVE, SCHEMA_VERSION, VERIFIED, Episode, Insight,
                                      from_dict, kind_of, problem, to_dict)
@@ -109,8 +111,12 @@ class MemoryStore:
         self.url = url
         self.namespace = namespace
         self.embedder = embedder or make_embedder()
-        self.records: dict[str, Episode | Insight] = {}
+        self.records = Records()
         self._read_offset = 0  # how much of the log self.records reflects
+        # SHA-256 fed the log's bytes up to _read_offset (None: not known, see content_key)
+        self._hasher = hashlib.sha256()
+        self._known: tuple[int, str] = (0, "")  # a snapshot's (offset, digest), unhashed
+        self._frozen = 0  # inside frozen(): the records are not refreshed
         self._lines_read = 0  # lines of the log up to _read_offset, to name a bad one
         self._index_seen = -1  # index.json's offset when our chroma client was opened
         self._skipped: list[str] = []  # warnings for bad lines up to _read_offset
@@ -145,9 +151,11 @@ class MemoryStore:
         and write a fresh snapshot when that tail was long (the next open then skips it)."""
         from patchlore.memory import snapshot
 
-        snap = snapshot.load(self.path, self.log_path)
-        if snap is not None:
-            self.records, self._read_offset = snap.records, snap.offset
+        got = snapshot.load(self.path, self.log_path)
+        if got is not None:
+            snap, log, self._hasher = got
+            self.records, self._read_offset = Records(log, snap), snap.offset
+            self._known = (snap.offset, snap.digest)
             self._lines_read, self._skipped = snap.lines, list(snap.skipped)
             for n, message in enumerate(self._skipped):
                 self._warn_once(f"snap{n}", message)
@@ -155,16 +163,31 @@ class MemoryStore:
         self._refresh()
         if (not self.read_only and self._lines_read - start >= self.SNAPSHOT_AFTER
                 and self._read_offset):
-            digest = snapshot.prefix_digest(self.log_path, self._read_offset)
-            if digest is not None:
+            key = self.content_key()
+            if key is not None:
                 snapshot.save(self.path, self.log_path, snapshot.Snapshot(
-                    self._read_offset, digest, self._lines_read, self.records,
-                    list(self._skipped)))
+                    key[0], key[1], self._lines_read, list(self._skipped),
+                    *self.records.columns()))
+
+    def content_key(self) -> tuple[int, str] | None:
+        """(offset, SHA-256) of the log bytes the records reflect: what a snapshot of them,
+        or of an index built from them, is keyed by. None if the log is not there to hash."""
+        with self._mutex:
+            self._refresh()
+            if self._hasher is None:
+                if self._known[0] == self._read_offset:
+                    return self._known
+                self._hasher = snapshot.prefix_hasher(self.log_path, self._read_offset)
+                if self._hasher is None:
+                    return None
+            return self._read_offset, self._hasher.hexdigest()
 
     def _refresh(self) -> None:
         """Read log lines written since we last looked (by us or by another process). With a
         shared server, the server's records are the team's memory: read them too."""
         with self._mutex:
+            if self._frozen:
+                return
             if self.url and self._client is not None:
                 self._pull_server()
             try:
@@ -178,6 +201,7 @@ class MemoryStore:
                                        hint="pass --memory PATH to a readable memory "
                                        "directory") from None
             end = data.rfind(b"\n") + 1  # a line still being written is read next time
+            at = self._read_offset
             for line in data[:end].split(b"\n")[:-1]:
                 self._lines_read += 1
                 entry, why = _entry(line)
@@ -186,8 +210,24 @@ class MemoryStore:
                     self._skipped.append(message)
                     self._warn_once(f"line{self._lines_read}", message)
                 elif entry is not None:
-                    self._apply(entry)
+                    self._apply(entry, at, len(line) + 1)
+                at += len(line) + 1
+            if self._hasher is not None and end:
+                self._hasher.update(memoryview(data)[:end])
             self._read_offset += end
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The records as they are now, for a reader that needs them to agree with each other
+        (recall: the ids it filters by, the key of its BM25 index, the records it returns):
+        other processes' writes are read after it; this process's other threads wait."""
+        with self._mutex:
+            self._refresh()
+            self._frozen += 1
+            try:
+                yield
+            finally:
+                self._frozen -= 1
 
     def _pull_server(self) -> None:
         for kind, col in self._cols.items():
@@ -203,9 +243,10 @@ class MemoryStore:
                         else:
                             self.records[rid] = from_dict(kind, data)
 
-    def _apply(self, entry: dict) -> None:
+    def _apply(self, entry: dict, offset: int, length: int) -> None:
         if entry["op"] == "put":
-            self.records[entry["id"]] = from_dict(entry["kind"], entry["data"])
+            self.records.put(entry["id"], from_dict(entry["kind"], entry["data"]), offset,
+                             length)
         else:
             self.records.pop(entry["id"], None)
 
@@ -311,13 +352,21 @@ class MemoryStore:
     def episodes(self) -> list[Episode]:
         with self._mutex:
             self._refresh()
-            return [r for r in self.records.values() if isinstance(r, Episode)]
+            return [self.records[i] for i in self.records.ids("episode")]
 
     def insights(self, active_only: bool = False) -> list[Insight]:
         with self._mutex:
             self._refresh()
-            return [r for r in self.records.values() if isinstance(r, Insight)
-                    and (r.status == ACTIVE or not active_only)]
+            found = [self.records[i] for i in self.records.ids("insight")]
+            return [r for r in found if r.status == ACTIVE or not active_only]
+
+    def recallable(self, kind: str, repo: str | None = None,
+                   language: str | None = None) -> list[str]:
+        """Ids of what recall may return (verified episodes, active insights with credit),
+        of `repo` and `language` if given, in log order; no record is read for it."""
+        with self._mutex:
+            self._refresh()
+            return self.records.ids(kind, recallable=True, repo=repo, language=language)
 
     # --- the vector index ----------------------------------------------------------------
     def _meta(self) -> dict:
