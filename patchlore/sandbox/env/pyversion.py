@@ -110,9 +110,10 @@ def workflows(files: list[str]) -> list[str]:
 def base_image(client, settings, snap, repo: str,
                warn: Callable[[str], None] = lambda m: None) -> tuple[str, Bounds, Choice]:
     """The sandbox image a repo's environment derives from, the bounds of its time, and why.
-    The `image` setting's own image when it is not the default one; else the image of the
-    Python `choose` picks, or the default image when that one is not built and the repo does
-    not require it."""
+    The `image` setting's own image when it is not the default one nor one that `patchlore
+    sandbox build` made with the default Python (those stand for their family: `:py3.X`
+    beside them); else the image of the Python `choose` picks, or the `image` when that one is
+    not built and the repo does not require it."""
     from patchlore.config import Settings
     from patchlore.errors import PatchloreError
     from patchlore.sandbox.env.envsetup import repo_bounds, snapshot_reader
@@ -125,7 +126,7 @@ def base_image(client, settings, snap, repo: str,
                              hint=f"auto or one of {', '.join(PYTHONS)}")
     choice = choose(snapshot_reader(snap), workflows(snap.files), bounds.date, pinned)
     bounds = dataclasses.replace(bounds, date=choice.date)
-    if settings.image != Settings.image and not pinned:
+    if settings.image != Settings.image and not pinned and not family(client, settings.image):
         return settings.image, bounds, choice
     tag = tag_for(choice.python, settings.image)
     why = stale(client, tag) if tag != settings.image else ""
@@ -137,6 +138,17 @@ def base_image(client, settings, snap, repo: str,
         raise PatchloreError(f"Python {choice.python} is needed ({choice.why}) but {why}",
                              hint=f"patchlore sandbox build --python {choice.python}")
     return tag, bounds, choice
+
+
+def family(client, image: str) -> bool:
+    """Whether `image` is a sandbox image of the default Python, built by patchlore."""
+    from docker.errors import ImageNotFound
+
+    try:
+        labels = client.images.get(image).attrs["Config"].get("Labels") or {}
+    except ImageNotFound:
+        return False
+    return bool(labels.get("patchlore.image")) and labels.get("patchlore.python") == DEFAULT_PYTHON
 
 
 def _key(version: str) -> tuple[int, ...]:
