@@ -1,7 +1,9 @@
 """A package index and a repo with requirements, for tests and benchmarks of environment setup.
 
 PyPI stands behind a remote network; an index served on the Docker bridge takes its place, with
-wheels built by the tests' own backend (tests/wheelkit.py) and any others a test publishes."""
+wheels built by the tests' own backend (tests/wheelkit.py), pytest and pytest-timeout (which
+every environment gets: its venv does not see the sandbox image's) and any others a test
+publishes."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -100,10 +103,28 @@ def build_wheel(src: Path, dest: Path, name: str, version: str, code: str,
     return dest / built
 
 
+# the test tools every environment installs (sandbox/env/envsetup.py: TEST_TOOLS)
+TEST_TOOLS = ("pytest==8.4.2", "pytest-timeout==2.4.0", "setuptools==69.5.1")
+
+
+def test_tool_wheels() -> list[Path]:
+    """Wheels of TEST_TOOLS and their dependencies, from this machine's package index, once."""
+    dest = Path(tempfile.gettempdir()) / "patchlore-test-tools" / \
+        hashlib.sha256(" ".join(TEST_TOOLS).encode()).hexdigest()[:12]
+    if not (dest / "done").is_file():
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                               "--python-version", "3.11", "--dest", str(dest), *TEST_TOOLS],
+                              capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"pip download {' '.join(TEST_TOOLS)}: {done.stderr[-1000:]}")
+        (dest / "done").touch()
+    return sorted(dest.glob("*.whl"))
+
+
 class PackageIndex:
-    """pl-tinydep 1.0 (uploaded in 2020) on an index that containers on the bridge reach (or,
-    with `bridge=False`, this host alone, no Docker needed); `env` points pip and uv at it;
-    `add` publishes more."""
+    """pl-tinydep 1.0 and TEST_TOOLS (uploaded in 2020) on an index that containers on the
+    bridge reach (or, with `bridge=False`, this host alone, no Docker needed); `env` points pip
+    and uv at it; `add` publishes more."""
 
     def __init__(self, root: Path, bridge: bool = True) -> None:
         self.root = root
@@ -111,6 +132,8 @@ class PackageIndex:
         self.uploaded: dict[str, dict[str, str]] = {}  # project -> {file name: upload time}
         self.add(build_wheel(root / "src" / "1.0", root / "files", "pl-tinydep", "1.0",
                              "def double(x):\n    return 2 * x\n"), "2020-01-01T00:00:00Z")
+        for wheel in test_tool_wheels():
+            self.add(wheel, "2020-01-01T00:00:00Z")
         self.server = ThreadingHTTPServer(("0.0.0.0" if bridge else "127.0.0.1", 0),
                                           partial(_Index, directory=str(root)))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -171,6 +171,16 @@ def test_a_row_s_own_recipe_wins_over_guessing():
         "printf '%s\\n' pytest-mock > /tmp/patchlore-tox-deps.txt && { python -m pip install "
         "-r /tmp/patchlore-tox-deps.txt || install_lines /tmp/patchlore-tox-deps.txt; }",
         "python -m pip install -e '.[tests,reco]'"]
+    # extras assigned by key in setup.py; tox's `{env:VAR:default}` read as its default
+    assigned = "EXTRAS = {}\nEXTRAS['docs'] = []\nEXTRAS[\"tests\"] = EXTRAS['docs'] + ['x']\n"
+    assert recipe({"setup.py": assigned}.get) == ["python -m pip install -e '.[tests]'"]
+    tox_env = "[testenv]\nextras = {env:EXTRAS:testing}\n"
+    assert recipe({"tox.ini": tox_env, "setup.py": "E = {'testing': []}"}.get) == [
+        "python -m pip install -e '.[testing]'"]
+    # PEP 735 dependency groups for the tests, which uv installs
+    groups = '[project]\nname = "x"\n[dependency-groups]\ntests = ["pytest"]\ndocs = []\n'
+    assert recipe({"pyproject.toml": groups}.get, uv=True) == [
+        "uv pip install -e .", "uv pip install --group tests"]
 
 
 def test_fix_and_sandbox_exec_on_a_repo_with_requirements(index, env_images, tmp_path):

@@ -181,6 +181,34 @@ def test_a_repo_that_requires_python_below_3_10_runs_on_the_3_9_image(tmp_path, 
     assert pinned.returncode == 1 and "1 failed" in pinned.stdout
 
 
+def test_a_sandbox_image_of_another_tag_stands_for_its_family(tmp_path, docker_ready):
+    """An `image` that `patchlore sandbox build` made (default Python) under another tag: a
+    repo that needs 3.9 gets the `:py3.9` beside it, not that image's 3.11."""
+    from conftest import IMAGE, remove_images
+    from patchlore.sandbox.docker_backend import docker_client
+
+    repo = tmp_path / "old"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write_tree(repo, {"setup.cfg": "[metadata]\nname = old\n[options]\npython_requires = <3.10\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "old")
+    tag = f"patchlore-test-family-{tmp_path.name.lower()}:latest"
+    box = docker_client().containers.create(IMAGE, ["true"])
+    try:  # the sandbox image, labels and all, under a tag of this test's own
+        box.commit(*tag.split(":"))
+    finally:
+        box.remove(force=True)
+    try:
+        res = run_cli("doctor", "--json", "--repo", str(repo),
+                      env={"PATCHLORE_CACHE_DIR": str(tmp_path / "cache"), "PATCHLORE_IMAGE": tag})
+        check = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "requirements")
+        assert check["status"] == "fail", check
+        assert f"{tag.split(':')[0]}:py3.9 is not built" in check["detail"], check
+    finally:
+        remove_images([tag])
+
+
 HANG = """import time
 
 
@@ -214,3 +242,68 @@ def test_a_hanging_test_fails_alone_within_seconds(tmp_path, docker_ready):
         "test_hang.py::test_after": "passed"}
     assert "Timeout" in out["tests"]["test_hang.py::test_hangs"]["message"]
     assert res.returncode == 1
+
+
+ISOLATED = """import sys
+import time
+
+import pytest
+import pytest_timeout
+
+
+def test_the_tools_are_the_environment_s_own():
+    assert [p for p in sys.path if "dist-packages" in p] == []
+    assert pytest.__file__.startswith("/opt/patchlore/venv/"), pytest.__file__
+    assert pytest_timeout.__file__.startswith("/opt/patchlore/venv/"), pytest_timeout.__file__
+
+
+def test_hangs():
+    time.sleep(600)
+"""
+
+
+def test_the_environment_holds_its_own_pytest_and_limit_not_the_sandbox_s(index, env_images,
+                                                                            tmp_path):
+    """The sandbox image's pytest and plugins (made for today's pytest) are not on the
+    project's import path: the environment gets pytest as of its date and the pytest-timeout
+    that fits it (from the index), and a hanging test still fails alone."""
+    make_tinycalc(tmp_path / "repos", tmp_path / "d.jsonl")
+    repo = tmp_path / "repos" / "patchlore__tinycalc"
+    write_tree(repo, {"tests/test_iso.py": ISOLATED})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "isolated")
+    env = {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache"),
+           "PATCHLORE_TEST_TIME_LIMIT": "3"}
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--json",
+                  "--timeout", "120", "--", "python3 -m pytest -q tests/test_iso.py", env=env,
+                  timeout=600)
+    (log,) = (tmp_path / "cache" / "env").glob("*.log")
+    out = json.loads(res.stdout)
+    assert {k: v["status"] for k, v in out["tests"].items()} == {
+        "tests/test_iso.py::test_the_tools_are_the_environment_s_own": "passed",
+        "tests/test_iso.py::test_hangs": "failed"}, log.read_text()[-3000:]
+    assert "Timeout" in out["tests"]["tests/test_iso.py::test_hangs"]["message"]
+    assert "+ pytest-timeout==2.4.0" in log.read_text()
+
+
+SCM_WRITE_PYPROJECT = SCM_PYPROJECT + 'write_to = "src/scm_pkg/_version.py"\n'
+SCM_WRITE_TEST = ("from scm_pkg._version import version\n\n\n"
+                  "def test_version():\n    assert version == '1.4.2'\n")
+
+
+def test_the_version_file_setuptools_scm_writes_reaches_every_sandbox(index, build_wheels,
+                                                                      env_images, tmp_path):
+    """setuptools-scm writes `_version.py` into the repo at build time (ignored by git), and
+    every sandbox's fresh copy of the repo gets it (the grade resets it between its runs)."""
+    for wheel in build_wheels.glob("*.whl"):
+        index.add(wheel, "2024-01-01T00:00:00Z")
+    data = scm_dataset(tmp_path, {"pyproject.toml": SCM_WRITE_PYPROJECT,
+                                  ".gitignore": "src/scm_pkg/_version.py\n"})
+    row = json.loads(data["path"].read_text())
+    repo = data["repos"] / "o__scm"
+    row["test_patch"] = diff_of(repo, {"tests/test_scm.py": SCM_WRITE_TEST})
+    data["path"].write_text(json.dumps(row) + "\n")
+    env = {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)}
+    res = grade(data, tmp_path / "out", env)
+    (log,) = (tmp_path / "env").glob("*.log")
+    assert json.loads(res.stdout)["resolved_ids"] == ["o__scm-1"], log.read_text()[-3000:]

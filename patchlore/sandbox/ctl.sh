@@ -9,6 +9,9 @@
 #   PL_DIRS   directories the sandbox needs (recreated by reset, owned by PL_OWNER)
 #   PL_KILL   "1": reset first kills every process but PID 1 (Docker, where we own the box)
 #             and checks that none of PL_OWNER's survived
+#   PATCHLORE_BUILT  (an environment image's) a tar of the files its build wrote into the repo
+#             (setuptools-scm's _version.py): init lays them into the copy where the repo has
+#             no such file, and keeps them in the snapshot, so reset and diffs leave them alone
 set -eu
 # a git hook's environment (GIT_INDEX_FILE, ...) points at the user's repo, never at ours
 unset GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_COMMON_DIR \
@@ -56,6 +59,10 @@ case "$1" in
     git config core.hooksPath /dev/null && git config gc.auto 0 && git config core.autocrlf false
     git config commit.gpgsign false && git config core.quotepath false
     git add -A
+    if [ -f "${PATCHLORE_BUILT:-}" ]; then
+      tar -xf "$PATCHLORE_BUILT" --skip-old-files
+      tar -tf "$PATCHLORE_BUILT" | git add -f --pathspec-from-file=-
+    fi
     git commit -q --allow-empty --no-verify -m snapshot
     own ;;
   reset) reset ;;

@@ -5,7 +5,11 @@ recipe is the `setup_cmd` setting when given; else the repo's requirement files
 (`requirements.txt`, `requirements-test.txt`, ...) and, when the repo is a package, an editable
 install of it with its test extras: the image then holds the dependencies, and the code under
 test is the repo copied in later at the same path. Everything goes into a venv at
-/opt/patchlore/venv that also sees the image's own packages (pytest), first on PATH.
+/opt/patchlore/venv, first on PATH, that does not see the image's own packages: the project's
+pytest (else pytest as of its date) with the pytest-timeout release that fits it, never the
+image's pytest and plugins, which an old pytest cannot load (TEST_TOOLS). Files the build
+writes into the repo (setuptools-scm's `_version.py`) are kept in the image and laid into
+every sandbox's copy (ctl.sh init), which holds them as part of its snapshot.
 
 Time travel: the guessed recipe installs with uv (the host's binary, copied in for the build
 only), no newer than the code's date (`Bounds.date`: uv's exclude-newer; setuptools never older
@@ -48,6 +52,7 @@ REQUIREMENT_FILES = ("requirements.txt", "requirements-test.txt", "requirements_
 PACKAGING_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "tox.ini")
 TOX_DEPS = "/tmp/patchlore-tox-deps.txt"
 TEST_EXTRAS = ("test", "tests", "testing")
+TEST_GROUPS = (*TEST_EXTRAS, "dev")  # PEP 735 dependency groups: uv installs them
 PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
            "PIP_RETRIES", "PIP_FIND_LINKS",
            "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
@@ -60,9 +65,10 @@ UV_CONFIG = "/opt/patchlore/uv.toml"
 # setuptools 65 (late 2022) builds any setup.py project editable by PEP 660, as uv needs
 SETUPTOOLS_FLOOR = dt.date(2022, 12, 1)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# so `pytest` (not only `python -m pytest`) runs under the venv's python
-PYTEST_SHIM = f"#!{VENV}/bin/python\nimport sys\nfrom pytest import console_main\n" \
-              "sys.exit(console_main())\n"
+# so `pytest` (not only `python -m pytest`) runs under the venv's python, also with a pytest
+# older than 3.0 (which installs only `py.test`); pytest.main is in every release
+PYTEST_SHIM = f"#!{VENV}/bin/python\nimport sys\nimport pytest\n\nsys.exit(pytest.main())\n"
+BUILT = "/opt/patchlore/built.tar"  # the files the build wrote into the repo (ctl.sh lays them)
 
 Reader = Callable[[str], "str | None"]
 
@@ -105,6 +111,9 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
             step += (f" || {{ uv pip install 'setuptools>=64' wheel {shlex.join(others)}".rstrip()
                      + f" && uv pip install --no-build-isolation -e {shlex.quote(target)}; }}")
         steps.append(step)
+        groups = [g for g in TEST_GROUPS if g in meta.get("dependency-groups", {})]
+        if uv and groups:
+            steps.append("uv pip install " + " ".join(f"--group {g}" for g in groups))
     return steps
 
 
@@ -119,7 +128,9 @@ def tox_testenv(read: Reader) -> tuple[list[str], list[str], list[str]]:
     if not parser.has_section("testenv"):
         return [], [], []
     env = parser["testenv"]
-    extras = [e for e in re.split(r"[\s,]+", env.get("extras", "")) if e]
+    # `{env:VAR:default}`: tox's own default, as a run with VAR unset gets it
+    extras = [e for e in re.split(r"[\s,]+", re.sub(r"\{env:[^:}]*:([^}]*)\}", r"\1",
+                                                    env.get("extras", ""))) if e]
     files, deps = [], []
     for line in env.get("deps", "").splitlines():
         line = line.split(" #")[0].strip()
@@ -133,13 +144,15 @@ def tox_testenv(read: Reader) -> tuple[list[str], list[str], list[str]]:
 
 def declared_extras(read: Reader, meta: dict) -> set[str]:
     """The extras a project declares: pyproject's optional-dependencies, the keys of
-    setup.cfg's [options.extras_require], and dict keys in setup.py that look like extras."""
+    setup.cfg's [options.extras_require], and dict keys in setup.py that look like extras
+    (in a literal, or assigned: `EXTRAS["tests"] = ...`)."""
     found = set(meta.get("project", {}).get("optional-dependencies", {}))
     cfg = re.search(r"^\[options\.extras_require\]\n(.*?)(?=^\[|\Z)", read("setup.cfg") or "",
                     re.MULTILINE | re.DOTALL)
     if cfg:
         found |= set(re.findall(r"^([\w.-]+)\s*=", cfg.group(1), re.MULTILINE))
-    return found | set(re.findall(r"['\"]([\w.-]+)['\"]\s*:", read("setup.py") or ""))
+    return found | set(re.findall(r"['\"]([\w.-]+)['\"]\s*(?::|\]\s*=[^=])",
+                                  read("setup.py") or ""))
 
 
 def _pyproject(read: Reader) -> dict:
@@ -250,15 +263,55 @@ for d in /repo/*.egg-info /repo/src/*.egg-info; do
 done"""
 
 
+# The files in the repo before the steps, and after: the new ones (minus build scratch and
+# caches) are what the build wrote for the code to import (BUILT). Not extensions compiled in
+# place: the image serves other commits with other C code, and a patch to it is not rebuilt in
+# the sandbox, so a kept one would test stale code (the project's pure-Python fallback, if it
+# has one, runs instead)
+LIST_FILES = "find . -path ./.git -prune -o -type f -print | LC_ALL=C sort"
+KEEP_BUILT = rf"""{LIST_FILES} > /tmp/patchlore-after
+LC_ALL=C comm -13 /tmp/patchlore-before /tmp/patchlore-after | grep -v -e '^\./build/' \
+  -e '^\./dist/' -e '^\./\.eggs/' -e '^\./\.tox/' -e '/__pycache__/' -e '\.egg-info/' \
+  -e '\.pyc$' -e '\.o$' -e '\.so$' -e '\.pyd$' > /tmp/patchlore-built || true
+if [ -s /tmp/patchlore-built ]; then tar -cf {BUILT} -T /tmp/patchlore-built; fi"""
+
+# What the tests run with, as a virtualenv of the code's time had it: setuptools (pytest < 5
+# and many projects import pkg_resources); the project's own pytest when it runs on this
+# Python, else the newest of the code's date (a pytest before 4.6 cannot run on 3.9: the
+# Pythons the images have decide, not the pin); then the pytest-timeout release that works
+# with that pytest (PYTEST_TIMEOUT, sandbox/testrun.py), else none: the command's timeout
+# stays the backstop. None of them fails the build (a suite may not be pytest's).
+TEST_TOOLS = r"""python -c 'import setuptools' 2>/dev/null || uv pip install setuptools \
+  || echo "patchlore: no setuptools in the environment: it does not install"
+mkdir -p /tmp/patchlore-probe && printf 'def test_ok():\n    pass\n' > /tmp/patchlore-probe/test_ok.py
+if ! (cd /tmp/patchlore-probe && python -m pytest -q test_ok.py); then
+  if python -c 'import pytest' 2>/dev/null; then
+    echo "patchlore: this pytest does not run on $(python -V 2>&1): the newest of the date instead"
+  fi
+  uv pip install --upgrade pytest || echo "patchlore: no pytest in the environment: it does not install"
+fi
+rm -rf /tmp/patchlore-probe
+if v=$(python -c 'import pytest; print(pytest.__version__)') \
+    && ! python -c 'import pytest_timeout' 2>/dev/null; then
+  uv pip install pytest-timeout "pytest==$v" \
+    || echo "patchlore: no pytest-timeout for pytest $v: no per-test time limit"
+fi"""
+
+
 def uv_config(date: dt.date | None) -> str:
     if date is None:
         return ""
+    floor = max(date, SETUPTOOLS_FLOOR).isoformat()  # pip too: an older one fails on 3.9+
     return (f'exclude-newer = "{date.isoformat()}"\n[exclude-newer-package]\n'
-            f'setuptools = "{max(date, SETUPTOOLS_FLOOR).isoformat()}"\n')
+            f'setuptools = "{floor}"\npip = "{floor}"\n')
 
 
 def setup_script(steps: list[str], date: dt.date | None = None,
-                 pretend: dict[str, str] | None = None) -> str:
+                 pretend: dict[str, str] | None = None, uv: bool = True,
+                 own_recipe: bool = False) -> str:
+    """The build's shell script. With `uv`, the venv is the project's alone (pip in it only
+    for `own_recipe`, the user's commands, which may call it); without, pip is the image's
+    own and the venv sees the image's packages, pytest's plugins among them."""
     exports = {"PATH": f"{VENV}/bin:{Path(UV).parent}:$PATH", "PIP_NO_CACHE_DIR": "1",
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "VIRTUAL_ENV": VENV,
                "UV_CACHE_DIR": "/tmp/uv-cache", "UV_LINK_MODE": "copy",
@@ -269,14 +322,18 @@ def setup_script(steps: list[str], date: dt.date | None = None,
     return "\n".join([
         "set -eux",
         INSTALL_LINES,
-        f"python3 -m venv --without-pip --system-site-packages {VENV}",
+        f"python3 -m venv --without-pip {'' if uv else '--system-site-packages '}{VENV}",
         "export " + " ".join(f"{k}={v}" for k, v in exports.items()),
         *([f"printf '%s' {shlex.quote(config)} > {UV_CONFIG}"] if config else []),
+        *(["uv pip install pip"] if uv and own_recipe else []),
         f"cd {REPO}",
+        f"{LIST_FILES} > /tmp/patchlore-before",
         *steps,
+        *([TEST_TOOLS] if uv else []),
         f"[ -e {VENV}/bin/pytest ] || {{ printf '%s' {shlex.quote(PYTEST_SHIM)} "
         f"> {VENV}/bin/pytest; chmod 755 {VENV}/bin/pytest; }}",
         KEEP_EGG_INFO,
+        KEEP_BUILT,
         # the repo is copied here again by every sandbox: the editable install points here
         f"cd / && rm -rf {REPO} {CA_PATH} /tmp/uv-cache {UV} {UV_CONFIG}", ""])
 
@@ -321,7 +378,8 @@ def plan(client, base: str, snap: Snapshot, setup_cmd: str = "", name: str = "",
     if not steps:
         return Plan([], base)
     pretend = pretend_version(inputs.get, bounds.version)
-    script = setup_script(steps, bounds.date if uv else None, pretend)
+    script = setup_script(steps, bounds.date if uv else None, pretend, bool(uv),
+                          bool(setup_cmd.strip()))
     uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True
                                 ).stdout.strip() if uv else ""
     key = hashlib.sha256(json.dumps([require_image(client, base).id, script, inputs, uv_version],
@@ -364,6 +422,7 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
             derive_image(client, base, tag, made.script, files=files, env=env,
                          timeout=timeout, log_path=log,
                          changes=[f"ENV PATH={VENV}/bin:{path}", f"LABEL {ENV_LABEL}={tag}",
+                                  f"ENV PATCHLORE_BUILT={BUILT}",
                                   *(f"ENV {k}={v}" for k, v in (made.pretend or {}).items())])
         except PatchloreError as exc:
             raise PatchloreError(exc.message, hint=f"see {log}; set setup_cmd to the commands "
