@@ -248,3 +248,14 @@ def test_doctor_names_the_runner_and_why(tmp_path):
     assert wrong["status"] == "warn" and "tests/runtests.py" in wrong["detail"]
     assert DjangoRunner.command in wrong["fix"]
     assert right["status"] == "ok" and right["detail"].startswith("django")
+
+
+def test_sandbox_exec_names_the_failing_tests_of_any_runner(tmp_path, docker_ready):
+    files, cmd, failing, other = PROJECTS["unittest"]
+    repo = make_repo(tmp_path / "ut", {**files, "lib.py": BUG})
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
+                  *cmd.split(), env={"COLUMNS": "200"}, timeout=300)
+    assert res.returncode == 1, res.stderr
+    table = res.stderr[res.stderr.index("failing tests"):]
+    assert failing in table and other not in table
+    assert "tests: 1 failed, 1 passed" in res.stderr

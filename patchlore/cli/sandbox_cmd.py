@@ -128,7 +128,7 @@ def _show_run(run, backend: str) -> None:
     res = run.command
     sys.stdout.write(res.stdout)
     sys.stderr.write(res.stderr)
-    if run.kind == "junit":
+    if run.per_test:  # pytest's JUnit XML or another runner's log (sandbox/runners)
         from rich.table import Table
 
         bad = {k: t for k, t in run.tests.items() if not t.passed and t.status != "skipped"}
