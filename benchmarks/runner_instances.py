@@ -269,12 +269,29 @@ def test_names(path: str, source: str) -> dict[str, str]:
     if not path.startswith("tests/"):
         return {fn.name: ast.dump(fn) for fn in tests(tree.body)}
     module = DjangoRunner().directives([path])[0]
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    bases = {name: [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")
+                    for b in cls.bases] for name, cls in classes.items()}
+
+    def lineage(name: str, seen: frozenset = frozenset()) -> list[str]:
+        """The class and its bases, in order (only this module's have bases here)."""
+        return [name, *(a for b in bases.get(name, []) if b not in seen | {name}
+                        for a in lineage(b, seen | {name}))]
+
     out = {}
-    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
-        for fn in tests(cls.body):
+    for cls in classes:
+        # unittest runs the TestCase classes, with the tests they inherit (a mixin's run under
+        # each class that mixes it in, named after that class)
+        if not any(b.endswith("TestCase") for b in lineage(cls)):
+            continue
+        seen = set()
+        for fn in (f for c in lineage(cls) if c in classes for f in tests(classes[c].body)):
+            if fn.name in seen:
+                continue  # overridden by a class before it
+            seen.add(fn.name)
             doc = ast.get_docstring(fn, clean=False)
             name = doc.strip().split("\n")[0].strip() if doc and doc.strip() else \
-                f"{fn.name} ({module}.{cls.name})"
+                f"{fn.name} ({module}.{cls})"
             out[name] = ast.dump(fn)
     return out
 
