@@ -73,6 +73,7 @@ def private_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHLORE_MEMORY_DIR", str(tmp_path / "memory"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture

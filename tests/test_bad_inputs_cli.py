@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CALC, IMAGE, make_repo, run_cli, tree_digest
+from conftest import CALC, IMAGE, UNPRIVILEGED, make_repo, run_cli, tree_digest
 from stub_llm import Raw, StubLLM
 from test_lifecycle import owned_by, wait_for
 from patchlore.sandbox.docker_backend import docker_client
@@ -334,6 +334,17 @@ def _eval_run(tmp: Path) -> None:
     (tmp / "run" / "results.jsonl").write_text('{"instance_id": "a__b-1"}\n')
 
 
+def _read_only(tmp: Path) -> None:
+    """The calc repo as a read-only CI checkout has it (the row runs UNPRIVILEGED)."""
+    for p in [tmp / "calc", *(tmp / "calc").rglob("*")]:
+        p.chmod(p.stat().st_mode & ~0o222)
+
+
+def _damaged_index(tmp: Path) -> None:
+    (tmp / "memory" / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+
+
+FIXED = "calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n"
 BINARY = b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 40
 
 
@@ -349,6 +360,8 @@ class Row:
     model: list | None = None  # the stub model server's script, served at {api}
     plain: bool = False  # ends with a result, not an error line (exit 0, or 1: not fixed)
     docker: bool = False  # needs the engine (skipped without one, failed under CI's REQUIRE)
+    unprivileged: bool = False  # run without root's file capabilities (see UNPRIVILEGED)
+    reindexes: bool = False  # rebuilds the store's index: only its log must stay as it was
 
 
 PROBE_ROWS = [
@@ -441,6 +454,27 @@ PROBE_ROWS = [
     Row("fix-api-base-not-a-url", ("fix", "--repo", "{repo}", "--sandbox", "local",
                                    "--api-base", "not a url"), 2,
         "--api-base: api_base = 'not a url' is not an http:// or https:// URL"),
+    # 5. tracebacks: a read-only checkout (the run records go to the user's state dir; the
+    # tree is written only by --apply, and that failing is one line naming the patch)
+    Row("check-read-only-checkout", ("check", "--repo", "{repo}", "--sandbox", "local",
+                                     "--memory-mode", "off", "--model", "hosted_vllm/stub-coder",
+                                     "--api-base", "{api}", "--samples", "1", "--",
+                                     "python3 -m pytest -q -p no:cacheprovider"), 1,
+        "verified patch written to {tmp}/xdg-state/patchlore/repos/calc-", _read_only,
+        model=[[FIXED]] * 2, plain=True, unprivileged=True),
+    Row("fix-apply-read-only-checkout", ("fix", "--repo", "{repo}", "--sandbox", "local",
+                                         "--memory-mode", "off", "--model",
+                                         "hosted_vllm/stub-coder", "--api-base", "{api}",
+                                         "--samples", "1", "--apply"), 2,
+        "not applied: git apply failed: unable to unlink 'calc.py': Permission denied; unable "
+        "to write file 'calc.py' mode 100644: Permission denied (the verified patch is in "
+        "{tmp}/xdg-state/patchlore/repos/calc-", _read_only, model=[[FIXED]] * 2,
+        unprivileged=True),
+    # 5. tracebacks: the command meant to repair a damaged index repairs it
+    Row("memory-reindex-damaged-index", ("memory", "reindex"), 0,
+        "cannot be opened (InternalError: error returned from database: (code: 26) file is not "
+        "a database): built anew from the log\nreindexed 3 record(s)", _damaged_index,
+        plain=True, reindexes=True),
     # 5. tracebacks: files that are not what they should be
     Row("config-not-utf8", ("config", "show", "--repo", "{repo}"), 2,
         "not valid TOML (not UTF-8 text)", _file("calc/.patchlore.toml", b"timeout = \xff\n")),
@@ -513,18 +547,23 @@ def test_probe_row(row: Row, tmp_path, request):
         for p in tmp_path.glob("*.jsonl"):  # ids in prepared files may name {tmp}
             if p.read_bytes().isascii():
                 p.write_text(filled(p.read_text()))
-    before = _project(repo), tree_digest(mem)
+    def store() -> dict[str, str]:
+        return {k: v for k, v in tree_digest(mem).items()
+                if not row.reindexes or k == "log.jsonl"}
+
+    before = _project(repo), store()
     outside = set(tmp_path.parent.iterdir())  # this session's folders (others run beside it)
     with StubLLM(row.model or []) as stub:
         fill["{api}"] = stub.api_base
-        res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300)
+        res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300,
+                      prefix=UNPRIVILEGED if row.unprivileged else ())
     assert res.returncode == row.code, res.stderr
     if row.code and not row.plain:
         one_error_line(res, filled(row.says))
     else:
         assert "Traceback" not in res.stderr + res.stdout and "error:" not in res.stderr
         assert filled(row.says) in res.stdout + res.stderr, res.stdout + res.stderr
-    assert (_project(repo), tree_digest(mem)) == before  # nothing lost, nothing half-done
+    assert (_project(repo), store()) == before  # nothing lost, nothing half-done
     assert set(tmp_path.parent.iterdir()) == outside
     if row.escape:
         target = Path(filled(row.escape))

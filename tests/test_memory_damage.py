@@ -4,6 +4,7 @@ append, and a store that cannot write costs the learn step a warning, never the 
 from __future__ import annotations
 
 import json
+import shutil
 
 from patchlore.repair.learn import learn
 from patchlore.repair.loop import Candidate, RepairResult
@@ -73,3 +74,25 @@ def test_a_store_that_cannot_write_costs_learning_a_warning_not_the_result(tmp_p
         is None
     assert len(warnings) == 1 and "not recorded" in warnings[0] and "log.jsonl" in warnings[0]
     assert result.patch == patch and result.verified
+
+
+def test_reindex_rebuilds_an_index_chromadb_cannot_open(tmp_path):
+    """`memory reindex` is the repair: over a chroma folder that is not a database (or not a
+    folder), it builds the index anew from the log, and vector search finds the records."""
+    path = tmp_path / "m"
+    eps = [episode(i) for i in range(3)]
+    MemoryStore(path).put_many(eps)
+    log = (path / "log.jsonl").read_bytes()
+    for damage in ("sqlite", "file"):
+        if damage == "sqlite":
+            (path / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+        else:
+            shutil.rmtree(path / "chroma")
+            (path / "chroma").write_text("x")
+        warnings: list[str] = []
+        store = MemoryStore(path, warn=warnings.append)
+        assert store.reindex() == 3
+        assert [w for w in warnings if "built anew from the log" in w], warnings
+        assert (path / "log.jsonl").read_bytes() == log
+        hits = MemoryStore(path).vector_search("episode", eps[1].task, 3)
+        assert {h for h, _ in hits} == {e.id for e in eps}

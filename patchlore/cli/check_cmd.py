@@ -20,7 +20,6 @@ import typer
 
 from patchlore.cli import options
 
-SUGGESTED = Path(".patchlore") / "suggested.patch"
 
 
 def check(
@@ -139,7 +138,7 @@ def _repair(settings, repo: Path, samples: int, fix: bool, max_steps: int,
     from dataclasses import replace
 
     from patchlore.repair.loop import RepairOptions
-    from patchlore.repair.session import apply_to_worktree, run_repair
+    from patchlore.repair.session import apply_to_worktree, records_dir, run_repair
     from patchlore.errors import PatchloreError
     from patchlore.sandbox.snapshot import find_repo_root
 
@@ -161,7 +160,7 @@ def _repair(settings, repo: Path, samples: int, fix: bool, max_steps: int,
            "candidates": len(result.candidates),
            "cost": round(result.usage.cost, 4), "run_dir": str(session.run_dir)}
     if result.verified:
-        suggested = root / SUGGESTED
+        suggested = records_dir(root) / "suggested.patch"  # beside the run records
         suggested.write_text(result.patch)
         out["patch"] = result.patch
         out["suggested"] = str(suggested)

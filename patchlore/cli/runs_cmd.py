@@ -12,10 +12,11 @@ from patchlore.cli import options
 app = typer.Typer(help="List and show recorded runs (trajectories).", no_args_is_help=True)
 
 
-def _runs(repo: Path) -> Path:
+def _runs(repo: Path) -> list[Path]:
+    from patchlore.repair.session import runs_dirs
     from patchlore.sandbox.snapshot import find_repo_root
 
-    return find_repo_root(repo) / ".patchlore" / "runs"
+    return runs_dirs(find_repo_root(repo))
 
 
 @app.command("list")
@@ -30,8 +31,9 @@ def list_(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     from patchlore.cli import ui
 
     rows = []
-    base = _runs(repo)
-    for d in sorted(base.glob("*/"), reverse=True) if base.is_dir() else []:
+    bases = _runs(repo)
+    for d in sorted((d for b in bases for d in b.glob("*/")), key=lambda d: d.name,
+                    reverse=True):
         result = d / "result.json"
         try:
             data = json.loads(result.read_text()) if result.is_file() else {}
@@ -46,7 +48,8 @@ def list_(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"runs in {base}", title_justify="left")
+    table = Table(title=f"runs in {' and '.join(map(str, bases)) or '(none recorded yet)'}",
+                  title_justify="left")
     for col in ("id", "status", "time", "message"):
         table.add_column(col)
     for r in rows:
@@ -68,10 +71,11 @@ def show(run_id: str = typer.Argument(..., help="Run id (a unique prefix is enou
     from patchlore.cli import ui
     from patchlore.errors import PatchloreError
 
-    base = _runs(repo)
-    matches = sorted(base.glob(f"{run_id}*")) if base.is_dir() else []
+    bases = _runs(repo)
+    matches = sorted(d for b in bases for d in b.glob(f"{run_id}*"))
     if len(matches) != 1:
-        raise PatchloreError(f"{len(matches) or 'no'} run(s) match {run_id!r} in {base}",
+        raise PatchloreError(f"{len(matches) or 'no'} run(s) match {run_id!r} in "
+                             f"{' or '.join(map(str, bases)) or 'no recorded runs'}",
                              hint="see `patchlore runs list`")
     record = matches[0] / "trajectory.jsonl"
     if not record.is_file():

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import stat
 import threading
 import time
@@ -534,13 +535,27 @@ class MemoryStore:
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
 
     def reindex(self) -> int:
-        """Rebuild the index from the log; returns how many records it holds."""
+        """Rebuild the index from the log; returns how many records it holds. A local index
+        that chromadb cannot open (a damaged chroma folder) is removed and built anew: it
+        holds nothing the log does not."""
         with self._mutex, self.lock:
             self._refresh()
-            if self._client is None:
-                self._open_client()
-            for kind, name in KINDS.items():
-                self._client.delete_collection(f"{self.namespace}-{name}")
+            try:
+                if self._client is None:
+                    self._open_client()
+                for kind, name in KINDS.items():
+                    self._client.delete_collection(f"{self.namespace}-{name}")
+            except Exception as exc:  # chromadb raises many types (not a database, malformed)
+                if self.url:
+                    raise
+                self._client = None
+                self.warn(f"memory: the vector index in {self.path / 'chroma'} cannot be opened "
+                          f"({type(exc).__name__}: {exc}): built anew from the log")
+                chroma = self.path / "chroma"
+                if chroma.is_dir() and not chroma.is_symlink():
+                    shutil.rmtree(chroma)
+                else:
+                    chroma.unlink(missing_ok=True)
             self._open_client()
             self.index_meta.write_text(json.dumps({"offset": 0}))
             self._index_seen = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -35,13 +36,42 @@ class Session:
     run_dir: Path
 
 
-def runs_dir(root: Path) -> Path:
+def records_dir(root: Path, warn: Callable[[str], None] = lambda m: None) -> Path:
+    """Where a repo's run records (and `check`'s suggested patch) go: R/.patchlore, or, when the
+    checkout cannot be written (CI checkouts can be read-only), a folder of the user's state
+    dir named by the repo's path: the repair still runs, and the tree is never written."""
     base = root / ".patchlore"
-    base.mkdir(exist_ok=True)
-    ignore = base / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# patchlore's run records: not part of the project\n*\n")
-    return base / "runs"
+    try:
+        base.mkdir(exist_ok=True)
+        ignore = base / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# patchlore's run records: not part of the project\n*\n")
+        (base / "runs").mkdir(exist_ok=True)
+        if os.access(base / "runs", os.W_OK | os.X_OK):
+            return base
+    except OSError:  # read-only: a file system mounted so, or a directory without write access
+        pass
+    elsewhere = records_elsewhere(root)
+    (elsewhere / "runs").mkdir(parents=True, exist_ok=True)
+    warn(f"{root} cannot be written: run records go to {elsewhere}")
+    return elsewhere
+
+
+def records_elsewhere(root: Path) -> Path:
+    """The state-dir folder of a repo whose checkout cannot be written."""
+    import hashlib
+
+    import platformdirs
+
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return Path(platformdirs.user_state_dir("patchlore")) / "repos" / f"{root.name}-{key}"
+
+
+def runs_dirs(root: Path) -> list[Path]:
+    """The folders that hold a repo's recorded runs (for reading): in the repo, then in the
+    state dir (runs made while the checkout could not be written)."""
+    return [d for d in (root / ".patchlore" / "runs", records_elsewhere(root) / "runs")
+            if d.is_dir()]
 
 
 def open_memory(settings: Settings, warn: Callable[[str], None]):
@@ -71,7 +101,7 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     opts.guided_localize = settings.localize == "model"
     opts.repo_name = opts.repo_name or root.name
     opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
-    traj = Trajectory(runs_root or runs_dir(root), run_id)
+    traj = Trajectory(runs_root or records_dir(root, warn) / "runs", run_id)
     traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
              test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds,
              agent=settings.agent)
@@ -120,7 +150,8 @@ def apply_to_worktree(snapshot: Snapshot, patch: str, run_dir: Path) -> str:
     done = subprocess.run([*cmd, str(run_dir / "patch.diff")], cwd=top or snapshot.root,
                           capture_output=True, text=True)
     if done.returncode != 0:  # git's own `error:` lines, folded into our one line
-        said = "; ".join(ln.removeprefix("error: ") for ln in done.stderr.strip().splitlines())
+        said = "; ".join(re.sub(r"^(error|warning): ", "", ln)
+                         for ln in done.stderr.strip().splitlines())
         raise PatchloreError(f"not applied: git apply failed: {said[:200]}",
                              hint=f"the verified patch is in {run_dir / 'patch.diff'}")
     return (f"applied to {snapshot.root}; originals saved in {backup}; "
