@@ -3,7 +3,9 @@
 Mines SWE-bench-style instances (benchmarks/mine_instances.py) from the history of real Python
 repositories that are not in SWE-bench, spread over 2013-2025 and over build back ends, writes
 them to a dataset outside git (--data), builds each instance's environment (timed) and grades
-gold and empty with `patchlore eval grade` (patchlore's own derived environments). A quarter of
+gold and no fix with `patchlore eval grade` (patchlore's own derived environments; "empty"
+is a patch that adds a file and changes no code, since an empty prediction is never run, as in
+SWE-bench's harness, and would count 0 whatever the environment). A quarter of
 the repos, chosen by a hash of their name before any tuning, is the held-out split: reported
 apart, never looked at while tuning.
 
@@ -94,13 +96,14 @@ def build_data(mirrors: Path, data: Path, per_era: int) -> None:
 
 
 def grade(dataset: Path, repos: Path, out: Path, predictions: str, workers: int,
-          image: str) -> dict:
+          image: str, timeout: float) -> dict:
     """`patchlore eval grade`'s report; its stderr goes to ours (progress, warnings), and a
     grade that ends without a report stops the benchmark with its exit code."""
     patchlore = Path(sys.executable).with_name("patchlore")
     done = subprocess.run([str(patchlore), "eval", "grade", "--dataset", str(dataset),
                            "--predictions", predictions, "--repos-dir", str(repos), "--output",
                            str(out), "--sandbox", "docker", "--workers", str(workers),
+                           "--timeout", f"{timeout:g}",
                            *(["--image", image] if image else []), "--json"],
                           stdout=subprocess.PIPE, text=True)
     # exit 1 is "some instances could not be graded" (counted as errors in the report)
@@ -134,8 +137,13 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
         out.mkdir(parents=True, exist_ok=True)
         times.write_text(json.dumps(envs, indent=2))
     built = [e["build_s"] for e in envs if "build_s" in e]
-    gold = grade(dataset, repos, out / "gold", "gold", workers, image)
-    empty = grade(dataset, repos, out / "empty", "empty", workers, image)
+    gold = grade(dataset, repos, out / "gold", "gold", workers, image, timeout)
+    noop = out / "no-fix.jsonl"  # the test patch alone: FAIL_TO_PASS must fail
+    noop.write_text("".join(json.dumps({
+        "instance_id": r["instance_id"], "model_name_or_path": "no-fix",
+        "model_patch": "--- /dev/null\n+++ b/patchlore-no-fix.txt\n@@ -0,0 +1 @@\n+no fix\n"})
+        + "\n" for r in rows))
+    empty = grade(dataset, repos, out / "empty", str(noop), workers, image, timeout)
     won = set(gold["resolved_ids"])
     summary = {
         "split": split, "instances": len(rows), "repos": len({r["repo"] for r in rows}),
@@ -144,6 +152,7 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
         "gold_per_era": breakdown(rows, won, era),
         "env_errors": {e["instance"]: e["error"] for e in envs if "error" in e},
         "gold_unresolved": gold["unresolved_ids"], "gold_error_ids": gold["error_ids"],
+        "empty_resolved_ids": empty["resolved_ids"], "empty_error_ids": empty["error_ids"],
         "build_s_median": statistics.median(built) if built else None,
         "build_s_max": max(built, default=None),
         "wall_s": round(time.perf_counter() - start, 1),
