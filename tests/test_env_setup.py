@@ -147,7 +147,7 @@ def test_a_row_s_own_recipe_wins_over_guessing():
     extras = '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
     assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get, uv=True) == [
         "uv pip install -r requirements-dev.txt || install_lines requirements-dev.txt",
-        "uv pip install -e '.[test]'"]
+        "uv pip install -e '.[test]' || { uv pip install -e . && install_extras x test; }"]
     # setuptools pinned below PEP 660 editable installs: built without isolation if need be
     old = '[build-system]\nrequires = ["setuptools~=62.6", "wheel", "scm>=6"]\n'
     assert recipe({"pyproject.toml": old}.get, uv=True) == [
@@ -318,3 +318,25 @@ def test_the_uv_binary_is_found_alike_by_parallel_grades(monkeypatch):
         for t in threads:
             t.join()
     assert errors == [] and len(set(found)) == 1 and found[0], (errors[:3], set(found))
+
+
+def test_an_extra_that_does_not_install_as_a_whole_goes_in_line_by_line(index, env_images,
+                                                                       tmp_path):
+    """One requirement of the test extra that cannot be installed (gone from the index, an old
+    sdist that no longer builds) costs that requirement, not the environment."""
+    row = make_tinycalc(tmp_path / "repos", tmp_path / "d.jsonl")
+    repo = tmp_path / "repos" / "patchlore__tinycalc"
+    (repo / "requirements.txt").unlink()  # pl-tinydep comes from the extra alone
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[project.optional-dependencies]\n"
+                         'test = ["pl-tinydep==1.0", "pl-nowhere>=1"]\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a test extra")
+    row["base_commit"] = git(repo, "rev-parse", "HEAD").strip()
+    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n")
+    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    res = grade(data, tmp_path / "out", {**index, "PATCHLORE_CACHE_DIR": str(tmp_path / "c")})
+    (log,) = (tmp_path / "c" / "env").glob("*.log")
+    assert json.loads(res.stdout)["resolved_ids"] == ["patchlore__tinycalc-1"], \
+        log.read_text()[-3000:]
+    assert "patchlore: skipped pl-nowhere>=1 from /tmp/patchlore-extras.txt" in log.read_text()

@@ -110,6 +110,12 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
                       if not re.match(r"\s*(setuptools|wheel)\s*([^\w.-]|$)", r)]
             step += (f" || {{ uv pip install 'setuptools>=64' wheel {shlex.join(others)}".rstrip()
                      + f" && uv pip install --no-build-isolation -e {shlex.quote(target)}; }}")
+        name = dist_name(read)
+        if extras and name:
+            # one requirement of an extra that does not build (an old sdist) must not cost the
+            # whole environment: the package alone, then the extras' requirements one by one
+            step += (f" || {{ {install} -e . && install_extras {shlex.quote(name)} "
+                     f"{shlex.join(extras)}; }}")
         steps.append(step)
         groups = [g for g in TEST_GROUPS if g in meta.get("dependency-groups", {})]
         if uv and groups:
@@ -254,6 +260,21 @@ INSTALL_LINES = r"""install_lines() {
 }"""
 
 
+# the requirements that the named extras of an installed dist add, one at a time (install_lines)
+INSTALL_EXTRAS = r"""install_extras() {
+  python - "$@" > /tmp/patchlore-extras.txt <<'PY'
+import importlib.metadata as m, re, sys
+wanted = "|".join(re.escape(e) for e in sys.argv[2:])
+for req in m.requires(sys.argv[1]) or []:
+    spec, _, marker = req.partition(";")
+    if re.search(rf"extra\s*==\s*['\"]({wanted})['\"]", marker):
+        print(spec.strip())
+PY
+  echo "patchlore: the extras do not install as a whole: their requirements one by one"
+  install_lines /tmp/patchlore-extras.txt
+}"""
+
+
 # pip's legacy editable install writes the only metadata into the tree, which every sandbox
 # replaces with its own copy: keep it where Python finds it (not beside a PEP 660 dist-info)
 KEEP_EGG_INFO = r"""sp=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
@@ -322,6 +343,7 @@ def setup_script(steps: list[str], date: dt.date | None = None,
     return "\n".join([
         "set -eux",
         INSTALL_LINES,
+        INSTALL_EXTRAS,
         f"python3 -m venv --without-pip {'' if uv else '--system-site-packages '}{VENV}",
         "export " + " ".join(f"{k}={v}" for k, v in exports.items()),
         *([f"printf '%s' {shlex.quote(config)} > {UV_CONFIG}"] if config else []),
