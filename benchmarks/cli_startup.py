@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -14,12 +15,19 @@ import sys
 import time
 
 
-def median_seconds(argv: list[str], runs: int) -> float:
-    times = []
+def median_seconds(argv: list[str], runs: int, cpu: list[float] | None = None) -> float:
+    """Median wall seconds; `cpu` gets the median CPU seconds (user + system) of the child,
+    which other sessions' load on the machine changes less."""
+    times, used = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    if cpu is not None:
+        cpu.append(statistics.median(used))
     return statistics.median(times)
 
 
@@ -28,12 +36,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
     exe = shutil.which("patchlore") or f"{sys.prefix}/bin/patchlore"
-    python = median_seconds([sys.executable, "-c", "pass"], args.runs)
-    help_ = median_seconds([exe, "--help"], args.runs)
+    cpu: list[float] = []
+    python = median_seconds([sys.executable, "-c", "pass"], args.runs, cpu)
+    help_ = median_seconds([exe, "--help"], args.runs, cpu)
     sub = median_seconds([exe, "sandbox", "--help"], args.runs)
     result = {"runs": args.runs, "python_c_pass_s": round(python, 3),
-              "patchlore_help_s": round(help_, 3), "patchlore_sandbox_help_s": round(sub, 3),
-              "target_s": 0.25, "meets_target": help_ < 0.25}
+              "patchlore_help_s": round(help_, 3), "python_c_pass_cpu_s": round(cpu[0], 3),
+              "patchlore_help_cpu_s": round(cpu[1], 3), "patchlore_sandbox_help_s": round(sub, 3),
+              "target_s": 0.1, "meets_target": help_ <= 0.1}
     print(json.dumps(result, indent=2))
 
 

@@ -44,6 +44,8 @@ class Records(MutableMapping):
             self._facets = list(snap.facets)
         self._code = {f: i for i, f in enumerate(self._facets)}
         self._built: dict[str, Episode | Insight] = {}
+        self._changes = 0  # puts and deletes so far: what the cache of ids() is valid for
+        self._found: dict[tuple, tuple[int, list[str], frozenset[str]]] = {}
 
     def put(self, rid: str, record: Episode | Insight, offset: int, length: int) -> None:
         """`record`, whose line is `length` bytes at `offset` in the log, replaces any other
@@ -62,6 +64,7 @@ class Records(MutableMapping):
             self._spans[2 * slot], self._spans[2 * slot + 1] = offset, length
             self._facet_of[slot] = code
         self._built[rid] = record
+        self._changes += 1
 
     def __setitem__(self, rid: str, record: Episode | Insight) -> None:
         self.put(rid, record, NOT_IN_LOG, 0)
@@ -87,6 +90,7 @@ class Records(MutableMapping):
     def __delitem__(self, rid: str) -> None:
         del self._slot[rid]
         self._built.pop(rid, None)
+        self._changes += 1
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._slot)
@@ -98,14 +102,22 @@ class Records(MutableMapping):
         return rid in self._slot
 
     def ids(self, kind: str, recallable: bool = False, repo: str | None = None,
-            language: str | None = None) -> list[str]:
+            language: str | None = None) -> tuple[list[str], frozenset[str]]:
         """Ids of `kind` (only those recall may return, of `repo` and `language`, if asked),
-        in log order, decided by facets alone: no record is built."""
+        in log order and as a set, decided by facets alone: no record is built. Kept until
+        the records change: every recall asks, and at 50k a pass over them all cost more than
+        the search itself."""
+        what = (kind, recallable, repo, language)
+        hit = self._found.get(what)
+        if hit is not None and hit[0] == self._changes:
+            return hit[1], hit[2]
         wanted = {code for code, (k, ok, r, lang) in enumerate(self._facets)
                   if k == kind and (ok or not recallable) and (not repo or r == repo)
                   and (not language or lang == language)}
         of = self._facet_of
-        return [rid for rid, slot in self._slot.items() if of[slot] in wanted]
+        found = [rid for rid, slot in self._slot.items() if of[slot] in wanted]
+        self._found[what] = (self._changes, found, frozenset(found))
+        return found, self._found[what][2]
 
     def columns(self) -> tuple[list[str], array, array, list[tuple]]:
         """(ids, spans, facet_of, facets) of the records now, for a snapshot."""

@@ -36,10 +36,12 @@ def _lexical_index(store: MemoryStore, what: tuple, ids: list[str]) -> lexical.I
     key = store.content_key()
     mine = (str(store.path), *what)
     held = _lexical.get(mine)
-    if held is not None and held[0] == key and held[1].ids == ids:
+    if held is not None and held[0] == key and (held[1].ids is ids or held[1].ids == ids):
         return held[1]
     index = lexical.load(store.path, what, key) if key is not None and not store.url else None
-    if index is None or index.ids != ids:
+    if index is not None and index.ids == ids:
+        index.ids = ids  # the same list as the store's: later checks are by identity
+    else:
         index = lexical.Index.build(ids, [_text(store.get(i)) for i in ids])
         if key is not None and not store.read_only and not store.url:
             lexical.save(store.path, what, key, index)
@@ -61,10 +63,9 @@ def _fuse(*rankings: list[str]) -> list[str]:
 
 def _ranked(store: MemoryStore, kind: str, query: str, where: dict | None, k: int,
             repo: str | None = None, language: str | None = None) -> list[str]:
-    ids = store.recallable(kind, repo, language)
+    ids, allowed = store.recallable(kind, repo, language)
     vec = [rid for rid, _ in store.vector_search(kind, query, k, where)]
     lex = _lexical_index(store, (kind, repo, language), ids).search(query, k)
-    allowed = set(ids)
     return [rid for rid in _fuse(vec, lex) if rid in allowed]
 
 

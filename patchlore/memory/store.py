@@ -123,6 +123,9 @@ class MemoryStore:
         self._skipped: list[str] = []  # warnings for bad lines up to _read_offset
         self._client = None
         self._cols: dict = {}
+        # kind -> (index.json's offset, records in its collection): chroma's count() took
+        # half of a recall's time at 50k, and it changes only with the index
+        self._counts: dict[str, tuple[int, int]] = {}
         if not read_only:
             self._check_writable()
         if url:
@@ -353,18 +356,18 @@ class MemoryStore:
     def episodes(self) -> list[Episode]:
         with self._mutex:
             self._refresh()
-            return [self.records[i] for i in self.records.ids("episode")]
+            return [self.records[i] for i in self.records.ids("episode")[0]]
 
     def insights(self, active_only: bool = False) -> list[Insight]:
         with self._mutex:
             self._refresh()
-            found = [self.records[i] for i in self.records.ids("insight")]
+            found = [self.records[i] for i in self.records.ids("insight")[0]]
             return [r for r in found if r.status == ACTIVE or not active_only]
 
     def recallable(self, kind: str, repo: str | None = None,
-                   language: str | None = None) -> list[str]:
+                   language: str | None = None) -> tuple[list[str], frozenset[str]]:
         """Ids of what recall may return (verified episodes, active insights with credit),
-        of `repo` and `language` if given, in log order; no record is read for it."""
+        of `repo` and `language` if given, in log order and as a set; no record is read."""
         with self._mutex:
             self._refresh()
             return self.records.ids(kind, recallable=True, repo=repo, language=language)
@@ -403,6 +406,7 @@ class MemoryStore:
             SharedSystemClient.clear_system_cache()
             self._client = chromadb.PersistentClient(path=str(self.path / "chroma"),
                                                      settings=settings)
+        self._counts.clear()
         self._cols = {
             kind: self._client.get_or_create_collection(
                 f"{self.namespace}-{name}", embedding_function=self.embedder,
@@ -522,7 +526,7 @@ class MemoryStore:
                 return []
             try:
                 col = cols[kind]
-                count = col.count()
+                count = self._count(kind, col)
                 if not count:
                     return []
                 res = col.query(query_embeddings=self.embedder.embed([text]),
@@ -533,6 +537,14 @@ class MemoryStore:
                                 f"({type(exc).__name__}: {exc}); recall uses BM25 alone")
                 return []
         return [(i, 1.0 - d) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+    def _count(self, kind: str, col) -> int:
+        hit = self._counts.get(kind)
+        if hit is not None and hit[0] == self._index_seen and not self.url:
+            return hit[1]
+        count = col.count()
+        self._counts[kind] = (self._index_seen, count)
+        return count
 
     def reindex(self) -> int:
         """Rebuild the index from the log; returns how many records it holds. A local index
