@@ -340,6 +340,29 @@ def _read_only(tmp: Path) -> None:
         p.chmod(p.stat().st_mode & ~0o222)
 
 
+def _read_only_but_records(tmp: Path) -> None:
+    """A tree that cannot be written but for the records folder: `git apply` itself fails."""
+    (tmp / "calc" / ".patchlore" / "runs").mkdir(parents=True)
+    (tmp / "calc" / ".patchlore" / ".gitignore").write_text("*\n")
+    for p in [tmp / "calc", *(tmp / "calc").rglob("*")]:
+        if ".patchlore" not in p.parts:
+            p.chmod(p.stat().st_mode & ~0o222)
+
+
+def _tiny(files: dict[str, str], commit: bool = True):
+    """A repo with little or no code at {tmp}/tiny (the issue's small-repo traceback)."""
+    return lambda tmp: make_repo(tmp / "tiny", files, commit=commit)
+
+
+ONE_LETTER = {"a.py": "def f():\n    return 1\n",
+              "tests/test_a.py": "from a import f\n\n\ndef test_f():\n    assert f() == 2\n"}
+TO_TWO = "a.py\n<<<<<<< SEARCH\n    return 1\n=======\n    return 2\n>>>>>>> REPLACE\n"
+LOCALIZE = ("localize", "--repo", "{tmp}/tiny", "--issue", "f returns the wrong value", "--json")
+FIX_TINY = ("fix", "--repo", "{tmp}/tiny", "--sandbox", "local", "--memory-mode", "off",
+            "--model", "hosted_vllm/stub-coder", "--api-base", "{api}", "--samples", "1",
+            "--test-cmd", "python3 -m pytest -q tests")
+
+
 def _damaged_index(tmp: Path) -> None:
     (tmp / "memory" / "chroma" / "chroma.sqlite3").write_bytes(b"not a database" * 100)
 
@@ -362,6 +385,8 @@ class Row:
     docker: bool = False  # needs the engine (skipped without one, failed under CI's REQUIRE)
     unprivileged: bool = False  # run without root's file capabilities (see UNPRIVILEGED)
     reindexes: bool = False  # rebuilds the store's index: only its log must stay as it was
+    also: tuple[str, ...] = ()  # more words its output must hold
+    makes: str = ""  # a file the command must write
 
 
 PROBE_ROWS = [
@@ -379,6 +404,9 @@ PROBE_ROWS = [
                                        "--predictions", "gold", "--output", "{tmp}/out"), 2,
         "no valid instance", lambda t: _dataset_with(t, instance_id="{tmp}/escaped-abs"),
         escape="{tmp}/escaped-abs"),
+    Row("run-instance-id-dot-dot", ("eval", "run", "--dataset", "{tmp}/d.jsonl", "--repos-dir",
+                                    "{tmp}/m", "--output", "{tmp}/out"), 2, "no valid instance",
+        lambda t: _dataset_with(t, instance_id="../../escaped-er"), escape="escaped-er"),
     Row("run-id-dot-dot", ("eval", "run", "--dataset", "{ds}", "--repos-dir", "{tmp}/m",
                            "--run-id", "../../escaped-run", "--output", "{tmp}/out"), 2,
         "--run-id: '../../escaped-run' is not a plain name", escape="escaped-run"),
@@ -389,6 +417,7 @@ PROBE_ROWS = [
     Row("check-empty-command", ("check", "--repo", "{repo}", "--", ""), 2, "is empty"),
     Row("fix-empty-test-cmd", ("fix", "--repo", "{repo}", "--sandbox", "local",
                                "--test-cmd", ""), 2, "--test-cmd: test_cmd = '' is empty"),
+    Row("check-blank-command", ("check", "--repo", "{repo}", "--", "   "), 2, "is empty"),
     Row("fix-blank-test-cmd", ("fix", "--repo", "{repo}", "--sandbox", "local",
                                "--test-cmd", "   "), 2, "is empty"),
     # 4. counted twice, and silent nothing
@@ -396,6 +425,12 @@ PROBE_ROWS = [
                                            "--predictions", "{tmp}/p.jsonl", "--output",
                                            "{tmp}/out"), 2, "no prediction for any",
         lambda t: (_twice(t), (t / "p.jsonl").write_text(""))),
+    Row("grade-repeated-id-counted-once", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
+                                           "--predictions", "gold", "--repos-dir", "{mirrors}",
+                                           "--sandbox", "local", "--output", "{tmp}/out",
+                                           "--json"), 0,
+        "row 2 (patchlore__chunks-1): instance_id repeats row 1", _twice,
+        also=('"resolved_instances": 1,', '"resolved_ids": [\n    "patchlore__chunks-1"\n  ],')),
     Row("grade-empty-dataset", ("eval", "grade", "--dataset", "{tmp}/d.jsonl",
                                 "--predictions", "gold", "--output", "{tmp}/out"), 2,
         "no valid instance (it is empty)", _file("d.jsonl", b"")),
@@ -470,11 +505,36 @@ PROBE_ROWS = [
         "to write file 'calc.py' mode 100644: Permission denied (the verified patch is in "
         "{tmp}/xdg-state/patchlore/repos/calc-", _read_only, model=[[FIXED]] * 2,
         unprivileged=True),
+    # the small-repo traceback and 5.: a repo with little or no code, or no commits, localizes
+    # to what there is, and fix goes on
+    Row("localize-one-chunk-no-searchable-word", LOCALIZE, 0, '"path": "a.py"',
+        _tiny(ONE_LETTER), plain=True),
+    Row("localize-all-stop-words", LOCALIZE, 0, '"path": "a.py"',
+        _tiny({"a.py": "def a(self):\n    return None\n"}), plain=True),
+    Row("localize-no-commits", LOCALIZE, 0, '"path": "a.py"', _tiny(ONE_LETTER, commit=False),
+        plain=True),
+    Row("localize-no-source-files", LOCALIZE, 0, '"snippets": []', _tiny({"data.bin": "x\n"}),
+        plain=True),
+    Row("localize-only-non-python", LOCALIZE, 0, '"path": "app.js"',
+        _tiny({"app.js": "function f() { return 1 }\n"}), plain=True),
+    Row("localize-empty-repo", LOCALIZE, 0, '"snippets": []', _tiny({}, commit=False),
+        plain=True),
+    Row("fix-one-function-repo", FIX_TINY, 0, "+    return 2", _tiny(ONE_LETTER),
+        model=[[TO_TWO]] * 2, plain=True),
+    Row("fix-no-commits", FIX_TINY, 0, "+    return 2", _tiny(ONE_LETTER, commit=False),
+        model=[[TO_TWO]] * 2, plain=True),
     # 5. tracebacks: the command meant to repair a damaged index repairs it
     Row("memory-reindex-damaged-index", ("memory", "reindex"), 0,
         "cannot be opened (InternalError: error returned from database: (code: 26) file is not "
         "a database): built anew from the log\nreindexed 3 record(s)", _damaged_index,
         plain=True, reindexes=True),
+    Row("fix-apply-git-apply-fails", ("fix", "--repo", "{repo}", "--sandbox", "local",
+                                      "--memory-mode", "off", "--model", "hosted_vllm/stub-coder",
+                                      "--api-base", "{api}", "--samples", "1", "--apply"), 2,
+        "not applied: git apply failed: unable to unlink 'calc.py': Permission denied; unable "
+        "to write file 'calc.py' mode 100644: Permission denied (the verified patch is in "
+        "{repo}/.patchlore/runs/", _read_only_but_records, model=[[FIXED]] * 2,
+        unprivileged=True),
     # 5. tracebacks: files that are not what they should be
     Row("config-not-utf8", ("config", "show", "--repo", "{repo}"), 2,
         "not valid TOML (not UTF-8 text)", _file("calc/.patchlore.toml", b"timeout = \xff\n")),
@@ -513,6 +573,14 @@ PROBE_ROWS = [
     Row("sandbox-build-invalid-image-tag", ("sandbox", "build", "--image", "UPPER:x",
                                             "--method", "dockerfile"), 2,
         "--image: image = 'UPPER:x' is not a Docker image reference"),
+    Row("grade-image-template-unknown-key", ("eval", "grade", "--dataset", "{ds}",
+                                             "--predictions", "gold", "--instances",
+                                             "patchlore__chunks-1", "--image-template", "{nokey}",
+                                             "--output", "{tmp}/out"), 2,
+        "'--image-template': '{nokey}' is not a template of {instance_id}"),
+    Row("report-plot-into-a-folder", ("eval", "report", "{tmp}/run", "--plot", "{tmp}/plots"),
+        0, "│ run ", lambda t: (_eval_run(t), (t / "plots").mkdir()),
+        makes="{tmp}/plots/learning-curve.png"),
     Row("report-plot-missing-folder", ("eval", "report", "{tmp}/run", "--plot",
                                        "{tmp}/nope/c.png"), 2, "--plot {tmp}/nope/c.png: cannot "
         "be written", _eval_run),
@@ -536,6 +604,8 @@ def test_probe_row(row: Row, tmp_path, request):
     seed(mem)
     fill = {"{repo}": str(repo), "{mem}": str(mem), "{tmp}": str(tmp_path),
             "{ds}": str(DATASET)}
+    if "{mirrors}" in row.args:
+        fill["{mirrors}"] = str(request.getfixturevalue("mirrors"))
 
     def filled(text: str) -> str:
         for k, v in fill.items():
@@ -565,6 +635,10 @@ def test_probe_row(row: Row, tmp_path, request):
         assert filled(row.says) in res.stdout + res.stderr, res.stdout + res.stderr
     assert (_project(repo), store()) == before  # nothing lost, nothing half-done
     assert set(tmp_path.parent.iterdir()) == outside
+    for words in row.also:
+        assert filled(words) in res.stdout + res.stderr, res.stdout + res.stderr
+    if row.makes:
+        assert Path(filled(row.makes)).is_file()
     if row.escape:
         target = Path(filled(row.escape))
         assert not (target if target.is_absolute() else tmp_path.parent / target).exists()
