@@ -9,7 +9,7 @@ import typer
 
 from patchlore import __version__
 from patchlore.cli import (check_cmd, config_cmd, doctor_cmd, eval_cmd, fix_cmd, localize_cmd,
-                           memory_cmd, model_cmd, runs_cmd, sandbox_cmd)
+                           memory_cmd, model_cmd, practice_cmd, runs_cmd, sandbox_cmd)
 
 app = typer.Typer(
     name="patchlore",
@@ -22,6 +22,7 @@ app = typer.Typer(
 )
 app.command("fix")(fix_cmd.fix)
 app.command("localize")(localize_cmd.localize)
+app.command("practice")(practice_cmd.practice)
 app.command("check", context_settings={"allow_interspersed_args": False})(check_cmd.check)
 app.add_typer(runs_cmd.app, name="runs")
 app.add_typer(memory_cmd.app, name="memory")

@@ -19,7 +19,8 @@ def grade(
     predictions: str = typer.Option(..., "--predictions",
                                     help="Predictions file, or `gold` / `empty`."),
     repos_dir: Path = typer.Option(Path("repos"), "--repos-dir",
-                                   help="Local mirrors of the repos, named owner__name."),
+                                   help="Local mirrors of the repos, named owner__name; rows "
+                                   "naming their repo by path (practice's) need none."),
     instances: list[str] = options.INSTANCES,
     pattern: str = options.FILTER,
     slice_: str = options.SLICE,
@@ -101,9 +102,10 @@ def grade(
 def run(
     dataset: Path = options.DATASET,
     split: str = options.SPLIT,
-    repos_dir: Path = typer.Option(..., "--repos-dir",
+    repos_dir: Path = typer.Option(Path("repos"), "--repos-dir",
                                    help="Mirrors of the repos, named owner__name (missing ones "
-                                   "are cloned from $PATCHLORE_GIT_BASE_URL, default GitHub)."),
+                                   "are cloned from $PATCHLORE_GIT_BASE_URL, default GitHub); "
+                                   "rows naming their repo by path (practice's) need none."),
     instances: list[str] = options.INSTANCES,
     pattern: str = options.FILTER,
     slice_: str = options.SLICE,

@@ -17,7 +17,13 @@ _clone_lock = threading.Lock()
 
 def mirror_of(repo: str, repos_dir: Path) -> Path:
     """The local mirror of `owner/name` in repos_dir (owner__name), cloned on first use from
-    $PATCHLORE_GIT_BASE_URL (default GitHub) when it is not there yet."""
+    $PATCHLORE_GIT_BASE_URL (default GitHub) when it is not there yet; a `repo` that is an
+    absolute path is that repository itself."""
+    if Path(repo).is_absolute():  # a repository named by its path (practice instances)
+        if not Path(repo).is_dir():
+            raise PatchloreError(f"{repo}: the instance's repository is not there",
+                                 hint="rerun `patchlore practice` in that repo")
+        return Path(repo)
     mirror = repos_dir / repo.replace("/", "__")
     with _clone_lock:  # parallel workers share one clone
         if mirror.is_dir():

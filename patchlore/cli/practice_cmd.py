@@ -1,0 +1,102 @@
+"""`patchlore practice`: mutants of the repo's functions that its tests catch, as verified
+memory episodes and a SWE-bench-format benchmark of the repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from patchlore.cli import options
+
+
+def practice(
+    repo: Path = options.REPO,
+    test_cmd: str = typer.Option(None, "--test-cmd", help="Test command (default: setting); "
+                                 "it must pass in the sandbox."),
+    max_mutants: int = typer.Option(20, "--max-mutants", min=1, max=10_000,
+                                    help="Mutants to try at most (one per function first)."),
+    budget: float = typer.Option(None, "--budget", callback=options.positive,
+                                 help="Wall-clock seconds for the whole run."),
+    mutant_timeout: float = typer.Option(None, "--mutant-timeout", callback=options.positive,
+                                         help="Seconds per mutant's test run (default: 3x the "
+                                         "suite's, at least 10): a mutant that hangs is "
+                                         "dropped then."),
+    model: str = typer.Option(None, "--model", help="Repair each kept mutant blind with this "
+                              "model first; its own verified repair is stored instead."),
+    api_base: str = typer.Option(None, "--api-base", help="Model endpoint, e.g. a vLLM server."),
+    seed: int = typer.Option(0, "--seed", help="Which mutants are chosen (reproducible)."),
+    memory: Path = options.MEMORY,
+    memory_url: str = options.MEMORY_URL,
+    sandbox: str = options.SANDBOX,
+    image: str = options.IMAGE,
+    setup: bool = options.SETUP,
+    as_json: bool = typer.Option(False, "--json", help='Print {"tried", "caught", "kept", '
+                                 '"stored", "instances", "uncaught": [{"path", "function"}]}.'),
+) -> None:
+    """Mutate the repo's functions in the sandbox; keep the mutants its tests catch.
+
+    Each kept mutant (the rest of the suite still runs, and its inverse verifies as a fix) is
+    stored as a verified memory episode (source practice) and written as a SWE-bench-format
+    instance to .patchlore/practice/instances.jsonl, which `eval run` and `eval grade` take
+    as they are (no --repos-dir). The working tree is never touched. A rerun skips functions
+    already practised at the same content. Exit 0: done; 2: usage or environment error (a
+    suite that does not pass).
+
+    \b
+    Examples:
+      patchlore practice --test-cmd "python3 -m pytest -q tests" --max-mutants 30
+      patchlore practice --budget 600 --json
+      patchlore practice --model hosted_vllm/Qwen3-Coder --api-base http://gpu:8000/v1
+    """
+    from patchlore.cli import ui
+    from patchlore.config import load_settings
+    from patchlore.evals.practice.run import PracticeOptions, blind_repair
+    from patchlore.evals.practice.run import practice as run_practice
+    from patchlore.memory.store import MemoryStore
+    from patchlore.sandbox.snapshot import find_repo_root
+
+    root = find_repo_root(repo)
+    settings = load_settings(root, {"sandbox": sandbox, "image": image, "test_cmd": test_cmd,
+                                    "model": model, "api_base": api_base, "setup": setup,
+                                    "memory_dir": str(memory) if memory else None,
+                                    "memory_url": memory_url})
+    store = MemoryStore(settings.memory_dir, url=settings.memory_url, warn=ui.warn)
+    opts = PracticeOptions(test_cmd=settings.test_cmd, max_mutants=max_mutants, budget=budget,
+                           mutant_timeout=mutant_timeout, seed=seed)
+    blind = (blind_repair(settings, store, root.name, settings.test_cmd,
+                          root / ".patchlore" / "runs") if model else None)
+    with ui.progress("practice: starting the sandbox") as say:
+        def progress(step: str, r) -> None:
+            say(f"practice: {r.tried} tried, {r.caught} caught, {r.kept} kept, {r.stored} "
+                f"stored; {step}")
+
+        report = run_practice(root, settings, opts, memory=store, progress=progress,
+                              blind=blind)
+    if as_json:
+        ui.print_json(report.to_json())
+        return
+    _show(report)
+
+
+def _show(report) -> None:
+    from rich.table import Table
+
+    from patchlore.cli import ui
+
+    table = Table(title="patchlore practice", title_justify="left", show_header=False)
+    for k, v in (("mutants tried", report.tried), ("caught by tests", report.caught),
+                 ("kept", report.kept), ("stored in memory", report.stored),
+                 ("functions skipped (practised at this content)", report.skipped),
+                 ("dropped (hung, broke the suite, inverse did not verify)",
+                  len(report.dropped)),
+                 ("seconds", f"{report.seconds:.1f}"), ("instances", report.instances)):
+        table.add_row(k, str(v))
+    ui.out().print(table)
+    if report.uncaught:
+        table = Table(title="functions whose mutants no test caught", title_justify="left")
+        table.add_column("path", overflow="fold")
+        table.add_column("function", overflow="fold")
+        for u in report.uncaught:
+            table.add_row(u["path"], u["function"])
+        ui.out().print(table)

@@ -1,0 +1,316 @@
+"""`patchlore practice`: mutants of the repo's own functions that its tests catch, turned into
+verified memory episodes and SWE-bench-format instances of the repo.
+
+Everything happens in sandboxes and in patchlore's own directory (.patchlore/practice/): the
+working tree is only read (a snapshot). The instances' repository is a git repository there
+(`repo.git`), one tag per kept mutant, whose tagged commit holds the bug: `eval run` and `eval
+grade` take the instances as any dataset, the repo named by that path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchlore.agent.verify import PASSING, TEST_FILE, Status, VerifyOptions, verify
+from patchlore.config import Settings
+from patchlore.errors import PatchloreError
+from patchlore.evals.practice.mutants import Mutant, functions, mutants, still_parses
+from patchlore.memory.schema import VERIFIED, Episode
+from patchlore.memory.signature import signature_of
+from patchlore.sandbox.factory import open_sandbox
+from patchlore.sandbox.snapshot import copy_snapshot, take_snapshot
+from patchlore.sandbox.testrun import run_tests
+
+SOURCE = "practice"
+
+
+@dataclass
+class PracticeOptions:
+    test_cmd: str
+    max_mutants: int = 20
+    budget: float | None = None  # seconds for the whole run
+    mutant_timeout: float | None = None  # default: 3x the baseline run, at least 10 s
+    seed: int = 0
+
+
+@dataclass
+class PracticeReport:
+    tried: int = 0
+    caught: int = 0
+    kept: int = 0
+    stored: int = 0
+    skipped: int = 0  # functions already practised at this content
+    instances: str = ""
+    uncaught: list[dict] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)  # hung or broke the collector
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"tried": self.tried, "caught": self.caught, "kept": self.kept,
+                "stored": self.stored, "instances": self.instances, "uncaught": self.uncaught}
+
+
+def _git(repo: Path, *args: str, env: dict | None = None) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env=env)
+    if done.returncode != 0:
+        raise PatchloreError(f"git {args[0]} in {repo} failed: {done.stderr.strip()[:200]}")
+    return done.stdout.strip()
+
+
+class Mirror:
+    """The practice repository: a work tree under .patchlore/practice/repo whose commits are
+    the repo's tree as practised (branch `base`) and, tagged, each kept mutant."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not (path / ".git").is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            _git(path, "init", "-q", "-b", "base")
+            for k, v in (("user.name", "patchlore practice"),
+                         ("user.email", "practice@patchlore.invalid")):
+                _git(path, "config", k, v)
+
+    def sync(self, snap) -> str:
+        """Make `base` the snapshot's tree; its commit."""
+        for name in _git(self.path, "ls-files", "-z").split("\0"):
+            if name:
+                (self.path / name).unlink(missing_ok=True)
+        copy_snapshot(snap, self.path)
+        _git(self.path, "add", "-A")
+        if _git(self.path, "status", "--porcelain"):
+            _git(self.path, "commit", "-q", "-m", "practice base")
+        return _git(self.path, "rev-parse", "HEAD")
+
+    def commit_mutant(self, mutant: Mutant, source: bytes, tag: str) -> tuple[str, str]:
+        """The mutant's commit (tagged) and the fix: the diff from it back to base."""
+        target = self.path / mutant.path
+        target.write_bytes(mutant.apply(source))
+        _git(self.path, "commit", "-q", "-am", f"practice: {mutant.operator} in "
+             f"{mutant.path}:{mutant.function}")
+        sha = _git(self.path, "rev-parse", "HEAD")
+        _git(self.path, "tag", "-f", tag)
+        fix = _git(self.path, "diff", sha, "HEAD~1") + "\n"
+        _git(self.path, "reset", "-q", "--hard", "HEAD~1")
+        return sha, fix
+
+
+def _choose(cands: list[tuple], n: int, seed: int) -> list:
+    """Round robin over functions, a random operator each pass: many functions get one."""
+    rng = random.Random(seed)
+    per = [rng.sample(ms, len(ms)) for _, ms in cands if ms]
+    rng.shuffle(per)
+    out = []
+    while per and len(out) < n:
+        for ms in list(per):
+            if len(out) >= n:
+                break
+            out.append(ms.pop())
+            if not ms:
+                per.remove(ms)
+    return out
+
+
+def _diff(path: str, old: bytes, new: bytes) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(old.decode("utf-8", "surrogateescape").splitlines(True),
+                                 new.decode("utf-8", "surrogateescape").splitlines(True),
+                                 f"a/{path}", f"b/{path}")
+    return f"diff --git a/{path} b/{path}\n" + "".join(lines)
+
+
+def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
+             repo_name: str = "", progress: Callable[[str, PracticeReport], None] = lambda s, r: None,
+             blind: Callable | None = None) -> PracticeReport:
+    """`blind(work, mutant, fix, failures)` repairs a kept mutant without its fix (None: no
+    model): (its verified patch or "", the model, whether it stored the episode itself)."""
+    start = time.monotonic()
+    deadline = start + opts.budget if opts.budget else None
+    report = PracticeReport()
+    snap = take_snapshot(root)
+    repo_name = repo_name or snap.root.name
+    home = snap.root / ".patchlore" / "practice"
+    state_path, inst_path = home / "state.json", home / "instances.jsonl"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    report.instances = str(inst_path)
+
+    sources, cands = {}, []
+    for name in snap.files:
+        if not name.endswith(".py") or TEST_FILE.search(name) or name.startswith(".patchlore/"):
+            continue
+        data = (snap.root / name).read_bytes()
+        for fn, node in functions(name, data):
+            key = f"{name}::{fn.name}"
+            if state.get(key) == fn.digest:
+                report.skipped += 1
+                continue
+            sources[name] = data
+            ms = [m for m in mutants(fn, node, data) if still_parses(m.apply(data))]
+            cands.append(((key, fn.digest), ms))
+    chosen = _choose(cands, opts.max_mutants, opts.seed)
+    if not chosen:
+        report.seconds = time.monotonic() - start
+        return report
+
+    mirror = Mirror(home / "repo")
+    base_sha = mirror.sync(snap)
+    progress("running the suite", report)
+    by_fn: dict[str, list[bool]] = {}
+    with open_sandbox(settings, str(snap.root), snapshot=snap, name=repo_name) as box:
+        baseline = run_tests(box, opts.test_cmd, timeout=settings.timeout)
+        passing = baseline.ids(*PASSING)
+        if not baseline.per_test or not passing:
+            raise PatchloreError(f"`{opts.test_cmd}` reports no passing tests in the sandbox: "
+                                 "practice needs a suite that passes",
+                                 hint="pass --test-cmd with a pytest command that passes")
+        timeout = opts.mutant_timeout or max(10.0, 3 * baseline.command.duration)
+        vopts = VerifyOptions(opts.test_cmd, test_timeout=timeout, deadline=deadline)
+        for m in chosen:
+            if deadline and time.monotonic() >= deadline:
+                break
+            report.tried += 1
+            progress(f"{m.path}:{m.function} ({m.operator})", report)
+            src = sources[m.path]
+            verdict = verify(box, _diff(m.path, src, m.apply(src)), baseline, [], vopts)
+            fkey = f"{m.path}::{m.function}"
+            caught = verdict.status == Status.BROKE_PASSING
+            by_fn.setdefault(fkey, []).append(caught)
+            if verdict.status == Status.TIMED_OUT:
+                report.dropped.append({"path": m.path, "function": m.function,
+                                       "why": verdict.reason})
+                continue
+            if not caught:
+                continue
+            report.caught += 1
+            run = verdict.run
+            # the rest of the suite must still report: a mutant that breaks collection or
+            # kills the run shows no symptom worth learning from
+            if any(t not in run.statuses for t in passing):
+                report.dropped.append({"path": m.path, "function": m.function,
+                                       "why": "the suite did not run to the end"})
+                continue
+            kept = _keep(m, src, run, verdict.failed_p2p, passing, mirror, settings, opts,
+                         repo_name, memory, blind, report, inst_path)
+            if kept:
+                report.kept += 1
+    for (key, digest), _ in cands:
+        if key in by_fn:
+            state[key] = digest
+            if not any(by_fn[key]):
+                path, _, fn = key.partition("::")
+                report.uncaught.append({"path": path, "function": fn})
+    home.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _keep(m: Mutant, src: bytes, run, failed: list[str], passing: list[str], mirror: Mirror,
+          settings: Settings, opts: PracticeOptions, repo_name: str, memory, blind,
+          report: PracticeReport, inst_path: Path) -> bool:
+    """Verify the inverse diff as a repair of the mutant (same contract as any candidate),
+    then write the instance and store the episode."""
+    import hashlib
+
+    iid = f"{repo_name}__practice-{hashlib.sha256(m.key.encode()).hexdigest()[:10]}"
+    sha, fix = mirror.commit_mutant(m, src, iid)
+    failures = {t: run.tests[t].message for t in failed if t in run.tests}
+    with tempfile.TemporaryDirectory(prefix="patchlore-practice-") as tmp:
+        work = Path(tmp) / "repo"
+        _git(Path(tmp), "clone", "-q", str(mirror.path), str(work))
+        _git(work, "checkout", "-q", sha)
+        msnap = take_snapshot(work)
+        with open_sandbox(settings, str(work), snapshot=msnap, name=repo_name) as box:
+            vopts = VerifyOptions(opts.test_cmd, test_timeout=settings.timeout)
+            verdict = verify(box, fix, run, failed, vopts)
+        if not verdict.verified:
+            report.dropped.append({"path": m.path, "function": m.function,
+                                   "why": f"its inverse does not verify: {verdict.status.value}"})
+            return False
+        diff, model, stored = verdict.patch, "", False
+        if blind is not None:
+            own, model, stored = blind(work, m, fix, failures)
+            diff = own or diff
+    row = {"instance_id": iid, "repo": str(mirror.path), "base_commit": sha,
+           "problem_statement": _symptom(failed, failures), "patch": fix, "test_patch": "",
+           "FAIL_TO_PASS": failed, "PASS_TO_PASS": [t for t in passing if t not in failed],
+           "version": "", "environment_setup_commit": sha, "practice": {
+               "path": m.path, "function": m.function, "operator": m.operator, "line": m.line}}
+    _upsert(inst_path, row)
+    if stored:
+        report.stored += 1
+    elif memory is not None:
+        sig = signature_of(failures)
+        memory.put(Episode(repo=repo_name, task=row["problem_statement"], signature=sig,
+                           diff=diff, outcome=VERIFIED, files=[m.path], tests_run=len(passing),
+                           model=model, source=SOURCE))
+        report.stored += 1
+    return True
+
+
+def _symptom(failed: list[str], failures: dict[str, str]) -> str:
+    head = "failing tests: " + ", ".join(failed[:5])
+    first = next(iter(failures.values()), "")
+    return f"{head}\n{first[-1500:]}" if first else head
+
+
+def _upsert(path: Path, row: dict) -> None:
+    rows = []
+    if path.is_file():
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r.get("instance_id") != row["instance_id"]] + [row]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
+                 runs_root: Path) -> Callable:
+    """The `blind` step for `practice`: the repair loop on the mutant, shown only its failing
+    tests (memory is recalled, never written by the loop). Its verified patch becomes the
+    episode; when it fails, the learn step contrasts its candidates with the known fix, so
+    what it got wrong feeds the insights."""
+    from dataclasses import replace
+
+    from patchlore.agent.learn import learn
+    from patchlore.agent.loop import Candidate, RepairOptions
+    from patchlore.agent.session import run_repair
+
+    def run(work: Path, m: Mutant, fix: str,
+            failures: dict[str, str]) -> tuple[str, str, bool]:
+        mode = "read" if memory is not None else "off"
+        opts = RepairOptions(test_cmd=test_cmd, memory=memory, repo_name=repo_name,
+                             test_timeout=settings.timeout)
+        session = run_repair(work, replace(settings, memory_mode=mode), opts,
+                             runs_root=runs_root)
+        result = session.result
+        if result.verified:
+            return result.patch, settings.model, False
+        if memory is not None and result.candidates:
+            gold = Candidate(round=result.rounds, diff=fix, source=SOURCE,
+                             status=Status.VERIFIED, patch=fix)
+            taught = replace(result, status="verified", patch=fix,
+                             candidates=[*result.candidates, gold])
+            ep = learn(memory, _named(settings), taught, repo_name, "", failures,
+                       str(session.run_dir), [])
+            if ep is not None:  # the same id: this copy, marked as practice, wins
+                memory.put(replace(ep, source=SOURCE))
+                return "", settings.model, True
+        return "", settings.model, False
+
+    return run
+
+
+def _named(settings: Settings):
+    from patchlore.agent.model import make_model
+
+    return make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
