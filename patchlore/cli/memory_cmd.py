@@ -27,10 +27,10 @@ def _row(r) -> dict:
     from patchlore.memory.schema import Episode
 
     if isinstance(r, Episode):
-        return {"id": r.id, "kind": "episode", "outcome": r.outcome, "repo": r.repo,
-                "summary": r.task.splitlines()[0][:80] if r.task else ""}
+        return {"id": r.id, "kind": "episode", "outcome": r.outcome, "source": r.source,
+                "repo": r.repo, "summary": r.task.splitlines()[0][:80] if r.task else ""}
     return {"id": r.id, "kind": "insight", "outcome": f"{r.status} (credit {r.credit})",
-            "repo": "", "summary": r.text[:80]}
+            "source": "", "repo": "", "summary": r.text[:80]}
 
 
 def _table(rows: list[dict], title: str) -> None:
@@ -39,10 +39,11 @@ def _table(rows: list[dict], title: str) -> None:
     from patchlore.cli import ui
 
     table = Table(title=title, title_justify="left")
-    for col in ("id", "kind", "outcome", "repo", "summary"):
+    cols = ("id", "kind", "outcome", "source", "repo", "summary")
+    for col in cols:
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(*(str(r[c]) for c in ("id", "kind", "outcome", "repo", "summary")))
+        table.add_row(*(str(r[c]) for c in cols))
     ui.out().print(table)
 
 
@@ -129,18 +130,31 @@ def stats(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
 
 
 @app.command("forget")
-def forget(record_id: str, memory: Path = options.MEMORY,
-           memory_url: str = options.MEMORY_URL) -> None:
-    """Remove one record (the log keeps that it was forgotten).
+def forget(record_id: str = typer.Argument(None, help="The record's id."),
+           source: str = typer.Option(None, "--source", help="Instead: every episode from "
+                                      "this source (fix, check, practice, ...)."),
+           memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
+    """Remove one record, or every episode of a source (the log keeps that it was forgotten).
 
     \b
-    Example:
+    Examples:
       patchlore memory forget in-0123456789ab
+      patchlore memory forget --source practice
     """
     from patchlore.cli import ui
     from patchlore.errors import PatchloreError
 
-    if not _store(memory, memory_url, write=True).forget(record_id):
+    if (record_id is None) == (source is None):
+        raise PatchloreError("give a record id or --source, not both or neither",
+                             hint="see `patchlore memory list`")
+    store = _store(memory, memory_url, write=True)
+    if source is not None:
+        doomed = [e.id for e in store.episodes() if e.source == source]
+        for rid in doomed:
+            store.forget(rid)
+        ui.info(f"forgot {len(doomed)} episode(s) from {source}")
+        return
+    if not store.forget(record_id):
         raise PatchloreError(f"no memory record {record_id!r}", hint="see `patchlore memory list`")
     ui.info(f"forgot {record_id}")
 

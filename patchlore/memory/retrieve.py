@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 
 from patchlore.memory import lexical
-from patchlore.memory.schema import Episode, Insight
+from patchlore.memory.schema import PRACTICE, Episode, Insight
 from patchlore.memory.store import MemoryStore
 
 RRF_K = 60
@@ -85,8 +85,11 @@ def _recall(store: MemoryStore, query: str, repo: str | None, language: str | No
     conds += [{"language": language}] if language else []
     where = None if not conds else conds[0] if len(conds) == 1 else {"$and": conds}
     seen_diffs, seen_tasks = set(), set()
-    for rid in _ranked(store, "episode", query, where, pool, repo, language):
-        ep = store.get(rid)
+    ranked = [store.get(rid) for rid in _ranked(store, "episode", query, where, pool, repo,
+                                                    language)]
+    # practice episodes (mutants of the repo's own code) never crowd out real repairs
+    ranked.sort(key=lambda ep: ep.source == PRACTICE)
+    for ep in ranked:
         diff_key = "".join(ep.diff.split())
         if diff_key in seen_diffs or ep.task in seen_tasks:
             continue  # the same lesson twice teaches nothing new

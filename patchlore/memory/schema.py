@@ -14,6 +14,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 SCHEMA_VERSION = 1
 VERIFIED, FAILED = "verified", "failed"
 ACTIVE, RETIRED = "active", "retired"
+PRACTICE = "practice"  # the source of episodes `patchlore practice` made from mutants
 
 
 @dataclass

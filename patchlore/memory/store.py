@@ -26,6 +26,7 @@ import shutil
 import stat
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -628,6 +629,7 @@ class MemoryStore:
         disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         return {"path": str(self.path), "url": self.url, "episodes": len(eps),
                 "verified_episodes": sum(e.outcome == "verified" for e in eps),
+                "episodes_by_source": dict(sorted(Counter(e.source for e in eps).items())),
                 "insights": len(ins), "active_insights": sum(i.status == ACTIVE for i in ins),
                 "log_bytes": self.log_path.stat().st_size if self.log_path.exists() else 0,
                 "disk_bytes": disk}

@@ -22,13 +22,13 @@ from patchlore.agent.verify import PASSING, TEST_FILE, Status, VerifyOptions, ve
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.practice.mutants import Mutant, functions, mutants, still_parses
-from patchlore.memory.schema import VERIFIED, Episode
+from patchlore.memory.schema import PRACTICE, VERIFIED, Episode
 from patchlore.memory.signature import signature_of
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.snapshot import copy_snapshot, take_snapshot
 from patchlore.sandbox.testrun import run_tests
 
-SOURCE = "practice"
+SOURCE = PRACTICE
 
 
 @dataclass

@@ -1,0 +1,139 @@
+"""`patchlore practice` end to end: real Docker, real chromadb on disk, the real CLI; with a
+model, real litellm over HTTP to the scripted server."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import make_repo, run_cli, tree_digest
+from stub_llm import StubLLM
+
+TEST_CMD = "python3 -m pytest -q -p no:cacheprovider"
+
+SHAPES = {
+    "shapes.py": (
+        '"""A small project: helpers and their tests."""\n\n\n'
+        "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n"
+        "        return hi\n    return x\n\n\n"
+        "def area(w, h):\n    return w * h\n\n\n"
+        "def count_up(n):\n    i = 0\n    while i < n:\n        i = i + 1\n    return i\n\n\n"
+        "def untested(a, b):\n    return a - b\n"),
+    "test_shapes.py": (
+        "from shapes import area, clamp, count_up\n\n\n"
+        "def test_clamp():\n    assert clamp(5, 0, 3) == 3\n    assert clamp(-1, 0, 3) == 0\n"
+        "    assert clamp(2, 0, 3) == 2\n\n\n"
+        "def test_area():\n    assert area(2, 3) == 6\n\n\n"
+        "def test_count_up():\n    assert count_up(3) == 3\n"),
+}
+
+
+def practice(repo, *args, timeout=900):
+    return run_cli("practice", "--repo", str(repo), "--test-cmd", TEST_CMD, "--no-setup",
+                   "--sandbox", "docker", *args, timeout=timeout)
+
+
+def outside_patchlore(digest: dict) -> dict:
+    return {k: v for k, v in digest.items() if not k.startswith(".patchlore")}
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.usefixtures("docker_ready")
+def test_practice_keeps_caught_mutants_as_instances_that_grade(tmp_path):
+    repo = make_repo(tmp_path / "shapes", SHAPES)
+    before = tree_digest(repo)
+    res = practice(repo, "--max-mutants", "16", "--mutant-timeout", "8", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert set(out) == {"tried", "caught", "kept", "stored", "instances", "uncaught"}
+    assert out["kept"] >= 8 and out["stored"] == out["kept"] and out["tried"] > out["kept"]
+    assert {"path": "shapes.py", "function": "untested"} in out["uncaught"]
+    assert {"path": "shapes.py", "function": "area"} not in out["uncaught"]
+    assert outside_patchlore(tree_digest(repo)) == outside_patchlore(before)
+
+    rows = [json.loads(line) for line in open(out["instances"])]
+    assert len(rows) == out["kept"]
+    # the one mutant that makes count_up loop forever (i = i - 1) was dropped at its timeout
+    assert not any("i = i - 1" in r["patch"] and "+        i = i + 1" in r["patch"]
+                   for r in rows)
+    for r in rows:
+        assert r["FAIL_TO_PASS"] and r["repo"].startswith(str(repo))
+        assert len(re.findall(r"^[-+][^-+]", r["patch"], re.MULTILINE)) == 2  # one line each
+
+    for preds, resolved in (("gold", len(rows)), ("empty", 0)):
+        graded = run_cli("eval", "grade", "--dataset", out["instances"], "--predictions",
+                         preds, "--test-cmd", TEST_CMD, "--no-setup", "--workers", "2",
+                         "--output", str(tmp_path / preds), timeout=900)
+        report = json.loads((tmp_path / preds / "report.json").read_text())
+        assert report["resolved_instances"] == resolved, graded.stderr
+        assert report["error_instances"] == 0, graded.stderr
+
+    # the store says where episodes came from; a rerun at the same content tries nothing
+    stats = json.loads(run_cli("memory", "stats", "--json").stdout)
+    assert stats["episodes_by_source"] == {"practice": out["kept"]}
+    listed = json.loads(run_cli("memory", "list", "--json").stdout)
+    assert {r["source"] for r in listed} == {"practice"}
+    again = json.loads(practice(repo, "--max-mutants", "40", "--json").stdout)
+    assert again["tried"] == 0 and again["kept"] == 0
+    gone = run_cli("memory", "forget", "--source", "practice")
+    assert gone.returncode == 0 and f"forgot {out['kept']} episode(s)" in gone.stderr
+    assert json.loads(run_cli("memory", "stats", "--json").stdout)["episodes"] == 0
+    assert outside_patchlore(tree_digest(repo)) == outside_patchlore(before)
+
+
+@pytest.mark.timeout(900)
+def test_a_hanging_mutant_is_dropped_within_its_timeout(tmp_path, docker_ready):
+    loop = {"loop.py": "def count_up(n):\n    i = 0\n    while i < n:\n        i = i + 1\n"
+                       "    return i\n",
+            "test_loop.py": "from loop import count_up\n\n\n"
+                            "def test_count_up():\n    assert count_up(3) == 3\n"}
+    repo = make_repo(tmp_path / "loop", loop)
+    res = practice(repo, "--max-mutants", "40", "--mutant-timeout", "5", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    rows = [json.loads(line) for line in open(out["instances"])]
+    bodies = [r["patch"] for r in rows]
+    assert out["tried"] >= 5 and out["kept"] == len(rows) >= 3
+    assert not any("-        i = i - 1" in b for b in bodies)  # the hang is not an instance
+
+
+def _fix_reply(good: bool):
+    """A model that reads the mutated `return` off the prompt and replaces it."""
+    def answer(body: dict):
+        prompt = "\n".join(str(m.get("content", "")) for m in body["messages"])
+        found = re.search(r"^    return (.+)$", prompt, re.MULTILINE)
+        if not found:
+            return ["nothing to say"]
+        right = "b + a" if good else "a * b"  # a right fix of its own, not the inverse
+        return [f"calc.py\n<<<<<<< SEARCH\n    return {found.group(1)}\n=======\n"
+                f"    return {right}\n>>>>>>> REPLACE\n"]
+    return answer
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("good", [True, False])
+def test_blind_repair_is_stored_only_when_it_verifies(tmp_path, docker_ready, good):
+    calc = {"calc.py": "def add(a, b):\n    return a + b\n",
+            "test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+                            "    assert add(1, 2) == 3\n    assert add(2, 2) == 4\n"}
+    repo = make_repo(tmp_path / "calc", calc)
+    with StubLLM(_fix_reply(good)) as stub:
+        res = practice(repo, "--max-mutants", "1", "--model", "hosted_vllm/stub-coder",
+                       "--api-base", stub.api_base, "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["kept"] == 1 and out["stored"] == 1
+    (row,) = [json.loads(line) for line in open(out["instances"])]
+    episodes = [r for r in json.loads(run_cli("memory", "list", "--json",
+                                              "--kind", "episodes").stdout)]
+    assert len(episodes) == 1 and episodes[0]["source"] == "practice"
+    shown = json.loads(run_cli("memory", "show", episodes[0]["id"], "--json").stdout)
+    assert shown["outcome"] == "verified"
+    if good:  # its own repair is the episode, not the mutant's inverse
+        assert "+    return b + a" in shown["diff"]
+    else:  # it failed: the known fix is stored, never the model's wrong one
+        assert "+    return a * b" not in shown["diff"]
+        assert shown["diff"].strip() and "+    return a + b" in shown["diff"]
+    assert row["patch"].count("+    return a + b") == 1
