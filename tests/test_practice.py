@@ -11,7 +11,7 @@ import pytest
 from conftest import make_repo, run_cli, tree_digest
 from stub_llm import StubLLM
 
-TEST_CMD = "python3 -m pytest -q -p no:cacheprovider"
+TEST_CMD = "python3 -m pytest -q"
 
 SHAPES = {
     "shapes.py": (
@@ -44,11 +44,11 @@ def outside_patchlore(digest: dict) -> dict:
 def test_practice_keeps_caught_mutants_as_instances_that_grade(tmp_path):
     repo = make_repo(tmp_path / "shapes", SHAPES)
     before = tree_digest(repo)
-    res = practice(repo, "--max-mutants", "16", "--mutant-timeout", "8", "--json")
+    res = practice(repo, "--max-mutants", "12", "--mutant-timeout", "8", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert set(out) == {"tried", "caught", "kept", "stored", "instances", "uncaught"}
-    assert out["kept"] >= 8 and out["stored"] == out["kept"] and out["tried"] > out["kept"]
+    assert out["kept"] >= 6 and out["stored"] == out["kept"] and out["tried"] > out["kept"]
     assert {"path": "shapes.py", "function": "untested"} in out["uncaught"]
     assert {"path": "shapes.py", "function": "area"} not in out["uncaught"]
     assert outside_patchlore(tree_digest(repo)) == outside_patchlore(before)
