@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import remove_images, run_cli, make_testbed_image
+from conftest import git, make_repo, make_testbed_image, remove_images, run_cli
 from patchlore.evals.dataset import load_dataset, load_predictions
 from patchlore.evals.grade import GradeOptions, grade_all
 
@@ -123,6 +123,36 @@ def test_an_engine_that_does_not_answer_in_time_is_an_error_not_the_end(mirrors,
     grade = json.loads((out / "logs" / "patchlore__chunks-1" / "report.json").read_text())
     assert grade["reason"].startswith("the Docker engine failed: ReadTimeout") or \
         grade["reason"].startswith("the Docker engine failed: ConnectTimeout"), grade
+
+
+@pytest.mark.parametrize("backend", ["docker", "local"])
+def test_an_instance_without_a_test_patch_runs_the_repo_s_own_suite(tmp_path, settings,
+                                                                    backend, request):
+    """A practice instance: the tests are already in the repo, the test patch is empty, the
+    repo is named by its path. The runner runs the whole suite (it ran an empty command: the
+    log was empty and gold unresolved)."""
+    from patchlore.evals.dataset import Instance
+
+    if backend == "docker":
+        request.getfixturevalue("docker_ready")
+    settings.sandbox = backend
+    repo = make_repo(tmp_path / "calc", {
+        "calc.py": "def add(a, b):\n    return a - b\n\n\ndef neg(a):\n    return -a\n",
+        "test_calc.py": "from calc import add, neg\n\n\ndef test_add():\n"
+                        "    assert add(1, 2) == 3\n\n\ndef test_neg():\n    assert neg(2) == -2\n"})
+    base = git(repo, "rev-parse", "HEAD").strip()
+    fix = ("diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n"
+           " def add(a, b):\n-    return a - b\n+    return a + b\n")
+    inst = Instance("calc__own-1", str(repo), base, "add is wrong", fix, "",
+                    ["test_calc.py::test_add"], ["test_calc.py::test_neg"])
+    gold = grade_all([inst], load_predictions("gold", [inst]), tmp_path / "no-repos", settings,
+                     tmp_path / "gold")
+    log = (tmp_path / "gold" / "logs" / inst.instance_id / "test_output.txt").read_text()
+    assert gold["resolved_ids"] == [inst.instance_id], log
+    assert "2 passed" in log
+    wrong = grade_all([inst], {inst.instance_id: fix.replace("a + b", "b - a")},
+                      tmp_path / "no-repos", settings, tmp_path / "wrong")
+    assert wrong["unresolved_ids"] == [inst.instance_id]
 
 
 def test_rerun_tells_flaky_from_failing():

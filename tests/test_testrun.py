@@ -91,3 +91,19 @@ def test_real_junit_gives_node_ids_and_statuses(tmp_path):
     assert "one is not two" in tests[f"{f}::test_fail"].message
     assert "fixture broke" in tests[f"{f}::test_error"].message
     assert tests[f"{f}::test_xfail"].passed and not tests[f"{f}::test_skip"].passed
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_command_is_no_test_run(tmp_path, blank):
+    """A blank command exits 0 with no output: a harness that lost its command would read that
+    as a run in which no test passed (the empty log of an instance without a test patch)."""
+    from patchlore.errors import PatchloreError
+    from patchlore.sandbox.local_backend import LocalSandbox
+    from patchlore.sandbox.snapshot import take_snapshot
+    from patchlore.sandbox.testrun import run_tests
+
+    repo = make_repo(tmp_path / "kinds", SUITE)
+    with LocalSandbox(take_snapshot(repo), timeout=60) as box:
+        with pytest.raises(PatchloreError, match="no test command"):
+            run_tests(box, blank)
+        assert run_tests(box, "python3 -m pytest -q tests/test_kinds.py::test_pass").ids("passed")

@@ -138,11 +138,12 @@ class JunitHarness:
         self.cmd, self.runner, self.why = "", "", ""
 
     def prepare(self, box: Sandbox) -> str:
-        if not self.inst.test_patch.strip():  # a practice instance: its tests are the repo's
-            return ""
-        applied = box.apply_patch(self.inst.test_patch)
-        if not applied.applied:
-            return f"test patch does not apply: {applied.reason}"
+        # an empty test patch (a practice instance: its tests are the repo's own) applies as
+        # nothing and gives no directives, so the runner runs the whole suite
+        if self.inst.test_patch.strip():
+            applied = box.apply_patch(self.inst.test_patch)
+            if not applied.applied:
+                return f"test patch does not apply: {applied.reason}"
         files = directives_of(self.inst.test_patch)
         wanted = self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS
         # a test command that calls a runner other than pytest is that runner; else the repo's

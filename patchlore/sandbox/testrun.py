@@ -14,6 +14,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
+from patchlore.errors import PatchloreError
 from patchlore.sandbox.base import CommandResult, Sandbox
 from patchlore.sandbox.runners import for_command
 from patchlore.sandbox.runners.base import ERROR, FAILED, PASSED, SKIPPED, XFAIL
@@ -143,14 +144,17 @@ def parse_junit(xml: bytes) -> dict[str, TestOutcome]:
 TEST_TIME_LIMIT = 60.0
 
 
-def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None) -> TestRun:
+def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None,
+              env: dict[str, str] | None = None) -> TestRun:
+    if not test_cmd.strip():  # a blank command exits 0 and says nothing: never a test run
+        raise PatchloreError("no test command to run", hint="pass --test-cmd")
     xml_path = f"{sandbox.scratch_path}/junit-{uuid.uuid4().hex}.xml"
     cmd = with_junit(test_cmd, xml_path)
     # pytest-timeout (in the sandbox images) fails a hanging test alone and goes on; pytest
     # without the plugin ignores the variable, and the command's timeout stays the backstop
     limit = getattr(sandbox, "test_time_limit", TEST_TIME_LIMIT)
-    env = {"PYTEST_TIMEOUT": f"{limit:g}"} if cmd and limit > 0 else None
-    result = sandbox.run(cmd or test_cmd, timeout=timeout, env=env)
+    env = {**({"PYTEST_TIMEOUT": f"{limit:g}"} if cmd and limit > 0 else {}), **(env or {})}
+    result = sandbox.run(cmd or test_cmd, timeout=timeout, env=env or None)
     result.command = test_cmd
     if cmd is None:
         return _from_log(result)

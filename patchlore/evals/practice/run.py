@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchlore.agent.verify import PASSING, TEST_FILE, Status, VerifyOptions, verify
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.evals.practice.mutants import Mutant, functions, mutants, still_parses
@@ -27,6 +26,7 @@ from patchlore.memory.signature import signature_of
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.snapshot import copy_snapshot, take_snapshot
 from patchlore.sandbox.testrun import run_tests
+from patchlore.sandbox.verify import PASSING, TEST_FILE, Status, VerifyOptions, verify
 
 SOURCE = PRACTICE
 
@@ -281,9 +281,10 @@ def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
     what it got wrong feeds the insights."""
     from dataclasses import replace
 
-    from patchlore.agent.learn import learn
-    from patchlore.agent.loop import Candidate, RepairOptions
-    from patchlore.agent.session import run_repair
+    from patchlore.propose.context import Candidate, RepairOptions
+    from patchlore.propose.outcome import Outcome
+    from patchlore.repair.learn import learn
+    from patchlore.repair.session import run_repair
 
     def run(work: Path, m: Mutant, fix: str,
             failures: dict[str, str]) -> tuple[str, str, bool]:
@@ -298,7 +299,7 @@ def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
         if memory is not None and result.candidates:
             gold = Candidate(round=result.rounds, diff=fix, source=SOURCE,
                              status=Status.VERIFIED, patch=fix)
-            taught = replace(result, status="verified", patch=fix,
+            taught = replace(result, status=Outcome.VERIFIED, patch=fix,
                              candidates=[*result.candidates, gold])
             ep = learn(memory, _named(settings), taught, repo_name, "", failures,
                        str(session.run_dir), [])
@@ -311,6 +312,6 @@ def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
 
 
 def _named(settings: Settings):
-    from patchlore.agent.model import make_model
+    from patchlore.llm.model import make_model
 
     return make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
