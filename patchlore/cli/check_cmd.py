@@ -20,27 +20,28 @@ import typer
 
 from patchlore.cli import options
 
+BUDGET = 300  # seconds for tests plus repair when the deadline setting is unset
 
 
 def check(
     command: list[str] = typer.Argument(..., help="The test command (after --)."),
     fix: bool = typer.Option(False, "--fix", help="Apply a verified patch to the working tree "
                              "(never the index); still exit 1 so it gets reviewed."),
-    budget: float = typer.Option(300, "--budget", callback=options.positive,
-                                 help="Seconds for tests plus repair."),
-    model: str = typer.Option(None, "--model", help="litellm model name (default: setting)."),
-    api_base: str = typer.Option(None, "--api-base", help="Model endpoint (default: setting)."),
-    samples: int = typer.Option(4, "--samples", "-n", min=1, max=32, help="Candidates per round."),
-    agent: str = options.AGENT,
-    max_steps: int = options.MAX_STEPS,
+    deadline: float = options.setting("deadline", "check"),
+    model: str = options.setting("model"),
+    api_base: str = options.setting("api_base"),
+    samples: int = options.setting("samples"),
+    rounds: int = options.setting("rounds"),
+    agent: str = options.setting("agent"),
+    max_steps: int = options.setting("max_steps"),
     fmt: str = typer.Option("text", "--format", help="text, json or markdown (for a CI job "
                             "summary or a pull-request comment)."),
     repo: Path = options.REPO,
-    memory_mode: str = options.MEMORY_MODE,
-    memory: Path = options.MEMORY,
-    memory_url: str = options.MEMORY_URL,
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
+    memory_mode: str = options.setting("memory_mode"),
+    memory_dir: Path = options.setting("memory_dir"),
+    memory_url: str = options.setting("memory_url"),
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
 ) -> None:
     """Run the tests; if they fail, try to repair them within the budget.
 
@@ -54,17 +55,14 @@ def check(
       patchlore check --fix --budget 120 -- python -m pytest -q tests/unit
       patchlore check --format markdown -- pytest -q >> "$GITHUB_STEP_SUMMARY"
     """
-    from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED, PatchloreError
 
     options.one_of("--format", fmt, ("text", "json", "markdown"))
     start = time.monotonic()
     cmd = command[0] if len(command) == 1 else shlex.join(command)
     # settings first, so a bad flag or config value is an error before any test runs
-    settings = load_settings(repo, {"model": model, "api_base": api_base, "test_cmd": cmd,
-                                    "memory_mode": memory_mode, "memory_url": memory_url,
-                                    "memory_dir": str(memory) if memory else None,
-                                    "sandbox": sandbox, "image": image, "agent": agent})
+    settings = options.load_settings(repo, test_cmd=cmd)
+    budget = settings.deadline or BUDGET
     code, out, timed_out, tests = _run_on_host(cmd, repo, budget)
     if code == 0 and not timed_out:
         took = time.monotonic() - start
@@ -86,8 +84,7 @@ def check(
     if timed_out:
         report["note"] = f"the tests did not finish within the {budget:.0f} s budget"
     else:
-        report.update(_repair(settings, repo, samples, fix, max_steps,
-                              start + budget - time.monotonic()))
+        report.update(_repair(settings, repo, fix, start + budget - time.monotonic()))
     report["seconds"] = round(time.monotonic() - start, 2)
     _print(report, fmt)
     raise typer.Exit(EXIT_FAILED)
@@ -101,7 +98,7 @@ def _is_pytest(cmd: str) -> bool:
 
 def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, bool, list[str]]:
     """Run the test command as the user would; per-test failures when it is pytest."""
-    from patchlore.sandbox.testrun import parse_junit, with_junit
+    from patchlore.sandbox.testrun import ERROR, FAILED, parse_junit, with_junit
 
     xml = Path(tempfile.mkdtemp(prefix="patchlore-check-")) / "junit.xml"
     argv = with_junit(cmd, str(xml)) or cmd
@@ -124,7 +121,7 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
     if xml.is_file():
         try:
             failing = sorted(k for k, t in parse_junit(xml.read_bytes()).items()
-                             if t.status in ("failed", "error"))
+                             if t.status in (FAILED, ERROR))
         except Exception:  # a half-written report after a kill
             pass
         xml.unlink()
@@ -132,8 +129,7 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
     return proc.returncode, text, timed_out, failing
 
 
-def _repair(settings, repo: Path, samples: int, fix: bool, max_steps: int,
-            seconds_left: float) -> dict:
+def _repair(settings, repo: Path, fix: bool, seconds_left: float) -> dict:
     """A verified patch within the time left, or why there is none. Never raises."""
     from dataclasses import replace
 
@@ -146,11 +142,9 @@ def _repair(settings, repo: Path, samples: int, fix: bool, max_steps: int,
         return {"note": "no time left in the budget for a repair"}
     try:
         root = find_repo_root(repo)
-        settings = replace(settings, timeout=seconds_left)
-        opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=2,
-                             max_steps=max_steps,
-                             test_timeout=seconds_left,
-                             deadline=time.monotonic() + seconds_left)
+        # what is left of the budget bounds every command too (an install, a test run)
+        settings = replace(settings, command_timeout=seconds_left, deadline=seconds_left)
+        opts = RepairOptions.of(settings, root.name, time.monotonic())
         session = run_repair(root, settings, opts,
                              warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     except PatchloreError as exc:

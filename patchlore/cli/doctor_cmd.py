@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -10,10 +11,22 @@ import typer
 from patchlore.cli import options
 
 
+class Level(StrEnum):
+    """How a check came out; the string is what `--json` prints."""
+
+    OK = "ok"
+    WARN = "warn"  # works, but not as well as it could: the fix says how
+    FAIL = "fail"  # patchlore cannot work here until fixed: exit 1
+
+    @property
+    def colour(self) -> str:
+        return {Level.OK: "green", Level.WARN: "yellow", Level.FAIL: "red"}[self]
+
+
 @dataclass
 class Check:
     name: str
-    status: str  # ok | warn | fail
+    status: Level
     detail: str
     fix: str = ""
 
@@ -23,9 +36,9 @@ def check_git() -> Check:
     import subprocess
 
     if not shutil.which("git"):
-        return Check("git", "fail", "git not found", "install git")
+        return Check("git", Level.FAIL, "git not found", "install git")
     version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
-    return Check("git", "ok", version)
+    return Check("git", Level.OK, version)
 
 
 def check_docker(image: str) -> list[Check]:
@@ -35,21 +48,21 @@ def check_docker(image: str) -> list[Check]:
     try:
         client = docker_client(timeout=5)
     except SandboxUnavailable as exc:
-        return [Check("docker", "fail", exc.message, exc.hint),
-                Check("image", "fail", f"{image}: cannot check without Docker",
+        return [Check("docker", Level.FAIL, exc.message, exc.hint),
+                Check("image", Level.FAIL, f"{image}: cannot check without Docker",
                       "start Docker first")]
     version = client.version().get("Version", "?")
-    checks = [Check("docker", "ok", f"engine {version}")]
+    checks = [Check("docker", Level.OK, f"engine {version}")]
     from patchlore.sandbox.env.images import stale
 
     try:
         img = require_image(client, image)
         size = img.attrs.get("Size", 0) / 1e6
         why = stale(client, image)
-        checks.append(Check("image", "warn", why, "patchlore sandbox build") if why
-                      else Check("image", "ok", f"{image} ({size:.0f} MB)"))
+        checks.append(Check("image", Level.WARN, why, "patchlore sandbox build") if why
+                      else Check("image", Level.OK, f"{image} ({size:.0f} MB)"))
     except SandboxUnavailable as exc:
-        checks.append(Check("image", "fail", exc.message, exc.hint))
+        checks.append(Check("image", Level.FAIL, exc.message, exc.hint))
     return checks
 
 
@@ -63,32 +76,33 @@ def check_requirements(root: Path, settings) -> Check:
     from patchlore.sandbox.snapshot import take_snapshot
 
     if not settings.setup:
-        return Check("requirements", "ok", "not installed in the sandbox (setup = false)")
+        return Check("requirements", Level.OK, "not installed in the sandbox (setup = false)")
     try:
         snap = take_snapshot(root)
     except NotARepoError:
-        return Check("requirements", "ok", "not a git repo: nothing to check")
+        return Check("requirements", Level.OK, "not a git repo: nothing to check")
     try:
         client = docker_client(timeout=5)
         base, bounds, choice = base_image(client, settings, snap, str(root))
         made = plan(client, base, snap, settings.setup_cmd, bounds=bounds)
     except SandboxUnavailable:  # the docker and image rows say why
-        return Check("requirements", "ok", "not checked without Docker and the image")
+        return Check("requirements", Level.OK, "not checked without Docker and the image")
     except PatchloreError as exc:
-        return Check("requirements", "fail", exc.message, exc.hint)
+        return Check("requirements", Level.FAIL, exc.message, exc.hint)
     on = f"on {base} (Python {choice.python}: {choice.why or 'the default'})"
     if not made.steps:
-        return Check("requirements", "ok", f"nothing to install: {on}")
+        return Check("requirements", Level.OK, f"nothing to install: {on}")
     built = exists(client, made.tag)
     log = cache_dir() / f"{made.tag.rsplit('-', 1)[1]}.log"
     where, tail = failure(log.read_text(errors="replace")) if log.is_file() else ("", "")
     if not built and where and not where.startswith(" at `rm -rf /repo"):  # the last build failed
-        return Check("requirements", "fail", f"environment setup for {made.tag} failed{where}: "
-                     f"{tail}", f"full log: {log}; set setup_cmd to the commands that install "
+        return Check("requirements", Level.FAIL,
+                     f"environment setup for {made.tag} failed{where}: {tail}",
+                     f"full log: {log}; set setup_cmd to the commands that install "
                      "the requirements, or setup = false")
     done = "built" if built else "built by the first sandbox (needs your index)"
     date = f", dependencies as of {bounds.date}" if bounds.date and made.uv else ""
-    return Check("requirements", "ok",
+    return Check("requirements", Level.OK,
                  f"{made.tag} ({done}) {on}{date}: {'; '.join(made.steps)}")
 
 
@@ -99,14 +113,15 @@ def check_runner(root: Path, test_cmd: str) -> Check:
     called = for_command(test_cmd)
     found, why = detect(lambda p: (root / p).is_file())
     if called is None:
-        return Check("runner", "warn", f"the test command `{test_cmd}` calls no known runner: "
-                     "verified by its exit code alone", f"e.g. --test-cmd '{found.command}' "
-                     f"({found.name}: {why})")
+        return Check("runner", Level.WARN,
+                     f"the test command `{test_cmd}` calls no known runner: "
+                     "verified by its exit code alone",
+                     f"e.g. --test-cmd '{found.command}' ({found.name}: {why})")
     if called.name != found.name and found.name in ("django", "sympy"):  # a runner of its own
-        return Check("runner", "warn", f"{called.name} (the test command `{test_cmd}` calls "
+        return Check("runner", Level.WARN, f"{called.name} (the test command `{test_cmd}` calls "
                      f"it), though this repo looks like {found.name}'s: {why}",
                      f"e.g. --test-cmd '{found.command}'")
-    return Check("runner", "ok", f"{called.name}: the test command `{test_cmd}` calls it")
+    return Check("runner", Level.OK, f"{called.name}: the test command `{test_cmd}` calls it")
 
 
 def check_model(model: str, api_base: str) -> Check:
@@ -115,20 +130,20 @@ def check_model(model: str, api_base: str) -> Check:
     import urllib.request
 
     if not api_base:
-        return Check("model", "ok", f"{model} (provider endpoint; not probed)")
+        return Check("model", Level.OK, f"{model} (provider endpoint; not probed)")
     url = api_base.rstrip("/") + "/models"
     try:
         with urllib.request.urlopen(url, timeout=3) as resp:
             served = [m.get("id", "") for m in json.load(resp).get("data", [])]
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Check("model", "fail", f"{url}: {reason}",
+        return Check("model", Level.FAIL, f"{url}: {reason}",
                      "start a server (`vllm serve MODEL`) or set api_base / --api-base")
     name = model.split("/", 1)[1] if model.startswith("hosted_vllm/") else model
     if served and name not in served:
-        return Check("model", "warn", f"{url} serves {', '.join(served)}, not {name}",
+        return Check("model", Level.WARN, f"{url} serves {', '.join(served)}, not {name}",
                      f"set model to hosted_vllm/{served[0]}")
-    return Check("model", "ok", f"{url} serves {', '.join(served) or name}")
+    return Check("model", Level.OK, f"{url} serves {', '.join(served) or name}")
 
 
 def check_memory_dir(path: str) -> Check:
@@ -140,9 +155,9 @@ def check_memory_dir(path: str) -> Check:
         with tempfile.NamedTemporaryFile(dir=p):
             pass
     except OSError as exc:
-        return Check("memory", "fail", f"{p}: {exc.strerror}",
+        return Check("memory", Level.FAIL, f"{p}: {exc.strerror}",
                      "set memory_dir (or --memory) to a writable directory")
-    return Check("memory", "ok", f"{p} is writable")
+    return Check("memory", Level.OK, f"{p} is writable")
 
 
 def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
@@ -169,18 +184,17 @@ def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
         checks = [check_git(), *check_docker(settings.image), check_requirements(root, settings),
                   check_runner(root, settings.test_cmd), check_model(settings.model, settings.api_base),
                   check_memory_dir(settings.memory_dir)]
-    failed = any(c.status == "fail" for c in checks)
+    failed = any(c.status == Level.FAIL for c in checks)
     if as_json:
         ui.print_json({"ok": not failed, "checks": [c.__dict__ for c in checks]})
     else:
         from rich.table import Table
 
-        colour = {"ok": "green", "warn": "yellow", "fail": "red"}
         table = Table(title="patchlore doctor", title_justify="left")
         for col in ("check", "status", "detail", "fix"):
             table.add_column(col, overflow="fold")
         for c in checks:
-            table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.detail, c.fix)
+            table.add_row(c.name, f"[{c.status.colour}]{c.status}[/]", c.detail, c.fix)
         ui.out().print(table)
     if failed:
         raise typer.Exit(EXIT_FAILED)

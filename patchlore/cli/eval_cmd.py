@@ -26,20 +26,20 @@ def grade(
     slice_: str = options.SLICE,
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Report and logs."),
     image_template: str = options.IMAGE_TEMPLATE,
-    workdir: str = options.IMAGE_WORKDIR,
-    setup: bool = options.SETUP,
+    workdir: str = options.setting("workdir"),
+    setup: bool = options.setting("setup"),
     workers: int = typer.Option(1, "--workers", min=1, help="Instances graded at once."),
-    timeout: float = typer.Option(600, "--timeout", callback=options.positive,
-                                  help="Seconds for one instance's tests."),
+    command_timeout: float = options.setting("command_timeout", "eval grade"),
     rerun_flaky: int = typer.Option(0, "--rerun-flaky", min=0,
                                     help="Rerun failing tests K times."),
-    test_cmd: str = typer.Option(None, "--test-cmd", help="Default: the test_cmd setting."),
+    test_cmd: str = options.setting("test_cmd"),
+    runner: str = options.setting("runner"),
     harness: str = typer.Option(
         "auto", "--harness", help="auto: SWE-bench's own eval script and log parser (the "
         "swebench extra) for rows that carry them, else pytest with JUnit XML; or junit | "
         "swebench."),
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
     as_json: bool = options.JSON,
 ) -> None:
     """Apply each prediction and the test patch at the base commit, run the tests, and mark
@@ -55,16 +55,13 @@ def grade(
       patchlore eval grade --dataset d.jsonl --predictions preds.jsonl --repos-dir mirrors
     """
     from patchlore.cli import ui
-    from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED, PatchloreError
     from patchlore.evals.dataset import load_predictions, select
-    from patchlore.evals.grade import GradeOptions, grade_all
+    from patchlore.evals.grade import RESOLVED, GradeOptions, grade_all
     from patchlore.evals.harness import HARNESSES
 
     options.one_of("--harness", harness, HARNESSES)
-    settings = load_settings(Path.cwd(), {"sandbox": sandbox, "image": image,
-                                          "timeout": timeout, "test_cmd": test_cmd,
-                                          "workdir": workdir, "setup": setup})
+    settings = options.load_settings(Path.cwd())
     loaded = _load(dataset, split)
     preds = load_predictions(predictions, loaded)
     for n in preds.notes:
@@ -82,7 +79,7 @@ def grade(
         def progress(g) -> None:
             done.append(g)
             line(f"[{len(done)}] {g.instance_id}: {g.status}"
-                 + (f" ({g.reason})" if g.reason and g.status != "resolved" else ""))
+                 + (f" ({g.reason})" if g.reason and g.status != RESOLVED else ""))
 
         report = grade_all(chosen, preds, repos_dir, settings, output, opts, progress,
                            preds.invalid, ui.info)
@@ -110,26 +107,27 @@ def run(
     pattern: str = options.FILTER,
     slice_: str = options.SLICE,
     workers: int = typer.Option(1, "--workers", min=1, help="Instances at once."),
-    model: str = typer.Option(None, "--model", help="litellm model name, or replay:PATH."),
-    api_base: str = typer.Option(None, "--api-base", help="Model endpoint."),
-    samples: int = typer.Option(4, "--samples", "-n", min=1, help="Candidates per round."),
-    rounds: int = typer.Option(2, "--rounds", min=1, help="Feedback rounds at most."),
-    agent: str = options.AGENT,
-    max_steps: int = options.MAX_STEPS,
-    memory_mode: str = options.MEMORY_MODE,
-    memory: Path = options.MEMORY,
-    memory_url: str = options.MEMORY_URL,
+    model: str = options.setting("model"),
+    api_base: str = options.setting("api_base"),
+    samples: int = options.setting("samples"),
+    rounds: int = options.setting("rounds"),
+    agent: str = options.setting("agent"),
+    max_steps: int = options.setting("max_steps"),
+    localize: str = options.setting("localize"),
+    memory_mode: str = options.setting("memory_mode"),
+    memory_dir: Path = options.setting("memory_dir"),
+    memory_url: str = options.setting("memory_url"),
     run_id: str = typer.Option(None, "--run-id", help="Resume this run (default: a new id)."),
     executor: str = typer.Option("threads", "--executor", help="threads, or ray for a cluster."),
     image_template: str = options.IMAGE_TEMPLATE,
-    workdir: str = options.IMAGE_WORKDIR,
-    setup: bool = options.SETUP,
+    workdir: str = options.setting("workdir"),
+    setup: bool = options.setting("setup"),
     ray_address: str = typer.Option("", "--ray-address",
                                      help="An existing Ray cluster (default: start one here)."),
     output: Path = typer.Option(Path("patchlore-eval"), "--output", help="Runs live here."),
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
-    test_cmd: str = typer.Option(None, "--test-cmd", help="Default: the test_cmd setting."),
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
+    test_cmd: str = options.setting("test_cmd"),
 ) -> None:
     """Run the agent on every selected instance and write predictions.jsonl (SWE-bench's
     format) under OUTPUT/RUN_ID/. Rerunning the same --run-id skips finished instances and
@@ -146,23 +144,16 @@ def run(
     from patchlore.repair.session import open_memory
     from patchlore.trajectory import new_run_id
     from patchlore.cli import ui
-    from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED
     from patchlore.evals.dataset import select
-    from patchlore.evals.run import run_all
+    from patchlore.evals.run import DONE, run_all
     from patchlore.paths import safe_id
 
     options.one_of("--executor", executor, ("threads", "ray"))
-    settings = load_settings(Path.cwd(), {
-        "sandbox": sandbox, "image": image, "test_cmd": test_cmd, "model": model,
-        "api_base": api_base, "memory_mode": memory_mode, "memory_url": memory_url,
-        "agent": agent,
-        "memory_dir": str(memory) if memory else None, "workdir": workdir, "setup": setup})
+    settings = options.load_settings(Path.cwd())
     chosen = select(_load(dataset, split), instances, slice_, pattern)
     store = open_memory(settings, ui.warn)
-    opts = RepairOptions(test_cmd=settings.test_cmd, samples=samples, rounds=rounds,
-                         max_steps=max_steps,
-                         test_timeout=settings.timeout, workers=1, memory=store)
+    opts = RepairOptions.of(settings, "", workers=1)  # no deadline: a batch has many runs
     run_id = safe_id(run_id, "--run-id") if run_id else new_run_id()
     out_dir = output / run_id
     _prepare_output(out_dir, settings)
@@ -175,8 +166,8 @@ def run(
             line(f"[{len(count)}] {rec['instance_id']}: {state} ({rec['seconds']} s)")
 
         runner = run_all(chosen, repos_dir, settings, opts, out_dir, workers, progress,
-                         executor, ray_address, image_template)
-    done = sum(runner.results.get(i.instance_id, {}).get("status") == "done" for i in chosen)
+                         executor, ray_address, image_template, store)
+    done = sum(runner.results.get(i.instance_id, {}).get("status") == DONE for i in chosen)
     ui.out().print(f"{done}/{len(chosen)} instance(s) finished; predictions: "
                    f"{out_dir / 'predictions.jsonl'}")
     if done < len(chosen):

@@ -12,34 +12,33 @@ from patchlore.cli import options
 
 def fix(
     repo: Path = options.REPO,
-    test_cmd: str = typer.Option(None, "--test-cmd", help="Test command (default: setting)."),
+    test_cmd: str = options.setting("test_cmd"),
     issue: str = typer.Option(None, "--issue", help="What is wrong, in words (a bug report)."),
     issue_file: Path = typer.Option(None, "--issue-file", help="Read the bug report from a file."),
-    model: str = typer.Option(None, "--model", help="litellm model name, or replay:PATH."),
-    api_base: str = typer.Option(None, "--api-base", help="Model endpoint, e.g. a vLLM server."),
-    samples: int = typer.Option(4, "--samples", "-n", min=1, max=32,
-                                help="Candidates per round (one request)."),
-    rounds: int = typer.Option(2, "--rounds", min=1, max=10, help="Feedback rounds at most."),
+    model: str = options.setting("model"),
+    api_base: str = options.setting("api_base"),
+    samples: int = options.setting("samples"),
+    rounds: int = options.setting("rounds"),
     apply: bool = typer.Option(False, "--apply", help="Apply the verified patch to the repo."),
     output: Path = typer.Option(None, "--output", "-o", help="Write the patch to this file."),
     max_cost: float = typer.Option(None, "--max-cost", callback=options.positive,
                                    help="Stop after this many dollars."),
     max_calls: int = typer.Option(None, "--max-calls", min=1,
                                   help="Stop after this many model calls."),
-    timeout: float = typer.Option(None, "--timeout", callback=options.positive,
-                                  help="Wall-clock seconds for the whole run."),
+    deadline: float = options.setting("deadline", "fix"),
     workers: int = typer.Option(None, "--workers", min=1, help="Sandboxes verifying at once "
                                 "(default: CPU cores, at most --samples)."),
-    agent: str = options.AGENT,
-    max_steps: int = options.MAX_STEPS,
+    agent: str = options.setting("agent"),
+    max_steps: int = options.setting("max_steps"),
+    localize: str = options.setting("localize"),
     allow_test_edits: bool = typer.Option(False, "--allow-test-edits",
                                           help="Accept candidates that edit test files."),
-    memory_mode: str = options.MEMORY_MODE,
-    memory: Path = options.MEMORY,
-    memory_url: str = options.MEMORY_URL,
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
-    setup: bool = options.SETUP,
+    memory_mode: str = options.setting("memory_mode"),
+    memory_dir: Path = options.setting("memory_dir"),
+    memory_url: str = options.setting("memory_url"),
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
+    setup: bool = options.setting("setup"),
     as_json: bool = options.JSON,
 ) -> None:
     """Fix failing tests: propose candidate patches, verify each in the sandbox, keep the best.
@@ -61,26 +60,19 @@ def fix(
     from patchlore.repair.loop import RepairOptions
     from patchlore.repair.session import apply_to_worktree, run_repair
     from patchlore.cli import ui
-    from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED, PatchloreError
     from patchlore.sandbox.snapshot import find_repo_root
 
     start = time.monotonic()
     root = find_repo_root(repo)
-    settings = load_settings(root, {"test_cmd": test_cmd, "model": model, "api_base": api_base,
-                                    "agent": agent,
-                                    "sandbox": sandbox, "image": image, "setup": setup,
-                                    "memory_mode": memory_mode, "memory_url": memory_url,
-                                    "memory_dir": str(memory) if memory else None})
+    settings = options.load_settings(root)
     if output:
         options.check_writable(output)
         _refuse_a_repo_file(root, output)
     task = options.issue_text(issue, issue_file)
-    opts = RepairOptions(
-        test_cmd=settings.test_cmd, task=task, samples=samples, rounds=rounds,
-        test_timeout=settings.timeout, max_calls=max_calls, max_cost=max_cost,
-        deadline=start + timeout if timeout else None, workers=workers or 0,
-        allow_test_edits=allow_test_edits, max_steps=max_steps)
+    opts = RepairOptions.of(settings, root.name, start, workers or 0, task=task,
+                            max_calls=max_calls, max_cost=max_cost,
+                            allow_test_edits=allow_test_edits)
     with ui.progress("starting") as say:
         session = run_repair(root, settings, opts, warn=ui.warn, progress=say, note=ui.info)
     result = session.result

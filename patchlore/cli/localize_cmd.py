@@ -13,12 +13,11 @@ def localize(
     repo: Path = options.REPO,
     issue: str = typer.Option(None, "--issue", help="What is wrong, in words (a bug report)."),
     issue_file: Path = typer.Option(None, "--issue-file", help="Read the bug report from a file."),
-    test_cmd: str = typer.Option(None, "--test-cmd", help="Run these tests in the sandbox first: "
+    tests: str = typer.Option(None, "--test-cmd", help="Run these tests in the sandbox first: "
                                  "their failures and tracebacks guide the search, as in `fix`."),
-    budget: int = typer.Option(6000, "--budget", min=100, max=1_000_000,
-                               help="Tokens of code to show (4 characters each)."),
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
+    context_budget: int = options.setting("context_budget", "localize"),
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
     as_json: bool = typer.Option(False, "--json", help='Print {"snippets": [{"path", '
                                  '"start_line", "end_line", "chars", "why"}]}.'),
 ) -> None:
@@ -41,32 +40,31 @@ def localize(
     from patchlore.sandbox.snapshot import take_snapshot
 
     task = options.issue_text(issue, issue_file)
-    if not task.strip() and not test_cmd:
+    if not task.strip() and not tests:
         raise PatchloreError("nothing to localize",
                              hint="give --issue, --issue-file or --test-cmd")
     snapshot = take_snapshot(repo)
+    settings = options.load_settings(snapshot.root)
     traces, failing, repo_path = "", [], ""
-    if test_cmd:
-        from patchlore.config import load_settings
+    if tests:
         from patchlore.sandbox.factory import open_sandbox
         from patchlore.sandbox.verify import failing_tests
         from patchlore.sandbox.testrun import run_tests
 
-        settings = load_settings(snapshot.root, {"sandbox": sandbox, "image": image})
         with ui.status("running the tests in a sandbox"):
             with open_sandbox(settings, str(snapshot.root), warn=ui.warn, snapshot=snapshot,
                               note=ui.info) as box:
-                run = run_tests(box, test_cmd, timeout=settings.timeout)
+                run = run_tests(box, tests, timeout=settings.command_timeout)
                 repo_path = box.repo_path
         traces, failing = traces_of(run), failing_tests(run)
     with ui.status("searching the repo"):
         snippets = localize_repo(snapshot.root, snapshot.files, task=task, traceback=traces,
                                  failing_tests=failing, repo_path=repo_path,
-                                 budget_tokens=budget)
+                                 budget_tokens=settings.context_budget)
     if as_json:
         ui.print_json({"snippets": [s.to_dict() for s in snippets]})
         return
-    _show(snippets, budget, failing)
+    _show(snippets, settings.context_budget, failing)
 
 
 def _show(snippets, budget: int, failing: list[str]) -> None:

@@ -11,14 +11,16 @@ from patchlore.cli import options
 app = typer.Typer(help="Inspect and curate what patchlore has learned.", no_args_is_help=True)
 
 
-def _store(memory: Path | None, memory_url: str | None, write: bool = False):
-    """Commands that only look open the store read-only: they work on a read-only directory."""
+MEMORY, MEMORY_URL = options.setting("memory_dir"), options.setting("memory_url")
+
+
+def _store(write: bool = False):
+    """The store the command's flags and the settings name. Commands that only look open it
+    read-only: they work on a read-only directory."""
     from patchlore.cli import ui
-    from patchlore.config import load_settings
     from patchlore.memory.store import MemoryStore
 
-    settings = load_settings(Path.cwd(), {"memory_dir": str(memory) if memory else None,
-                                          "memory_url": memory_url})
+    settings = options.load_settings(Path.cwd())
     return MemoryStore(settings.memory_dir, url=settings.memory_url, read_only=not write,
                        warn=ui.warn)
 
@@ -49,7 +51,7 @@ def _table(rows: list[dict], title: str) -> None:
 
 @app.command("list")
 def list_(kind: str = typer.Option("all", "--kind", help="all, episodes or insights."),
-          memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+          memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL,
           as_json: bool = options.JSON) -> None:
     """List episodes and insights, newest first.
 
@@ -60,7 +62,7 @@ def list_(kind: str = typer.Option("all", "--kind", help="all, episodes or insig
     from patchlore.cli import ui
 
     options.one_of("--kind", kind, ("all", "episodes", "insights"))
-    store = _store(memory, memory_url)
+    store = _store()
     records = ([*store.episodes()] if kind in ("all", "episodes") else []) + \
               ([*store.insights()] if kind in ("all", "insights") else [])
     records.sort(key=lambda r: -r.created)
@@ -69,7 +71,7 @@ def list_(kind: str = typer.Option("all", "--kind", help="all, episodes or insig
 
 
 @app.command("show")
-def show(record_id: str, memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+def show(record_id: str, memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL,
          as_json: bool = options.JSON) -> None:
     """Show one episode or insight in full.
 
@@ -81,7 +83,7 @@ def show(record_id: str, memory: Path = options.MEMORY, memory_url: str = option
     from patchlore.errors import PatchloreError
     from patchlore.memory.schema import to_dict
 
-    record = _store(memory, memory_url).get(record_id)
+    record = _store().get(record_id)
     if record is None:
         raise PatchloreError(f"no memory record {record_id!r}", hint="see `patchlore memory list`")
     data = to_dict(record)
@@ -94,7 +96,7 @@ def show(record_id: str, memory: Path = options.MEMORY, memory_url: str = option
 
 
 @app.command("search")
-def search(query: str, memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+def search(query: str, memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL,
            as_json: bool = options.JSON) -> None:
     """What a repair with this failure text would recall (hybrid vector + BM25 search).
 
@@ -105,13 +107,13 @@ def search(query: str, memory: Path = options.MEMORY, memory_url: str = options.
     from patchlore.cli import ui
     from patchlore.memory.retrieve import recall
 
-    found = recall(_store(memory, memory_url), query)
+    found = recall(_store(), query)
     rows = [_row(r) for r in [*found.demos, *found.insights]]
     ui.print_json(rows) if as_json else _table(rows, f"recall for {query!r}")
 
 
 @app.command("stats")
-def stats(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
+def stats(memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL,
           as_json: bool = options.JSON) -> None:
     """Counts and disk use.
 
@@ -121,7 +123,7 @@ def stats(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
     """
     from patchlore.cli import ui
 
-    data = _store(memory, memory_url).stats()
+    data = _store().stats()
     if as_json:
         ui.print_json(data)
     else:
@@ -133,7 +135,7 @@ def stats(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL,
 def forget(record_id: str = typer.Argument(None, help="The record's id."),
            source: str = typer.Option(None, "--source", help="Instead: every episode from "
                                       "this source (fix, check, practice, ...)."),
-           memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
+           memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL) -> None:
     """Remove one record, or every episode of a source (the log keeps that it was forgotten).
 
     \b
@@ -147,7 +149,7 @@ def forget(record_id: str = typer.Argument(None, help="The record's id."),
     if (record_id is None) == (source is None):
         raise PatchloreError("give a record id or --source, not both or neither",
                              hint="see `patchlore memory list`")
-    store = _store(memory, memory_url, write=True)
+    store = _store(write=True)
     if source is not None:
         doomed = [e.id for e in store.episodes() if e.source == source]
         for rid in doomed:
@@ -160,8 +162,8 @@ def forget(record_id: str = typer.Argument(None, help="The record's id."),
 
 
 @app.command("export")
-def export(dest: Path, memory: Path = options.MEMORY,
-           memory_url: str = options.MEMORY_URL) -> None:
+def export(dest: Path, memory_dir: Path = MEMORY,
+           memory_url: str = MEMORY_URL) -> None:
     """Write every record to a JSONL file (import reads it back exactly).
 
     \b
@@ -171,14 +173,14 @@ def export(dest: Path, memory: Path = options.MEMORY,
     from patchlore.cli import ui
     from patchlore.paths import refuse_output_onto_inputs
 
-    store = _store(memory, memory_url)
+    store = _store()
     refuse_output_onto_inputs(dest, "export", {"the memory store": store.path})
     ui.info(f"exported {store.export(dest)} record(s) to {dest}")
 
 
 @app.command("import")
-def import_(src: Path, memory: Path = options.MEMORY,
-            memory_url: str = options.MEMORY_URL) -> None:
+def import_(src: Path, memory_dir: Path = MEMORY,
+            memory_url: str = MEMORY_URL) -> None:
     """Add the records of an exported JSONL file (secrets are masked on the way in).
 
     \b
@@ -190,12 +192,12 @@ def import_(src: Path, memory: Path = options.MEMORY,
 
     if not src.is_file():
         raise PatchloreError(f"{src}: no such file")
-    count = _store(memory, memory_url, write=True).import_(src)
+    count = _store(write=True).import_(src)
     ui.info(f"imported {count} record(s) from {src}")
 
 
 @app.command("reindex")
-def reindex(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
+def reindex(memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL) -> None:
     """Rebuild the chroma index from the JSONL log (the source of truth).
 
     \b
@@ -204,13 +206,13 @@ def reindex(memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL)
     """
     from patchlore.cli import ui
 
-    ui.info(f"reindexed {_store(memory, memory_url, write=True).reindex()} record(s)")
+    ui.info(f"reindexed {_store(write=True).reindex()} record(s)")
 
 
 @app.command("prune")
 def prune(older_than: float = typer.Option(90, "--older-than", callback=options.positive,
                                            help="Drop failed episodes older than this (days)."),
-          memory: Path = options.MEMORY, memory_url: str = options.MEMORY_URL) -> None:
+          memory_dir: Path = MEMORY, memory_url: str = MEMORY_URL) -> None:
     """Drop retired insights and old failed episodes.
 
     \b
@@ -222,7 +224,7 @@ def prune(older_than: float = typer.Option(90, "--older-than", callback=options.
     from patchlore.cli import ui
     from patchlore.memory.schema import FAILED, RETIRED
 
-    store = _store(memory, memory_url, write=True)
+    store = _store(write=True)
     cutoff = time.time() - older_than * 86400
     doomed = [i.id for i in store.insights() if i.status == RETIRED]
     doomed += [e.id for e in store.episodes() if e.outcome == FAILED and e.created < cutoff]

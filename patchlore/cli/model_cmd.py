@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from patchlore.cli import options
+
 app = typer.Typer(help="Serve a model with vLLM, or check that a model answers.",
                   no_args_is_help=True)
 
@@ -62,8 +64,8 @@ def presets(as_json: bool = typer.Option(False, "--json", help="Print machine-re
 
 @app.command("check")
 def check(
-    model: str = typer.Option(None, "--model", help="litellm model name (default: setting)."),
-    api_base: str = typer.Option(None, "--api-base", help="Model endpoint (default: setting)."),
+    model: str = options.setting("model"),
+    api_base: str = options.setting("api_base"),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable result."),
 ) -> None:
     """Send one short request and report latency, tokens and tokens/s.
@@ -76,9 +78,8 @@ def check(
 
     from patchlore.llm.model import make_model
     from patchlore.cli import ui
-    from patchlore.config import load_settings
 
-    settings = load_settings(Path.cwd(), {"model": model, "api_base": api_base})
+    settings = options.load_settings(Path.cwd())
     llm = make_model(settings.model, settings.api_base, timeout=120)
     with ui.progress(f"asking {settings.model}"):
         reply = llm.complete([{"role": "user", "content":

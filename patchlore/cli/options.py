@@ -1,9 +1,15 @@
-"""Options shared by several commands, so each is spelled and documented once."""
+"""Options shared by several commands, so each is spelled and documented once.
+
+A setting's flag is made from the setting's own metadata (config.Settings) by `setting()`; a
+command names its parameter after the setting, and `load_settings()` reads every such
+parameter from the command line, so no command lists its flags again to load them.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -15,22 +21,67 @@ def positive(value: float | None) -> float | None:
     return value
 
 
+def setting(name: str, command: str = "") -> Any:
+    """The option that sets setting `name`, with its old flag on `command` (e.g. "fix") if it
+    had one there. Its help says the variable, the file key and the default."""
+    from patchlore.config import SETTINGS_META, env_of, flag_of
+
+    meta, default, kind = SETTINGS_META[name]
+    decls = [flag_of(name)]
+    if "alias" in meta:
+        decls.append("--" + meta["alias"].replace("_", "-"))
+    old = meta.get("old_flags", {}).get(command)
+    if old and old not in decls:
+        decls.append(old)
+    if "short" in meta:
+        decls.append(meta["short"])
+    if kind == "bool":
+        decls = [f"{d}/--no-{d[2:]}" for d in decls[:1]]
+    shown = "" if default in (None, "") else f", default {str(default).lower()}" \
+        if kind == "bool" else f", default {default}"
+    help_ = f"{meta['help']}. Setting {name} (${env_of(name)}{shown})."
+    extra: dict[str, Any] = {}
+    if kind == "int":
+        extra = {"min": meta.get("min", 1), "max": meta.get("max")}
+    elif kind == "float" and "min" not in meta:  # said as a flag's error, before any work
+        extra = {"callback": positive}
+    return typer.Option(None, *decls, help=help_, **extra)
+
+
+def load_settings(repo: Path | None, **more: Any):
+    """The settings for `repo`, with the running command's setting flags on top (its
+    parameters named after settings) and `more` (values the command computed)."""
+    try:  # typer vendors click since 0.26; older releases use click itself
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
+
+    from patchlore.config import SETTING_NAMES, load_settings as load
+
+    given = {k: str(v) if isinstance(v, Path) else v
+             for k, v in get_current_context().params.items() if k in SETTING_NAMES}
+    return load(repo, given | more)
+
+
+def flags_by_setting(command, path: str = "") -> dict[str, dict[str, list[str]]]:
+    """setting -> {command path: its flags}, for every command under the click `command`
+    whose parameter is named after a setting (what `load_settings` reads)."""
+    from patchlore.config import SETTING_NAMES
+
+    found: dict[str, dict[str, list[str]]] = {}
+    for name, sub in getattr(command, "commands", {}).items():
+        for setting, where in flags_by_setting(sub, f"{path} {name}".strip()).items():
+            found.setdefault(setting, {}).update(where)
+    for param in getattr(command, "params", []):
+        if param.name in SETTING_NAMES and param.param_type_name == "option":
+            found.setdefault(param.name, {})[path] = [*param.opts, *param.secondary_opts]
+    return found
+
+
 REPO = typer.Option(
     Path("."), "--repo", "-r", help="The repository (default: the current directory)."
 )
 JSON = typer.Option(False, "--json", help="Print a machine-readable JSON result.")
-SANDBOX = typer.Option(None, "--sandbox", help="auto, docker or local.")
-IMAGE = typer.Option(None, "--image", help="Sandbox image.")
-WORKDIR = typer.Option(
-    None, "--workdir", help="Repo path inside the image (the repo is then not copied in)."
-)
-TIMEOUT = typer.Option(None, "--timeout", callback=positive,
-                       help="Seconds before the command is killed.")
-MEMORY = typer.Option(None, "--memory", help="Memory store directory (default: setting).")
-MEMORY_URL = typer.Option(None, "--memory-url",
-                          help="A shared `chroma run` server, e.g. http://127.0.0.1:8000.")
-MEMORY_MODE = typer.Option(None, "--memory-mode",
-                           help="off, read (recall only) or online (recall and learn).")
 DATASET = typer.Option(..., "--dataset", help=".json, .jsonl or .parquet instances, "
                        "or a Hugging Face dataset name.")
 SPLIT = typer.Option("test", "--split", help="Split of a Hugging Face dataset.")
@@ -50,20 +101,9 @@ def image_template(value: str) -> str:
 IMAGE_TEMPLATE = typer.Option(
     "", "--image-template", callback=image_template, help="Per-instance image with the repo inside, e.g. "
     "swebench/sweb.eval.x86_64.{id_1776}:latest ({instance_id}, {owner}, {name}, {id_1776}).")
-SETUP = typer.Option(
-    None, "--setup/--no-setup", help="Install the repo's requirements into an image derived "
-    "from the sandbox image (built once, then reused; the build may use the network, tests "
-    "never do). Default: the setup setting (on).")
-AGENT = typer.Option(None, "--agent", help="pipeline (one request for N SEARCH/REPLACE "
-                     "answers) or explore (N explorations, each working in its own sandbox's "
-                     "shell). Default: the agent setting (pipeline).")
-MAX_STEPS = typer.Option(40, "--max-steps", min=1, help="With --agent explore: model replies "
-                         "per exploration and round.")
 INSTANCES = typer.Option(None, "--instances", help="Only these instance ids (repeat the flag).")
 FILTER = typer.Option("", "--filter", help="Regex on instance ids.")
 SLICE = typer.Option("", "--slice", help="A:B, after the other filters.")
-IMAGE_WORKDIR = typer.Option(None, "--workdir",
-                             help="The repo's path in those images (default /testbed).")
 
 
 def check_writable(path: Path) -> None:

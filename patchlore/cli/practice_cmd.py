@@ -16,8 +16,7 @@ def practice(
                                  "it must pass in the sandbox."),
     max_mutants: int = typer.Option(20, "--max-mutants", min=1, max=10_000,
                                     help="Mutants to try at most (one per function first)."),
-    budget: float = typer.Option(None, "--budget", callback=options.positive,
-                                 help="Wall-clock seconds for the whole run."),
+    deadline: float = options.setting("deadline", "practice"),
     mutant_timeout: float = typer.Option(None, "--mutant-timeout", callback=options.positive,
                                          help="Seconds per mutant's test run (default: 3x the "
                                          "suite's, at least 10): a mutant that hangs is "
@@ -26,11 +25,11 @@ def practice(
                               "model first; its own verified repair is stored instead."),
     api_base: str = typer.Option(None, "--api-base", help="Model endpoint, e.g. a vLLM server."),
     seed: int = typer.Option(0, "--seed", help="Which mutants are chosen (reproducible)."),
-    memory: Path = options.MEMORY,
-    memory_url: str = options.MEMORY_URL,
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
-    setup: bool = options.SETUP,
+    memory_dir: Path = options.setting("memory_dir"),
+    memory_url: str = options.setting("memory_url"),
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
+    setup: bool = options.setting("setup"),
     as_json: bool = typer.Option(False, "--json", help='Print {"tried", "caught", "kept", '
                                  '"stored", "instances", "uncaught": [{"path", "function"}]}.'),
 ) -> None:
@@ -50,20 +49,16 @@ def practice(
       patchlore practice --model hosted_vllm/Qwen3-Coder --api-base http://gpu:8000/v1
     """
     from patchlore.cli import ui
-    from patchlore.config import load_settings
     from patchlore.evals.practice.run import PracticeOptions, blind_repair
     from patchlore.evals.practice.run import practice as run_practice
     from patchlore.memory.store import MemoryStore
     from patchlore.sandbox.snapshot import find_repo_root
 
     root = find_repo_root(repo)
-    settings = load_settings(root, {"sandbox": sandbox, "image": image, "test_cmd": test_cmd,
-                                    "model": model, "api_base": api_base, "setup": setup,
-                                    "memory_dir": str(memory) if memory else None,
-                                    "memory_url": memory_url})
+    settings = options.load_settings(root)
     store = MemoryStore(settings.memory_dir, url=settings.memory_url, warn=ui.warn)
-    opts = PracticeOptions(test_cmd=settings.test_cmd, max_mutants=max_mutants, budget=budget,
-                           mutant_timeout=mutant_timeout, seed=seed)
+    opts = PracticeOptions(test_cmd=settings.test_cmd, max_mutants=max_mutants,
+                           budget=settings.deadline, mutant_timeout=mutant_timeout, seed=seed)
     blind = (blind_repair(settings, store, root.name, settings.test_cmd,
                           root / ".patchlore" / "runs") if model else None)
     with ui.progress("practice: starting the sandbox") as say:

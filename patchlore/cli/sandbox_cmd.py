@@ -13,23 +13,16 @@ app = typer.Typer(help="Build the sandbox image, run commands in a sandbox, clea
                   no_args_is_help=True)
 
 
-def _repo_settings(repo: Path, **flags):
-    from patchlore.config import load_settings
-    from patchlore.sandbox.snapshot import find_repo_root
-
-    root = find_repo_root(repo)
-    return root, load_settings(root, flags)
-
-
 @app.command("build")
 def build(
     method: str = typer.Option(
         "auto", "--method", help="auto (dockerfile if a registry answers, else debootstrap), "
         "dockerfile, or debootstrap."),
-    image: str = typer.Option(None, "--image", help="Tag to build (default: the `image` setting, "
-                              "or beside it `:py3.X` for another Python)."),
-    python: str = typer.Option("3.11", "--python", help="3.9 (bullseye), 3.11 (bookworm) or "
-                               "3.13 (trixie): the Debian release whose Python the image has."),
+    tag: str = typer.Option(None, "--image", help="Tag to build (default: the `image` setting, "
+                            "or beside it `:py3.X` for another Python)."),
+    python_version: str = typer.Option(
+        "3.11", "--python", help="3.9 (bullseye), 3.11 (bookworm) or 3.13 (trixie): the Debian "
+        "release whose Python the image has."),
 ) -> None:
     """Build a sandbox image (Debian's Python 3, git, pytest, pytest-timeout, patch, a non-root
     user). Repos whose metadata or date call for another Python get the image of that Python
@@ -44,17 +37,18 @@ def build(
     import time
 
     from patchlore.cli import ui
-    from patchlore.config import load_settings
+    from patchlore.config import default_of, load_settings
     from patchlore.sandbox.docker_backend import docker_client
     from patchlore.sandbox.env.images import build_image, tag_for
 
-    # --image is checked as the setting is: a bad tag is one line, before any build starts
-    settings = load_settings(Path.cwd(), {"image": image})
-    tag = settings.image if image else tag_for(python, settings.image)
-    client = docker_client(timeout=600)
+    # --image is checked as the setting is: a bad tag is one line, before any build starts; the
+    # parameters are named apart from the image and python settings: they say what to build
+    settings = load_settings(Path.cwd(), {"image": tag})
+    tag = settings.image if tag else tag_for(python_version, settings.image)
+    client = docker_client(timeout=default_of("command_timeout"))  # a build: one long command
     start = time.monotonic()
     with ui.status(f"building {tag}"):
-        used = build_image(client, tag, method, ui.info, python)
+        used = build_image(client, tag, method, ui.info, python_version)
     ui.info(f"built {tag} with {used} in {time.monotonic() - start:.0f} s")
 
 
@@ -63,12 +57,12 @@ def exec_(
     command: list[str] = typer.Argument(..., help="The command (after --); one argument is "
                                         "run by the shell as it is."),
     repo: Path = options.REPO,
-    sandbox: str = options.SANDBOX,
-    image: str = options.IMAGE,
-    workdir: str = options.WORKDIR,
-    timeout: float = options.TIMEOUT,
-    network: bool = typer.Option(None, "--network/--no-network", help="Allow network access."),
-    setup: bool = options.SETUP,
+    sandbox: str = options.setting("sandbox"),
+    image: str = options.setting("image"),
+    workdir: str = options.setting("workdir"),
+    command_timeout: float = options.setting("command_timeout", "sandbox exec"),
+    network: bool = options.setting("network"),
+    setup: bool = options.setting("setup"),
     patch: Path = typer.Option(None, "--patch", help="Apply this diff in the sandbox first."),
     as_json: bool = options.JSON,
 ) -> None:
@@ -86,10 +80,11 @@ def exec_(
     from patchlore.cli import ui
     from patchlore.errors import EXIT_TIMEOUT, PatchloreError
     from patchlore.sandbox.factory import open_sandbox
+    from patchlore.sandbox.snapshot import find_repo_root
     from patchlore.sandbox.testrun import run_tests
 
-    root, settings = _repo_settings(repo, sandbox=sandbox, image=image, workdir=workdir,
-                                    timeout=timeout, network=network, setup=setup)
+    root = find_repo_root(repo)
+    settings = options.load_settings(root)
     cmd = command[0] if len(command) == 1 else shlex.join(command)
     diff = _read_patch(patch) if patch else None
     with ui.status(f"starting a sandbox of {root}"):
@@ -124,6 +119,7 @@ def _show_run(run, backend: str) -> None:
     import sys
 
     from patchlore.cli import ui
+    from patchlore.sandbox.testrun import SKIPPED
 
     res = run.command
     sys.stdout.write(res.stdout)
@@ -131,7 +127,7 @@ def _show_run(run, backend: str) -> None:
     if run.per_test:  # pytest's JUnit XML or another runner's log (sandbox/runners)
         from rich.table import Table
 
-        bad = {k: t for k, t in run.tests.items() if not t.passed and t.status != "skipped"}
+        bad = {k: t for k, t in run.tests.items() if not t.passed and t.status != SKIPPED}
         if bad:
             table = Table(title="failing tests", title_justify="left", show_lines=True)
             table.add_column("test")

@@ -51,8 +51,10 @@ class GradeOptions:
     image_template: str = ""
 
 
-# settings that do not change how an instance is graded
-_NOT_GRADING = {"model", "api_base", "memory_dir", "memory_url", "memory_mode", "sources"}
+# settings that do not change how an instance is graded (the model's and the repair's)
+_NOT_GRADING = {"model", "api_base", "memory_dir", "memory_url", "memory_mode", "sources",
+                "agent", "localize", "samples", "rounds", "max_steps", "deadline",
+                "context_budget"}
 
 
 def grading_key(inst: Instance, model_patch: str, settings: Settings,
@@ -101,12 +103,12 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
                 if why:
                     return _done(Grade(inst.instance_id, ERROR, why), start, log_dir)
                 log = log_dir / "test_output.txt"
-                runs = [harness.run(box, settings.timeout, log)]
+                runs = [harness.run(box, settings.command_timeout, log)]
                 verdict = harness.judge(runs)
                 for k in range(opts.rerun_flaky):
                     if verdict.resolved:
                         break
-                    runs.append(harness.run(box, settings.timeout,
+                    runs.append(harness.run(box, settings.command_timeout,
                                             log.with_name(f"test_output.rerun{k + 1}.txt")))
                     verdict = harness.judge(runs)
         except PatchloreError as exc:
@@ -126,7 +128,7 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
                   harness=harness.name, runner=harness.runner, runner_why=harness.why,
                   key=key)
     if runs[0].timed_out and not verdict.resolved:
-        grade.reason = f"tests timed out after {settings.timeout:.0f} s"
+        grade.reason = f"tests timed out after {settings.command_timeout:.0f} s"
     return _done(grade, start, log_dir)
 
 

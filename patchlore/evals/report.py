@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from patchlore.errors import PatchloreError
-from patchlore.evals.run import read_results
+from patchlore.evals.run import DONE, ERROR, read_results
 
 
 def summarize(run_dir: Path) -> dict:
@@ -31,8 +31,8 @@ def summarize(run_dir: Path) -> dict:
             curve.append(round(hits / k, 4))
     return {
         "run": run_dir.name, "instances": len(results),
-        "finished": sum(r.get("status") == "done" for r in results),
-        "errors": sum(r.get("status") == "error" for r in results),
+        "finished": sum(r.get("status") == DONE for r in results),
+        "errors": sum(r.get("status") == ERROR for r in results),
         "resolved": None if resolved_ids is None else sum(resolved),
         "resolved_pct": None if resolved_ids is None else round(100 * sum(resolved) / n, 1),
         "cost": round(sum(r.get("cost", 0.0) for r in results), 4),

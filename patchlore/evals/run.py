@@ -80,7 +80,8 @@ class Runner:
 
 
 def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: RepairOptions,
-                 out_dir: Path, image_template: str = "") -> dict:
+                 out_dir: Path, image_template: str = "", memory=None) -> dict:
+    """One instance's repair; `memory`, the batch's open store (None: its own is opened)."""
     start = time.monotonic()
     rec = {"instance_id": inst.instance_id}
     with scratch("eval") as tmp:
@@ -89,7 +90,8 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
             work = checkout(inst, repos_dir, tmp)
             opts = replace(base, task=inst.problem_statement, repo_name=inst.repo)
             session = run_repair(work, environment(inst, settings, image_template), opts,
-                                 runs_root=out_dir / "instances", run_id=inst.instance_id)
+                                 runs_root=out_dir / "instances", run_id=inst.instance_id,
+                                 memory=memory)
             result = session.result
             rec.update(status=DONE, outcome=result.status, model_patch=result.patch,
                        rounds=result.rounds, prompt_tokens=result.usage.prompt_tokens,
@@ -117,7 +119,7 @@ def unexpected(exc: BaseException, where: Path) -> str:
 def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
             opts: RepairOptions, out_dir: Path, workers: int = 1,
             progress=lambda rec: None, executor: str = "threads",
-            ray_address: str = "", image_template: str = "") -> Runner:
+            ray_address: str = "", image_template: str = "", memory=None) -> Runner:
     runner = Runner(out_dir, settings.model)
     todo = runner.todo(instances)
     if executor == "ray":
@@ -126,7 +128,7 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
         return runner
 
     def one(inst: Instance) -> None:
-        rec = run_instance(inst, repos_dir, settings, opts, out_dir, image_template)
+        rec = run_instance(inst, repos_dir, settings, opts, out_dir, image_template, memory)
         if not batch.stopping.is_set():  # interrupted: its sandbox was removed under it
             runner.record(rec)
             progress(rec)
@@ -140,7 +142,8 @@ def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts:
                 image_template: str) -> None:
     """One Ray task per instance; the driver alone writes results. Each task opens its own
     memory store: on a cluster, give a shared chroma server (memory_url), and let repos_dir and
-    the output directory be on storage every node sees."""
+    the output directory be on storage every node sees (a store holds locks and clients: it
+    is never pickled)."""
     try:
         import ray
     except ImportError:
@@ -149,8 +152,7 @@ def _run_on_ray(todo: list[Instance], repos_dir: Path, settings: Settings, opts:
     ray.init(address=address or None, ignore_reinit_error=True, include_dashboard=False,
              log_to_driver=False, configure_logging=False)
     task = ray.remote(num_cpus=1, max_retries=1)(run_instance)
-    plain = replace(opts, memory=None)  # a store holds locks and clients: never pickled
-    pending = {task.remote(inst, repos_dir, settings, plain, out_dir, image_template): inst
+    pending = {task.remote(inst, repos_dir, settings, opts, out_dir, image_template): inst
                for inst in todo}
     while pending:
         (ref,), _ = ray.wait(list(pending), num_returns=1)

@@ -69,9 +69,14 @@ class Usage:
 
 class Model(Protocol):
     name: str
+    tools_refused: bool  # its server refused a tool call: ask for text from then on
 
     def complete(self, messages: list[dict], n: int = 1,
                  tools: list[dict] | None = None) -> Reply: ...
+
+    def for_sample(self, index: int) -> Model:
+        """The model parallel exploration `index` asks (a replay: that sample's replies)."""
+        ...
 
 
 @dataclass
@@ -85,6 +90,10 @@ class LitellmModel:
     backoff: float = 1.0
     extra: dict = field(default_factory=dict)
     deadline: float | None = None  # time.monotonic() at which the run stops: requests end there
+    tools_refused: bool = False  # set by the first refusal, so each server is asked once
+
+    def for_sample(self, index: int) -> LitellmModel:
+        return self  # every exploration asks the same server
 
     def complete(self, messages: list[dict], n: int = 1,
                  tools: list[dict] | None = None) -> Reply:
@@ -117,7 +126,9 @@ class LitellmModel:
         except Exception as exc:  # litellm maps every provider's errors to its own types
             if self._seconds_left() == 0.0:  # cut at the deadline: not the server's fault
                 raise DeadlineReached from None
-            raise self._explain(exc, litellm, bool(tools)) from None
+            error = self._explain(exc, litellm, bool(tools))
+            self.tools_refused = self.tools_refused or isinstance(error, ToolsUnsupported)
+            raise error from None
         if not response.choices:
             raise ModelError(f"the model server at {self.api_base or 'the provider'} answered "
                              f"with no choices (model {self.name!r})",
@@ -222,6 +233,8 @@ def _unreachable(exc: BaseException | None) -> bool:
 
 class ReplayModel:
     """Answers from a recorded trajectory, in order: deterministic reruns, demos and tests."""
+
+    tools_refused = False  # it answers whatever was asked
 
     def __init__(self, path: str) -> None:
         p = Path(path)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from patchlore.localize.chunks import Chunk
-from patchlore.localize.index import RepoIndex, kind_of
+from patchlore.localize.index import RepoIndex, file_kind
 from patchlore.localize.picker import Picker, SnippetKind
 
 MAP_LIMIT = 12_000  # characters of repo map: about 3,000 tokens
@@ -50,7 +50,7 @@ def repo_map(index: RepoIndex, ranked_paths: list[str], limit: int = MAP_LIMIT) 
     path, cut at `limit` characters."""
     top = ranked_paths[:MAP_DETAILED]
     rows = [f"{path}: {', '.join(index.defs(path)[:40])}" for path in top]
-    rows += [p for p in sorted(index.sizes) if kind_of(p) == "code" and p not in top]
+    rows += [p for p in sorted(index.sizes) if file_kind(p) == "code" and p not in top]
     out, size = [], 0
     for n, row in enumerate(rows):
         if size + len(row) + 1 > limit:

@@ -55,7 +55,7 @@ def _word(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def kind_of(path: str) -> str:
+def file_kind(path: str) -> str:
     """code, test, doc or config: search shows code first, docs only when asked about."""
     if TEST_PATH.search(path):
         return "test"

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from patchlore.config import default_of
 from patchlore.localize.chunks import Chunk, chunk_file, outline
-from patchlore.localize.index import RepoIndex, kind_of, load_or_build, tokens
+from patchlore.localize.index import RepoIndex, file_kind, load_or_build, tokens
 from patchlore.localize.picker import Picker, Snippet, SnippetKind
 from patchlore.localize.query import Query, build_query
 
@@ -81,7 +82,7 @@ def _outline_near(text: str, path: str, near: list[int], limit: int) -> str:
 def _frames(p: Picker, index: RepoIndex, q: Query, total: int) -> None:
     """Innermost frames first (a traceback ends with them), the code under test before the
     tests; at most 1/FRAME_SHARE of the budget, so the search has its part too."""
-    frames = sorted(reversed(q.frames), key=lambda f: kind_of(f[0]) == "test")
+    frames = sorted(reversed(q.frames), key=lambda f: file_kind(f[0]) == "test")
     floor = p.budget - total // FRAME_SHARE
     seen: set[str] = set()
     for path, n, func in dict.fromkeys(frames):
@@ -147,7 +148,7 @@ def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
     for score, c in zip(total.tolist(), index.chunks):
         if score <= 0:
             continue
-        kind = kind_of(c.path)
+        kind = file_kind(c.path)
         if kind == "doc" and not q.about_docs:
             continue
         score *= {"doc": 0.5, "config": 0.5}.get(kind, 1.0)
@@ -160,7 +161,7 @@ def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
     if not out:  # no word of the query is in the repo (or the repo has no searchable word:
         # one-letter names, stop words only): its code in file order, for a small repo all
         # there is to show
-        out = [(0.0, c) for c in index.chunks if kind_of(c.path) == "code"]
+        out = [(0.0, c) for c in index.chunks if file_kind(c.path) == "code"]
     return out
 
 
@@ -207,8 +208,9 @@ def traces_of(run) -> str:
 
 def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
                   traceback: str = "", failing_tests: list[str] = (), repo_path: str = "",
-                  budget_tokens: int = 6000, extra: dict[str, str] | None = None,
-                  model=None, on_reply: Callable = lambda reply: None) -> list[Snippet]:
+                  budget_tokens: int = default_of("context_budget"),
+                  extra: dict[str, str] | None = None, model=None,
+                  on_reply: Callable = lambda reply: None) -> list[Snippet]:
     """The snippets to show for an issue and/or failing tests, grouped by file.
     `extra` holds files that are not on disk (a reproduction test); `model`, when given,
     names files and functions first (guided.py) at the cost of one request, whose reply

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from patchlore.localize.index import kind_of, tokens
+from patchlore.localize.index import file_kind, tokens
 
 FRAME = re.compile(r'File "(?P<a>[^"]+)", line (?P<al>\d+)(?:, in (?P<af>[\w<>]+))?'
                    r'|^(?P<b>[\w./\\-]+\.\w+):(?P<bl>\d+):', re.MULTILINE)
@@ -93,7 +93,7 @@ def build_query(task: str, traceback: str, test_code: str, repo_files: set[str],
                if len(n) > 2 and not n.split(".")[-1].startswith("__")}
     stems: dict[str, list[str]] = {}
     for f in repo_files:
-        if f.endswith(".py") and kind_of(f) == "code":
+        if f.endswith(".py") and file_kind(f) == "code":
             stems.setdefault(f.rsplit("/", 1)[-1][:-3].lower(), []).append(f)
     for word in set(re.findall(r"[A-Za-z_]\w{2,}", task)):
         found = stems.get(word.lower(), [])

@@ -7,10 +7,12 @@ the loop that calls them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
+from patchlore.config import Settings, default_of
 from patchlore.llm.model import DeadlineReached, Model, Reply, Usage
 from patchlore.localize.picker import Snippet
 from patchlore.memory.store import MemoryStore
@@ -24,24 +26,40 @@ from patchlore.sandbox.verify import Status, Verdict, VerifyOptions, time_left
 from patchlore.trajectory import Trajectory
 
 
-@dataclass
+@dataclass(frozen=True)
 class RepairOptions:
+    """One repair's limits and choices, made once (`of`) and never changed after."""
+
     test_cmd: str
     task: str = ""  # issue text, if any
-    samples: int = 4
-    rounds: int = 2
+    samples: int = default_of("samples")
+    rounds: int = default_of("rounds")
     test_timeout: float | None = None
     max_calls: int | None = None
     max_cost: float | None = None
     deadline: float | None = None  # time.monotonic() at which the run stops, tests included
     workers: int = 1  # sandboxes verifying candidates at once
-    memory: MemoryStore | None = None
     memory_mode: str = "off"  # off | read (recall only) | online (recall and learn)
     repo_name: str = ""
-    context_tokens: int = 6000
+    context_tokens: int = default_of("context_budget")
     guided_localize: bool = False  # one request: the model names files and functions to show
     allow_test_edits: bool = False
-    max_steps: int = 40  # model replies per exploration round (--agent explore)
+    max_steps: int = default_of("max_steps")  # model replies per exploration round (explore)
+
+    @classmethod
+    def of(cls, settings: Settings, repo_name: str, start: float | None = None,
+           workers: int = 0, **run) -> RepairOptions:
+        """A run's options from its settings; `start` (time.monotonic()) starts the clock of
+        the `deadline` setting, none without it; `run` holds this run's own (task, max_calls,
+        max_cost, allow_test_edits). No workers given: a sandbox per CPU, at most samples."""
+        deadline = start + settings.deadline if start is not None and settings.deadline else None
+        return cls(test_cmd=settings.test_cmd, samples=settings.samples, rounds=settings.rounds,
+                   test_timeout=settings.command_timeout, deadline=deadline,
+                   workers=workers or min(settings.samples, os.cpu_count() or 1),
+                   memory_mode=settings.memory_mode, repo_name=repo_name,
+                   context_tokens=settings.context_budget,
+                   guided_localize=settings.localize == "model", max_steps=settings.max_steps,
+                   **run)
 
 
 @dataclass
@@ -105,6 +123,7 @@ class Repair:
     traj: Trajectory
     progress: Callable[[str], None]
     more_boxes: Callable[[], Sandbox] | None = None
+    memory: MemoryStore | None = None  # what recall reads and learn writes (memory_mode)
     result: RepairResult = field(default_factory=lambda: RepairResult(Outcome.UNVERIFIED, ""))
     baseline: TestRun | None = None  # the tests before any change (with the repro test)
     failing: list[str] = field(default_factory=list)  # what must pass (FAIL_TO_PASS)
@@ -144,7 +163,7 @@ class Repair:
                       seconds=round(reply.seconds, 3))
         return reply
 
-    def budget_left(self) -> str:
+    def stop_reason(self) -> str:
         """Why the run must stop now ('' while it may go on)."""
         opts = self.opts
         return Budget(self.result.usage, opts.max_calls, opts.max_cost, opts.deadline).exceeded()
@@ -152,9 +171,15 @@ class Repair:
 
 class Proposer(Protocol):
     name: str
+    localizes: bool  # the loop localizes the code for it (False: it finds the code itself)
 
     def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
         """Candidates for round `rnd`; `last` are the previous round's, judged (feedback)."""
+        ...
+
+    def spare_box(self) -> Sandbox | None:
+        """A sandbox of its own, idle while candidates are verified, that verification may
+        use (each time another one; None when it has no more)."""
         ...
 
     def close(self) -> None:
@@ -162,7 +187,7 @@ class Proposer(Protocol):
         ...
 
 
-ProposerFactory = Callable[[Repair], Proposer]
+ProposerFactory = type[Proposer]  # a proposer class: made with the Repair, once per run
 
 def failure_text(run: TestRun, limit: int = 6000) -> str:
     """What failed, for a prompt: each failing test's message, or the output's tail."""

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from patchlore.config import default_of
 from patchlore.propose.outcome import Outcome
 from patchlore.propose.explore_prompts import (BASH_TOOL, FORMAT_REMINDER, SUBMIT, SYSTEM,
                                              TOOL_REMINDER, observation)
@@ -32,14 +33,10 @@ THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)  # a reasoning model's h
 ENV = {"PAGER": "cat", "GIT_PAGER": "cat", "MANPAGER": "cat", "TERM": "dumb",
        "PIP_PROGRESS_BAR": "off", "TQDM_DISABLE": "1", "PYTEST_ADDOPTS": "-p no:cacheprovider"}
 TOOLS, TEXT = "tools", "text"
-# servers (model, endpoint) that refused the bash tool in this process: asked once, not per task
-_REFUSED: set[tuple[str, str]] = set()
-
-
 @dataclass
 class ExploreOptions:
-    max_steps: int = 40  # model replies per exploration round
-    command_timeout: float = 600.0
+    max_steps: int = default_of("max_steps")  # model replies per exploration round
+    command_timeout: float = default_of("command_timeout")
     output_chars: int = 10_000  # of one command's output shown to the model (head and tail)
 
 
@@ -121,26 +118,16 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
             log: Callable[..., None] = lambda kind, **data: None) -> Exploration:
     """Step until the model submits, or a limit stops it. Returns `run`, updated."""
     begin = time.monotonic()
-    server = (model.name, getattr(model, "api_base", ""))
     # offer the bash tool until the server refuses it; then fenced blocks
-    mode = run.mode or (TEXT if server in _REFUSED else TOOLS)
+    mode = run.mode or (TEXT if model.tools_refused else TOOLS)
     replies = 0
-    while run.status == Outcome.RUNNING:
-        stop = budget.exceeded()
-        if stop:
-            run.status, run.message = Outcome.BUDGET, stop
-            break
-        if replies >= opts.max_steps:
-            run.status = Outcome.STEP_LIMIT
-            run.message = f"no `{SUBMIT}` within --max-steps {opts.max_steps}"
-            break
+    while run.status == Outcome.RUNNING and not _limit_reached(run, budget, opts, replies):
         try:
             reply = model.complete(run.messages, n=1, tools=[BASH_TOOL] if mode == TOOLS else None)
         except ToolsUnsupported as exc:
             if run.mode:  # it took tools before: this refusal is about something else
                 raise
             log("explore_tools", supported=False, why=exc.message)
-            _REFUSED.add(server)
             mode = TEXT
             continue
         except ContextFull as exc:
@@ -160,29 +147,45 @@ def explore(box: Sandbox, model: Model, run: Exploration, opts: ExploreOptions, 
         command, call_id, reminders = _read_reply(run, reply.texts[0], calls)
         if command is None:
             run.messages += reminders
-            continue
-        if command.strip().splitlines()[0].strip() == SUBMIT:
+        elif command.strip().splitlines()[0].strip() == SUBMIT:
             run.diff = without_own_tests(box.diff())
             run.status, run.pending_call = Outcome.SUBMITTED, call_id
             run.message = "submitted" if run.diff.strip() else "submitted without a change"
             log("explore_submit", diff=run.diff)
-            break
-        left = budget.seconds_left()
-        timeout = opts.command_timeout if left is None else min(opts.command_timeout, left)
-        done = box.run(f"exec bash -c {shlex.quote(command)} 2>&1 </dev/null", timeout=timeout,
-                       env=ENV)
-        step = Step(command, done.exit_code, round(done.duration, 3), done.timed_out)
-        run.steps.append(step)
-        log("explore_step", command=command, exit_code=done.exit_code, seconds=step.seconds,
-            timed_out=done.timed_out)
-        seen = observation(done.exit_code, done.stdout + done.stderr, opts.output_chars,
-                           done.timed_out, timeout)
-        run.messages.append({"role": "tool", "tool_call_id": call_id, "content": seen}
-                            if call_id else {"role": "user", "content": seen})
+        else:
+            _step(box, run, command, call_id, opts, budget, log)
     run.seconds += time.monotonic() - begin
     log("exploration", status=run.status, message=run.message, mode=run.mode,
         steps=len(run.steps), messages=run.messages)
     return run
+
+
+def _limit_reached(run: Exploration, budget: Budget, opts: ExploreOptions, replies: int) -> bool:
+    """Whether a limit ends the exploration before the next reply (`run` then says which)."""
+    stop = budget.exceeded()
+    if stop:
+        run.status, run.message = Outcome.BUDGET, stop
+    elif replies >= opts.max_steps:
+        run.status = Outcome.STEP_LIMIT
+        run.message = f"no `{SUBMIT}` within --max-steps {opts.max_steps}"
+    return run.status != Outcome.RUNNING
+
+
+def _step(box: Sandbox, run: Exploration, command: str, call_id: str, opts: ExploreOptions,
+          budget: Budget, log: Callable[..., None]) -> None:
+    """Run the model's command in the box; its output is the next message."""
+    left = budget.seconds_left()
+    timeout = opts.command_timeout if left is None else min(opts.command_timeout, left)
+    done = box.run(f"exec bash -c {shlex.quote(command)} 2>&1 </dev/null", timeout=timeout,
+                   env=ENV)
+    step = Step(command, done.exit_code, round(done.duration, 3), done.timed_out)
+    run.steps.append(step)
+    log("explore_step", command=command, exit_code=done.exit_code, seconds=step.seconds,
+        timed_out=done.timed_out)
+    seen = observation(done.exit_code, done.stdout + done.stderr, opts.output_chars,
+                       done.timed_out, timeout)
+    run.messages.append({"role": "tool", "tool_call_id": call_id, "content": seen}
+                        if call_id else {"role": "user", "content": seen})
 
 
 def _read_reply(run: Exploration, text: str,

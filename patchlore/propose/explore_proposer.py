@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from patchlore.config import default_of
 from patchlore.propose.explore import Budget, Exploration, ExploreOptions, explore, resume, start
 from patchlore.propose.explore_prompts import feedback, first_message
 from patchlore.propose.outcome import CONTINUABLE, Outcome
 from patchlore.propose.context import Candidate, Repair, failure_text
-from patchlore.llm.model import ReplayModel
 from patchlore.pool import pmap
 from patchlore.trajectory import cap_text
 from patchlore.sandbox.verify import Status
@@ -39,17 +39,13 @@ class ExploreProposer:
     def __init__(self, r: Repair) -> None:
         self.r = r
         opts = r.opts
-        self.opts = ExploreOptions(max_steps=opts.max_steps,
-                                   command_timeout=opts.test_timeout or 600.0)
+        self.opts = ExploreOptions(max_steps=opts.max_steps, command_timeout=opts.test_timeout
+                                   or default_of("command_timeout"))
         self.budget = Budget(r.result.usage, opts.max_calls, opts.max_cost, opts.deadline)
         self.lanes: list[Lane] = []
         self.opened: list[Sandbox] = []
         self.lent = 0
-        # the verify pool's extra sandboxes are the explorations' own, idle while candidates
-        # are verified (each exploration restores its tree before it goes on): no extra starts
         self.open_box = r.more_boxes
-        if r.more_boxes is not None:
-            r.more_boxes = self._lend
 
     def propose(self, rnd: int, last: list[Candidate]) -> list[Candidate]:
         r = self.r
@@ -83,11 +79,13 @@ class ExploreProposer:
         self.opened.append(box)
         return box
 
-    def _lend(self) -> Sandbox:
+    def spare_box(self) -> Sandbox | None:
+        """The explorations' own sandboxes are idle while candidates are verified (each
+        exploration restores its tree before it goes on): verifying in them starts none."""
         if self.lent < len(self.opened):
             self.lent += 1
             return self.opened[self.lent - 1]
-        return self.open_box()
+        return None
 
     def _resumable(self, lane: Lane) -> bool:
         run = lane.run
@@ -115,9 +113,8 @@ class ExploreProposer:
                 r.progress(f"round {rnd}, exploration {lane.index + 1}: "
                            f"{data['command'].splitlines()[0][:60]}")
 
-        # a replayed run answers each exploration from its own recorded replies
-        model = r.model.for_sample(lane.index) if isinstance(r.model, ReplayModel) else r.model
-        run = explore(lane.box, model, lane.run, self.opts, self.budget, log)
+        run = explore(lane.box, r.model.for_sample(lane.index), lane.run, self.opts,
+                      self.budget, log)
         lane.tree = lane.box.diff()
         last_text = next((m.get("content") or "" for m in reversed(run.messages)
                           if m["role"] == "assistant"), "")

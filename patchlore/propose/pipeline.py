@@ -16,6 +16,7 @@ class PipelineProposer:
     (one shared prompt prefix); later rounds add why the last round's candidates failed."""
 
     name = "pipeline"
+    localizes = True
 
     def __init__(self, r: Repair) -> None:
         self.r = r
@@ -35,6 +36,9 @@ class PipelineProposer:
         reply = self.r.ask(self.messages, rnd)
         self.last_answer = cap_text(reply.texts[0]) if reply.texts else ""
         return parse_candidates(reply.texts, rnd, self.r.files)
+
+    def spare_box(self) -> None:
+        return None  # it has no sandbox of its own
 
     def close(self) -> None:
         pass  # it holds nothing beyond its messages

@@ -145,26 +145,27 @@ def cap_active(store: MemoryStore, pending: list[Insight]) -> list[Insight]:
 
 
 def learn(store: MemoryStore, model, result, repo: str, task: str, failures: dict[str, str],
-          trajectory: str, shown: list[str], traj=None) -> Episode | None:
+          run_dir: str, shown: list[str], record=None) -> Episode | None:
     """The stored episode, or None when memory could not take it (the store said why in a
-    warning; the result and its patch are untouched)."""
+    warning; the result and its patch are untouched). `run_dir`, the run's record the episode
+    points to; `record`, that run's Trajectory, hears what learning did."""
     try:
-        return _learn(store, model, result, repo, task, failures, trajectory, shown, traj)
+        return _learn(store, model, result, repo, task, failures, run_dir, shown, record)
     except Exception as exc:  # a full disk, a damaged index, a bug: not worth the user's patch
         store.warn(f"memory: this repair was not recorded ({type(exc).__name__}: {exc}); "
                    "the result is unaffected")
-        if traj is not None:
-            traj.log("learn_failed", error=f"{type(exc).__name__}: {exc}",
+        if record is not None:
+            record.log("learn_failed", error=f"{type(exc).__name__}: {exc}",
                      traceback=traceback.format_exc())
         return None
 
 
 def _learn(store: MemoryStore, model, result, repo: str, task: str, failures: dict[str, str],
-           trajectory: str, shown: list[str], traj) -> Episode:
-    episode = episode_from(result, repo, task, failures, getattr(model, "name", ""), trajectory,
+           run_dir: str, shown: list[str], record) -> Episode:
+    episode = episode_from(result, repo, task, failures, getattr(model, "name", ""), run_dir,
                            shown)
     # the model answers before the store is locked: other learners need not wait for it
-    ops = _distill(store, model, result, task, failures, traj) if result.verified else []
+    ops = _distill(store, model, result, task, failures, record) if result.verified else []
     # read, count and write as one step, or two processes crediting one insight at once both
     # read the same count and both write it plus one
     with store.transaction():
@@ -173,14 +174,14 @@ def _learn(store: MemoryStore, model, result, repo: str, task: str, failures: di
             try:
                 changed += apply_ops(store, ops, episode.id, changed)
             except Exception as exc:  # an op of a shape no check foresaw: the lessons are lost
-                _distill_failed(traj, exc)
+                _distill_failed(record, exc)
         changed += cap_active(store, changed)
         store.put_many([episode, *{i.id: i for i in changed}.values()])  # the last copy wins
     return episode
 
 
 def _distill(store: MemoryStore, model, result, task: str, failures: dict[str, str],
-             traj) -> list[dict]:
+             record) -> list[dict]:
     """The operations the model proposes from this verified repair; [] if it gave none."""
     failed = [(c.diff or c.answer[-600:], c.reason) for c in result.candidates if not c.verified]
     try:
@@ -193,13 +194,13 @@ def _distill(store: MemoryStore, model, result, task: str, failures: dict[str, s
         result.usage.add(reply)
         ops = parse_ops(reply.texts[0])
     except Exception as exc:  # learning must never cost the user the fix itself
-        _distill_failed(traj, exc)
+        _distill_failed(record, exc)
         return []
-    if traj is not None:
-        traj.log("distill", answer=reply.texts[0], ops=ops)
+    if record is not None:
+        record.log("distill", answer=reply.texts[0], ops=ops)
     return ops
 
 
-def _distill_failed(traj, exc: Exception) -> None:
-    if traj is not None:
-        traj.log("distill_failed", error=f"{type(exc).__name__}: {exc}")
+def _distill_failed(record, exc: Exception) -> None:
+    if record is not None:
+        record.log("distill_failed", error=f"{type(exc).__name__}: {exc}")

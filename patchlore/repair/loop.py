@@ -28,6 +28,7 @@ from patchlore.llm.model import Model, Reply
 from patchlore.localize.localize import localize_repo, traces_of
 from patchlore.memory.retrieve import recall
 from patchlore.memory.signature import signature_of
+from patchlore.memory.store import MemoryStore
 from patchlore.pool import pmap
 from patchlore.propose.context import (Candidate, Proposer, ProposerFactory, Repair,
                                        RepairOptions, RepairResult)
@@ -48,12 +49,13 @@ EXIT_NO_TESTS = 5  # pytest: nothing collected
 def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
            traj: Trajectory, more_boxes: Callable[[], Sandbox] | None = None,
            progress: Callable[[str], None] = lambda s: None,
-           proposers: list[ProposerFactory] | None = None) -> RepairResult:
+           proposers: list[ProposerFactory] | None = None,
+           memory: MemoryStore | None = None) -> RepairResult:
     start = time.monotonic()
-    r = Repair(snapshot, box, model, opts, traj, progress, more_boxes)
+    r = Repair(snapshot, box, model, opts, traj, progress, more_boxes, memory)
     if _reproduce(r):
         makers = proposers or [PipelineProposer]
-        if any(getattr(make, "localizes", True) for make in makers):  # the explorer looks itself
+        if any(make.localizes for make in makers):
             _localize(r)
         _recall(r)
         _rounds(r, [make(r) for make in makers])
@@ -66,11 +68,11 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
 
 def _rounds(r: Repair, proposers: list[Proposer]) -> None:
     """propose -> verify, with feedback, until a candidate is verified or a limit is hit."""
-    pool = _BoxPool(r.box, r.more_boxes, r.opts.workers)
+    pool = _BoxPool(r.box, _more_boxes(r, proposers), r.opts.workers)
     last: list[Candidate] = []
     try:
         for rnd in range(1, r.opts.rounds + 1):
-            stop = r.budget_left()
+            stop = r.stop_reason()
             if stop:
                 r.result.status, r.result.message = Outcome.BUDGET, stop
                 return
@@ -104,9 +106,9 @@ def _reproduce(r: Repair) -> bool:
     if unusable and not no_tests_yet:
         raise PatchloreError(f"{unusable}: `{opts.test_cmd}`",
                              hint="pass the repo's test command with --test-cmd")
-    if r.baseline.command.timed_out and r.budget_left():
+    if r.baseline.command.timed_out and r.stop_reason():
         result.status = Outcome.BUDGET
-        result.message = f"{r.budget_left()} (the tests did not finish)"
+        result.message = f"{r.stop_reason()} (the tests did not finish)"
         return False
     r.failing = [] if unusable else failing_tests(r.baseline)
     r.files = RepoFiles(r.snapshot.root, r.snapshot.files)
@@ -180,11 +182,11 @@ def _localize(r: Repair) -> None:
 # 3. recall: a few verified demonstrations and the insights that apply
 
 def _recall(r: Repair) -> None:
-    if r.opts.memory is None or r.opts.memory_mode not in ("read", "online"):
+    if r.memory is None or r.opts.memory_mode not in ("read", "online"):
         return
     r.progress("recalling similar repairs")
     with _timed(r.result, "recall"):
-        found = recall(r.opts.memory,
+        found = recall(r.memory,
                        f"{r.opts.task}\n{signature_of(_failure_map(r)).text()}")
     r.shown = [i.id for i in found.insights]
     r.memory_text = memory_block(found.insights, found.demos)
@@ -249,11 +251,11 @@ def _select(r: Repair) -> None:
 
 def _learn(r: Repair) -> None:
     opts = r.opts
-    if opts.memory is None or opts.memory_mode != "online" or not r.result.candidates:
+    if r.memory is None or opts.memory_mode != "online" or not r.result.candidates:
         return
     r.progress("learning from this repair")
     with _timed(r.result, "learn"):
-        episode = learn(opts.memory, r.model, r.result, opts.repo_name, opts.task,
+        episode = learn(r.memory, r.model, r.result, opts.repo_name, opts.task,
                         _failure_map(r), str(r.traj.dir), r.shown, r.traj)
     if episode is not None:  # None: memory failed and said so; the result stands
         r.traj.log("learn", episode=episode.id, outcome=episode.outcome)
@@ -266,6 +268,20 @@ def _timed(result: RepairResult, step: str):
         yield
     finally:
         result.steps[step] = result.steps.get(step, 0.0) + time.monotonic() - t
+
+
+def _more_boxes(r: Repair, proposers: list[Proposer]) -> Callable[[], Sandbox] | None:
+    """Sandboxes to verify in beside the first: the proposers' idle ones, then new ones."""
+    if r.more_boxes is None:
+        return None
+    def more() -> Sandbox:
+        for p in proposers:
+            box = p.spare_box()
+            if box is not None:
+                return box
+        return r.more_boxes()
+
+    return more
 
 
 class _BoxPool:

@@ -4,7 +4,6 @@ and applying the result to the working tree. Shared by `fix` and `check`."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,7 +28,9 @@ PROPOSERS = {"pipeline": [PipelineProposer], "explore": [ExploreProposer]}  # by
 
 
 @dataclass
-class Session:
+class RunRecord:
+    """A finished repair: its result, the snapshot it started from, where it is recorded."""
+
     result: RepairResult
     snapshot: Snapshot
     run_id: str
@@ -89,18 +90,15 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
                warn: Callable[[str], None] = lambda m: None,
                progress: Callable[[str], None] = lambda m: None,
                runs_root: Path | None = None, run_id: str | None = None,
-               note: Callable[[str], None] | None = None) -> Session:
+               note: Callable[[str], None] | None = None, memory=None) -> RunRecord:
     """`progress` hears each step (a spinner); `note`, what deserves a line of its own (a
-    first-time requirements install that may take minutes)."""
-    llm = make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600),
+    first-time requirements install that may take minutes). `memory`: a store already open
+    (a batch shares one), else the one the settings name is opened here."""
+    llm = make_model(settings.model, settings.api_base, timeout=settings.command_timeout,
                      deadline=opts.deadline)
     snapshot = take_snapshot(root)
-    if opts.memory is None:
-        opts.memory = open_memory(settings, warn)
-    opts.memory_mode = settings.memory_mode
-    opts.guided_localize = settings.localize == "model"
-    opts.repo_name = opts.repo_name or root.name
-    opts.workers = opts.workers or min(opts.samples, os.cpu_count() or 1)
+    if memory is None:
+        memory = open_memory(settings, warn)
     traj = Trajectory(runs_root or records_dir(root, warn) / "runs", run_id)
     traj.log("run_start", repo=str(root), model=settings.model, api_base=settings.api_base,
              test_cmd=opts.test_cmd, task=opts.task, samples=opts.samples, rounds=opts.rounds,
@@ -108,12 +106,13 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     try:
         progress("starting the sandbox")
         with open_sandbox(settings, str(root), warn=warn, snapshot=snapshot,
-                          note=note or progress, name=opts.repo_name) as box:
+                          note=note or progress, name=opts.repo_name or root.name) as box:
             # more sandboxes for parallel candidates: the image the first one settled on
             same = replace(settings, image=getattr(box, "image", settings.image), setup=False)
             result = repair(snapshot, box, llm, opts, traj,
                             more_boxes=lambda: open_sandbox(same, str(root), snapshot=snapshot),
-                            progress=progress, proposers=PROPOSERS[settings.agent])
+                            progress=progress, proposers=PROPOSERS[settings.agent],
+                            memory=memory)
     except PatchloreError as exc:  # the run record says how it ended, whatever ended it
         (traj.dir / "result.json").write_text(json.dumps(redact_data(
             {"status": "error", "message": exc.message, "hint": exc.hint}), indent=2))
@@ -123,7 +122,7 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     (traj.dir / "result.json").write_text(json.dumps(redact_data(result.to_dict()), indent=2))
     if result.patch:
         (traj.dir / "patch.diff").write_text(result.patch)
-    return Session(result, snapshot, traj.run_id, traj.dir)
+    return RunRecord(result, snapshot, traj.run_id, traj.dir)
 
 
 def apply_to_worktree(snapshot: Snapshot, patch: str, run_dir: Path) -> str:

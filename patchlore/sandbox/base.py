@@ -49,6 +49,7 @@ class Sandbox(Protocol):
 
     backend: str
     repo_path: str  # the repo's path inside the sandbox
+    test_time_limit: float  # seconds one pytest test may run (pytest-timeout); 0: no limit
 
     def run(
         self, command: str, timeout: float | None = None, env: dict[str, str] | None = None,

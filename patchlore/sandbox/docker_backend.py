@@ -18,6 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
+from patchlore.config import default_of
 from patchlore.errors import SandboxError, SandboxUnavailable
 from patchlore.sandbox.base import SANDBOX_LABEL, CommandResult
 from patchlore.sandbox.output import KILL_FACTOR, OutputCap
@@ -92,6 +93,12 @@ def require_image(client, image: str):
         ) from None
 
 
+def _labels(repo: str) -> dict[str, str]:
+    """What `sandbox prune` and a later batch's sweep know a container by: whose it is."""
+    return {SANDBOX_LABEL: "1", "patchlore.pid": str(os.getpid()),
+            "patchlore.host": socket.gethostname(), "patchlore.repo": repo}
+
+
 class DockerSandbox(SnapshotOps):
     backend = "docker"
 
@@ -101,12 +108,13 @@ class DockerSandbox(SnapshotOps):
         *,
         image: str,
         workdir: str = "",
-        network: bool = False,
-        mem_limit: str = "2g",
-        cpus: float = 2.0,
-        pids_limit: int = 512,
-        timeout: float = 600.0,
-        output_limit: int = 1_000_000,
+        network: bool = default_of("network"),
+        mem_limit: str = default_of("mem_limit"),
+        cpus: float = default_of("cpus"),
+        pids_limit: int = default_of("pids_limit"),
+        timeout: float = default_of("command_timeout"),
+        output_limit: int = default_of("output_limit"),
+        test_time_limit: float = default_of("test_time_limit"),
         client=None,
     ) -> None:
         if snapshot is None and not workdir:
@@ -118,6 +126,7 @@ class DockerSandbox(SnapshotOps):
         self.scratch_path = SCRATCH
         self.default_timeout = timeout
         self.output_limit = output_limit
+        self.test_time_limit = test_time_limit
         self._ctl_env = {
             "PL_REPO": self.repo_path,
             "PL_SNAP": f"{STATE_DIR}/snapshot.git",
@@ -128,30 +137,16 @@ class DockerSandbox(SnapshotOps):
             "PL_DIRS": f"{SCRATCH} {HOME}",
             "PL_KILL": "1",
         }
-        labels = {
-            SANDBOX_LABEL: "1",
-            "patchlore.pid": str(os.getpid()),
-            "patchlore.host": socket.gethostname(),
-            "patchlore.repo": str(snapshot.root) if snapshot else workdir,
-        }
         # tracked before the engine makes it: an interrupt while it is being made or started
         # still removes it, by its name
         self.name, self.container = f"patchlore-{os.getpid()}-{uuid.uuid4().hex[:12]}", None
         registry.track(self)
         self.container = self.client.containers.run(
-            image,
-            IDLE,
-            name=self.name,
-            detach=True,
-            user="0:0",
-            labels=labels,
-            network_mode="bridge" if network else "none",
-            mem_limit=mem_limit,
-            memswap_limit=mem_limit,
-            nano_cpus=int(cpus * 1e9),
-            pids_limit=pids_limit,
-            **LOCKDOWN,
-            environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
+            image, IDLE, name=self.name, detach=True, user="0:0",
+            labels=_labels(str(snapshot.root) if snapshot else workdir),
+            network_mode="bridge" if network else "none", mem_limit=mem_limit,
+            memswap_limit=mem_limit, nano_cpus=int(cpus * 1e9), pids_limit=pids_limit,
+            **LOCKDOWN, environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
         )
         try:
             self._put(self._state_tar(), "/")

@@ -38,29 +38,7 @@ def open_sandbox(
             warn(f"{exc.message}; falling back to the local sandbox. {_local_warning()}")
             backend = "local"
     if backend == "docker":
-        from patchlore.sandbox.docker_backend import DockerSandbox
-
-        image = settings.image
-        if settings.setup and snapshot is not None:
-            from patchlore.sandbox.env.envsetup import image_with_requirements
-            from patchlore.sandbox.env.pyversion import base_image
-
-            try:  # the build is one more sandbox command, bounded like any other
-                base, bounds, _ = base_image(client, settings, snapshot, repo, warn)
-                image = image_with_requirements(client, base, snapshot, settings.setup_cmd,
-                                                name, note, timeout=settings.timeout,
-                                                bounds=bounds)
-            except PatchloreError as exc:
-                if setup_required:
-                    raise
-                warn(f"{exc.message} ({exc.hint}); using {image} without them")
-        box = DockerSandbox(
-            snapshot, image=image, workdir=settings.workdir, network=settings.network,
-            mem_limit=settings.mem_limit, cpus=settings.cpus, pids_limit=settings.pids_limit,
-            timeout=settings.timeout, output_limit=settings.output_limit, client=client,
-        )
-        box.test_time_limit = settings.test_time_limit
-        return box
+        return _docker_box(settings, client, snapshot, repo, warn, note, name, setup_required)
     if snapshot is None:
         raise PatchloreError(
             "the local sandbox cannot use an image's workdir", hint="use --sandbox docker"
@@ -69,9 +47,38 @@ def open_sandbox(
         warn(_local_warning())
     from patchlore.sandbox.local_backend import LocalSandbox
 
-    box = LocalSandbox(snapshot, timeout=settings.timeout, output_limit=settings.output_limit)
-    box.test_time_limit = settings.test_time_limit
-    return box
+    return LocalSandbox(snapshot, timeout=settings.command_timeout,
+                        output_limit=settings.output_limit,
+                        test_time_limit=settings.test_time_limit)
+
+
+def _docker_box(settings: Settings, client, snapshot: Snapshot | None, repo: str,
+                warn: Callable[[str], None], note: Callable[[str], None], name: str,
+                setup_required: bool) -> Sandbox:
+    """A Docker sandbox of the settings' image, or of its derived image with the repo's
+    requirements installed when `setup` is on."""
+    from patchlore.sandbox.docker_backend import DockerSandbox
+
+    image = settings.image
+    if settings.setup and snapshot is not None:
+        from patchlore.sandbox.env.envsetup import image_with_requirements
+        from patchlore.sandbox.env.pyversion import base_image
+
+        try:  # the build is one more sandbox command, bounded like any other
+            base, bounds, _ = base_image(client, settings, snapshot, repo, warn)
+            image = image_with_requirements(client, base, snapshot, settings.setup_cmd,
+                                            name, note, timeout=settings.command_timeout,
+                                            bounds=bounds)
+        except PatchloreError as exc:
+            if setup_required:
+                raise
+            warn(f"{exc.message} ({exc.hint}); using {image} without them")
+    return DockerSandbox(
+        snapshot, image=image, workdir=settings.workdir, network=settings.network,
+        mem_limit=settings.mem_limit, cpus=settings.cpus, pids_limit=settings.pids_limit,
+        timeout=settings.command_timeout, output_limit=settings.output_limit,
+        test_time_limit=settings.test_time_limit, client=client,
+    )
 
 
 def _local_warning() -> str:

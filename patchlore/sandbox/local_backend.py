@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from patchlore.config import default_of
 from patchlore.errors import SandboxError
 from patchlore.sandbox import registry
 from patchlore.sandbox.base import CommandResult
@@ -31,11 +32,14 @@ class LocalSandbox(SnapshotOps):
     backend = "local"
 
     def __init__(
-        self, snapshot: Snapshot, *, timeout: float = 600.0, output_limit: int = 1_000_000
+        self, snapshot: Snapshot, *, timeout: float = default_of("command_timeout"),
+        output_limit: int = default_of("output_limit"),
+        test_time_limit: float = default_of("test_time_limit"),
     ) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="patchlore-sandbox-"))
         registry.track(self)
         self.default_timeout = timeout
+        self.test_time_limit = test_time_limit
         self.output_limit = output_limit
         repo = self.base / "repo"
         repo.mkdir()

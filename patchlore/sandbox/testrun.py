@@ -140,10 +140,6 @@ def parse_junit(xml: bytes) -> dict[str, TestOutcome]:
     return tests
 
 
-# seconds one test may run when the sandbox says nothing (the `test_time_limit` setting)
-TEST_TIME_LIMIT = 60.0
-
-
 def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None,
               env: dict[str, str] | None = None) -> TestRun:
     if not test_cmd.strip():  # a blank command exits 0 and says nothing: never a test run
@@ -152,7 +148,7 @@ def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None,
     cmd = with_junit(test_cmd, xml_path)
     # pytest-timeout (in the sandbox images) fails a hanging test alone and goes on; pytest
     # without the plugin ignores the variable, and the command's timeout stays the backstop
-    limit = getattr(sandbox, "test_time_limit", TEST_TIME_LIMIT)
+    limit = sandbox.test_time_limit
     env = {**({"PYTEST_TIMEOUT": f"{limit:g}"} if cmd and limit > 0 else {}), **(env or {})}
     result = sandbox.run(cmd or test_cmd, timeout=timeout, env=env or None)
     result.command = test_cmd

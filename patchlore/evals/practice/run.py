@@ -165,7 +165,7 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
     progress("running the suite", report)
     by_fn: dict[str, list[bool]] = {}
     with open_sandbox(settings, str(snap.root), snapshot=snap, name=repo_name) as box:
-        baseline = run_tests(box, opts.test_cmd, timeout=settings.timeout)
+        baseline = run_tests(box, opts.test_cmd, timeout=settings.command_timeout)
         passing = baseline.ids(*PASSING)
         if not baseline.per_test or not passing:
             raise PatchloreError(f"`{opts.test_cmd}` reports no passing tests in the sandbox: "
@@ -229,7 +229,7 @@ def _keep(m: Mutant, src: bytes, run, failed: list[str], passing: list[str], mir
         _git(work, "checkout", "-q", sha)
         msnap = take_snapshot(work)
         with open_sandbox(settings, str(work), snapshot=msnap, name=repo_name) as box:
-            vopts = VerifyOptions(opts.test_cmd, test_timeout=settings.timeout)
+            vopts = VerifyOptions(opts.test_cmd, test_timeout=settings.command_timeout)
             verdict = verify(box, fix, run, failed, vopts)
         if not verdict.verified:
             report.dropped.append({"path": m.path, "function": m.function,
@@ -289,10 +289,9 @@ def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
     def run(work: Path, m: Mutant, fix: str,
             failures: dict[str, str]) -> tuple[str, str, bool]:
         mode = "read" if memory is not None else "off"
-        opts = RepairOptions(test_cmd=test_cmd, memory=memory, repo_name=repo_name,
-                             test_timeout=settings.timeout)
-        session = run_repair(work, replace(settings, memory_mode=mode), opts,
-                             runs_root=runs_root)
+        these = replace(settings, memory_mode=mode, test_cmd=test_cmd)
+        session = run_repair(work, these, RepairOptions.of(these, repo_name),
+                             runs_root=runs_root, memory=memory)
         result = session.result
         if result.verified:
             return result.patch, settings.model, False
@@ -314,4 +313,4 @@ def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
 def _named(settings: Settings):
     from patchlore.llm.model import make_model
 
-    return make_model(settings.model, settings.api_base, timeout=min(settings.timeout, 600))
+    return make_model(settings.model, settings.api_base, timeout=settings.command_timeout)

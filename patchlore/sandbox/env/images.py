@@ -12,12 +12,12 @@ import tempfile
 from collections.abc import Callable
 from importlib import resources
 
+from patchlore.config import PYTHONS
 from patchlore.errors import PatchloreError, SandboxUnavailable
 
 # pytest-timeout: a hanging test fails alone (PYTEST_TIMEOUT, sandbox/testrun.py)
 PACKAGES = ["python3", "python3-pytest", "python3-pytest-timeout", "python3-pip",
             "git", "patch"]
-PYTHONS = {"3.9": "bullseye", "3.11": "bookworm", "3.13": "trixie"}  # Debian's own python3
 DEFAULT_PYTHON = "3.11"
 # Keep in step with the Dockerfile so both ways give the same sandbox.
 IMPORT_CHANGES = ['ENV LANG=C.UTF-8', 'LABEL patchlore.image=1', 'CMD ["sleep", "infinity"]']
