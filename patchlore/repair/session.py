@@ -4,6 +4,7 @@ and applying the result to the working tree. Shared by `fix` and `check`."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
