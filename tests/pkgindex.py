@@ -104,7 +104,7 @@ def build_wheel(src: Path, dest: Path, name: str, version: str, code: str,
 
 
 # the test tools every environment installs (sandbox/env/envsetup.py: TEST_TOOLS)
-TEST_TOOLS = ("pytest==8.4.2", "pytest-timeout==2.4.0", "setuptools==69.5.1")
+TEST_TOOLS = ("pytest==8.4.2", "pytest-timeout==2.4.0", "setuptools==69.5.1", "wheel==0.43.0")
 
 
 def test_tool_wheels() -> list[Path]:

@@ -307,3 +307,60 @@ def test_the_version_file_setuptools_scm_writes_reaches_every_sandbox(index, bui
     res = grade(data, tmp_path / "out", env)
     (log,) = (tmp_path / "env").glob("*.log")
     assert json.loads(res.stdout)["resolved_ids"] == ["o__scm-1"], log.read_text()[-3000:]
+
+
+C_EXT = """#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *twice(PyObject *self, PyObject *args) {
+    long x;
+    if (!PyArg_ParseTuple(args, "l", &x)) return NULL;
+    return PyLong_FromLong(3 * x);
+}
+
+static PyMethodDef methods[] = {{"twice", twice, METH_VARARGS, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "cext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_cext(void) { return PyModule_Create(&module); }
+"""
+C_SETUP = ("from setuptools import Extension, setup\n\n"
+           "setup(name='cext', version='0.1', ext_modules=[Extension('cext', ['cext.c'])])\n")
+C_TEST = "import cext\n\n\ndef test_import():\n    assert cext.twice\n"
+C_NEW_TEST = C_TEST + "\n\ndef test_twice():\n    assert cext.twice(2) == 4\n"
+
+
+def test_a_c_extension_builds_and_a_patch_to_it_is_compiled_again(index, env_images,
+                                                                  tmp_path):
+    """The image has a compiler; the extension built in place reaches every sandbox, and a
+    patch to its C code is compiled again before the tests (gold resolves; a patch that only
+    adds a comment still fails the new test, and the old one passes)."""
+    repo = tmp_path / "repos" / "o__cext"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    write_tree(repo, {"setup.py": C_SETUP, "cext.c": C_EXT, "tests/test_c.py": C_TEST,
+                      ".gitignore": "*.so\nbuild/\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    row = {"instance_id": "o__cext-1", "repo": "o/cext", "problem_statement": "p",
+           "base_commit": git(repo, "rev-parse", "HEAD").strip(),
+           "patch": diff_of(repo, {"cext.c": C_EXT.replace("3 * x", "2 * x")}),
+           "test_patch": diff_of(repo, {"tests/test_c.py": C_NEW_TEST}),
+           "FAIL_TO_PASS": ["tests/test_c.py::test_twice"],
+           "PASS_TO_PASS": ["tests/test_c.py::test_import"]}
+    (tmp_path / "d.jsonl").write_text(json.dumps(row) + "\n")
+    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    env = {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)}
+    gold = grade(data, tmp_path / "gold", env)
+    (log,) = (tmp_path / "env").glob("*.log")
+    assert json.loads(gold.stdout)["resolved_ids"] == ["o__cext-1"], log.read_text()[-3000:]
+    # a patch to the C code that leaves the bug: compiled again too, and the test still fails
+    other = {"instance_id": "o__cext-1", "model_name_or_path": "m",
+             "model_patch": diff_of(repo, {"cext.c": "/* twice */\n" + C_EXT})}
+    (tmp_path / "p.jsonl").write_text(json.dumps(other) + "\n")
+    res = run_cli("eval", "grade", "--dataset", str(data["path"]), "--predictions",
+                  str(tmp_path / "p.jsonl"), "--repos-dir", str(data["repos"]), "--output",
+                  str(tmp_path / "other"), "--json", "--sandbox", "docker", env=env, timeout=600)
+    assert json.loads(res.stdout)["unresolved_ids"] == ["o__cext-1"], res.stderr[-2000:]
+    grade_log = json.loads((tmp_path / "other" / "logs" / "o__cext-1" / "report.json")
+                           .read_text())
+    assert grade_log["failed_f2p"] == ["tests/test_c.py::test_twice"] and \
+        grade_log["failed_p2p"] == [], grade_log  # test_import: the built extension is there

@@ -24,9 +24,10 @@ def build(
         "3.11", "--python", help="3.9 (bullseye), 3.11 (bookworm) or 3.13 (trixie): the Debian "
         "release whose Python the image has."),
 ) -> None:
-    """Build a sandbox image (Debian's Python 3, git, pytest, pytest-timeout, patch, a non-root
-    user). Repos whose metadata or date call for another Python get the image of that Python
-    (`patchlore doctor` says which and why).
+    """Build a sandbox image (Debian's Python 3, git, pytest, pytest-timeout, patch, gcc, g++
+    and Python's headers for projects' extensions, a non-root user). Repos whose metadata or
+    date call for another Python get the image of that Python (`patchlore doctor` says which
+    and why).
 
     \b
     Examples:

@@ -10,8 +10,11 @@
 #   PL_KILL   "1": reset first kills every process but PID 1 (Docker, where we own the box)
 #             and checks that none of PL_OWNER's survived
 #   PATCHLORE_BUILT  (an environment image's) a tar of the files its build wrote into the repo
-#             (setuptools-scm's _version.py): init lays them into the copy where the repo has
-#             no such file, and keeps them in the snapshot, so reset and diffs leave them alone
+#             (setuptools-scm's _version.py, extensions compiled in place): init lays those
+#             the repo has no file for into the copy, ignored by the snapshot (no diff shows
+#             them), and every reset lays them again
+#   PATCHLORE_REBUILD  (an environment image's) the command that compiles the repo's
+#             extensions in place again: run after a patch that changes C, C++ or Cython code
 set -eu
 # a git hook's environment (GIT_INDEX_FILE, ...) points at the user's repo, never at ours
 unset GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES GIT_COMMON_DIR \
@@ -20,7 +23,17 @@ export GIT_DIR="$PL_SNAP" GIT_WORK_TREE="$PL_REPO" GIT_CONFIG_NOSYSTEM=1 HOME="$
 cd "$PL_REPO" 2>/dev/null || { mkdir -p "$PL_REPO" && cd "$PL_REPO"; }
 
 own() { if [ -n "${PL_OWNER:-}" ]; then chown -R "$PL_OWNER" "$PL_REPO"; fi; }
-clean() { git reset -q --hard "$1"; git clean -q -ffd ${PL_CLEAN:-}; }
+clean() { git reset -q --hard "$1"; git clean -q -ffd ${PL_CLEAN:-}; lay; }
+lay() { if [ -s "$PL_SNAP/built" ]; then tar -xf "$PATCHLORE_BUILT" -T "$PL_SNAP/built"; fi; }
+rebuild() {
+  [ -n "${PATCHLORE_REBUILD:-}" ] && [ -s "$PL_SNAP/built" ] || return 0
+  git add -A
+  if ! git diff --cached --quiet HEAD -- '*.c' '*.h' '*.cc' '*.cpp' '*.cxx' '*.hpp' '*.pyx' \
+      '*.pxd' '*.pxi'; then
+    sh -c "$PATCHLORE_REBUILD" > "$PL_SNAP.rebuild.log" 2>&1 \
+      || echo "the rebuild of the changed C code failed: $PL_SNAP.rebuild.log" >&2
+  fi
+}
 show_diff() { git add -A; git diff --cached --binary --no-color --no-ext-diff --no-renames HEAD; }
 dirs() {
   [ -n "${PL_DIRS:-}" ] || return 0
@@ -58,11 +71,14 @@ case "$1" in
     git config user.name patchlore && git config user.email patchlore@localhost
     git config core.hooksPath /dev/null && git config gc.auto 0 && git config core.autocrlf false
     git config commit.gpgsign false && git config core.quotepath false
-    git add -A
     if [ -f "${PATCHLORE_BUILT:-}" ]; then
-      tar -xf "$PATCHLORE_BUILT" --skip-old-files
-      tar -tf "$PATCHLORE_BUILT" | git add -f --pathspec-from-file=-
+      tar -tf "$PATCHLORE_BUILT" | while IFS= read -r f; do
+        [ -e "$f" ] || printf '%s\n' "$f"
+      done > "$PL_SNAP/built"
+      sed 's|^\./|/|' "$PL_SNAP/built" >> "$PL_SNAP/info/exclude"
+      lay
     fi
+    git add -A
     git commit -q --allow-empty --no-verify -m snapshot
     own ;;
   reset) reset ;;
@@ -88,8 +104,8 @@ case "$1" in
       rc=$?
       set -e
       printf '@@ %s %s\n%s\n' "$m" "$rc" "$out"
-      if [ "$rc" = 0 ]; then own; echo "@@ diff"; show_diff; exit 0; fi
-      git read-tree -u --reset "$tree"; git clean -q -ffd ${PL_CLEAN:-}
+      if [ "$rc" = 0 ]; then rebuild; own; echo "@@ diff"; show_diff; exit 0; fi
+      git read-tree -u --reset "$tree"; git clean -q -ffd ${PL_CLEAN:-}; lay
     done
     own; exit 1 ;;
   *) echo "usage: ctl.sh init|reset|kill|diff [FILE]|apply FILE [reset]" >&2; exit 2 ;;

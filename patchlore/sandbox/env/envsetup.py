@@ -8,8 +8,9 @@ test is the repo copied in later at the same path. Everything goes into a venv a
 /opt/patchlore/venv, first on PATH, that does not see the image's own packages: the project's
 pytest (else pytest as of its date) with the pytest-timeout release that fits it, never the
 image's pytest and plugins, which an old pytest cannot load (TEST_TOOLS). Files the build
-writes into the repo (setuptools-scm's `_version.py`) are kept in the image and laid into
-every sandbox's copy (ctl.sh init), which holds them as part of its snapshot.
+writes into the repo (setuptools-scm's `_version.py`, extensions compiled in place) are kept
+in the image and laid into every sandbox's copy (ctl.sh), which ignores them (no diff shows
+them) and lays them again at every reset; a patch to the C code compiles them again there.
 
 Time travel: the guessed recipe installs with uv (the host's binary, copied in for the build
 only), no newer than the code's date (`Bounds.date`: uv's exclude-newer; setuptools never older
@@ -69,6 +70,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # older than 3.0 (which installs only `py.test`); pytest.main is in every release
 PYTEST_SHIM = f"#!{VENV}/bin/python\nimport sys\nimport pytest\n\nsys.exit(pytest.main())\n"
 BUILT = "/opt/patchlore/built.tar"  # the files the build wrote into the repo (ctl.sh lays them)
+COMPILED = (".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".pyx", ".pxd", ".pxi")  # as ctl.sh's
 
 Reader = Callable[[str], "str | None"]
 
@@ -285,16 +287,27 @@ done"""
 
 
 # The files in the repo before the steps, and after: the new ones (minus build scratch and
-# caches) are what the build wrote for the code to import (BUILT). Not extensions compiled in
-# place: the image serves other commits with other C code, and a patch to it is not rebuilt in
-# the sandbox, so a kept one would test stale code (the project's pure-Python fallback, if it
-# has one, runs instead)
+# caches) are what the build wrote for the code to import (BUILT): setuptools-scm's version
+# file, extensions compiled in place (and the C that Cython wrote for them)
 LIST_FILES = "find . -path ./.git -prune -o -type f -print | LC_ALL=C sort"
 KEEP_BUILT = rf"""{LIST_FILES} > /tmp/patchlore-after
 LC_ALL=C comm -13 /tmp/patchlore-before /tmp/patchlore-after | grep -v -e '^\./build/' \
   -e '^\./dist/' -e '^\./\.eggs/' -e '^\./\.tox/' -e '/__pycache__/' -e '\.egg-info/' \
-  -e '\.pyc$' -e '\.o$' -e '\.so$' -e '\.pyd$' > /tmp/patchlore-built || true
+  -e '\.pyc$' -e '\.o$' > /tmp/patchlore-built || true
 if [ -s /tmp/patchlore-built ]; then tar -cf {BUILT} -T /tmp/patchlore-built; fi"""
+
+# A repo with compiled code gets, in the venv, what building it needs and is not there yet
+# (--no-deps: nothing the tests run with changes), so that ctl.sh can compile it again
+# offline after a patch to it (REBUILD, setup.py projects)
+BUILD_TOOLS = r"""build_tools() {
+  for req in "$@"; do
+    name=$(printf '%s' "$req" | sed 's/[[:space:]<>=!~;[].*//')
+    python -c 'import importlib.metadata as m, sys; m.version(sys.argv[1])' "$name" \
+      2>/dev/null || uv pip install --no-deps "$req" \
+      || echo "patchlore: $req does not install: a patch to the C code is not rebuilt"
+  done
+}"""
+REBUILD = "python setup.py -q build_ext --inplace --build-temp /tmp/patchlore-build"
 
 # What the tests run with, as a virtualenv of the code's time had it: setuptools (pytest < 5
 # and many projects import pkg_resources); the project's own pytest when it runs on this
@@ -329,10 +342,11 @@ def uv_config(date: dt.date | None) -> str:
 
 def setup_script(steps: list[str], date: dt.date | None = None,
                  pretend: dict[str, str] | None = None, uv: bool = True,
-                 own_recipe: bool = False) -> str:
+                 own_recipe: bool = False, build_requires: list[str] | None = None) -> str:
     """The build's shell script. With `uv`, the venv is the project's alone (pip in it only
     for `own_recipe`, the user's commands, which may call it); without, pip is the image's
-    own and the venv sees the image's packages, pytest's plugins among them."""
+    own and the venv sees the image's packages, pytest's plugins among them.
+    `build_requires`: what compiling the repo's extensions again needs (None: no such code)."""
     exports = {"PATH": f"{VENV}/bin:{Path(UV).parent}:$PATH", "PIP_NO_CACHE_DIR": "1",
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "VIRTUAL_ENV": VENV,
                "UV_CACHE_DIR": "/tmp/uv-cache", "UV_LINK_MODE": "copy",
@@ -352,6 +366,8 @@ def setup_script(steps: list[str], date: dt.date | None = None,
         f"{LIST_FILES} > /tmp/patchlore-before",
         *steps,
         *([TEST_TOOLS] if uv else []),
+        *([BUILD_TOOLS, "build_tools " + shlex.join(build_requires)]
+          if uv and build_requires else []),
         f"[ -e {VENV}/bin/pytest ] || {{ printf '%s' {shlex.quote(PYTEST_SHIM)} "
         f"> {VENV}/bin/pytest; chmod 755 {VENV}/bin/pytest; }}",
         KEEP_EGG_INFO,
@@ -385,6 +401,7 @@ class Plan:
     script: str = ""
     pretend: dict[str, str] | None = None
     uv: str = ""  # the host's uv binary, when uv installs
+    rebuild: str = ""  # the command that compiles the repo's extensions again (ctl.sh)
 
 
 def plan(client, base: str, snap: Snapshot, setup_cmd: str = "", name: str = "",
@@ -400,15 +417,31 @@ def plan(client, base: str, snap: Snapshot, setup_cmd: str = "", name: str = "",
     if not steps:
         return Plan([], base)
     pretend = pretend_version(inputs.get, bounds.version)
+    compiled = {f: hashlib.sha256((snap.root / f).read_bytes()).hexdigest()
+                for f in snap.files if f.endswith(COMPILED)}
     script = setup_script(steps, bounds.date if uv else None, pretend, bool(uv),
-                          bool(setup_cmd.strip()))
+                          bool(setup_cmd.strip()), build_requires(inputs.get, compiled))
     uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True
                                 ).stdout.strip() if uv else ""
-    key = hashlib.sha256(json.dumps([require_image(client, base).id, script, inputs, uv_version],
-                                    sort_keys=True).encode()).hexdigest()[:12]
+    # the compiled code too: an image's extensions are those of the commit it was built from
+    key = hashlib.sha256(json.dumps([require_image(client, base).id, script, inputs, uv_version,
+                                     compiled], sort_keys=True).encode()).hexdigest()[:12]
     slug = re.sub(r"[^a-z0-9_.-]+", "-", (name or snap.root.name).replace("/", "__").lower()
                   ).strip("-.")[:60]
-    return Plan(steps, f"patchlore-env:{slug or 'repo'}-{key}", script, pretend, uv)
+    rebuild = REBUILD if compiled and read("setup.py") is not None else ""
+    return Plan(steps, f"patchlore-env:{slug or 'repo'}-{key}", script, pretend, uv, rebuild)
+
+
+def build_requires(read: Reader, compiled) -> list[str] | None:
+    """What building the repo's compiled code needs: its build-system requires (setuptools
+    and wheel for a setup.py of its own, Cython for .pyx sources), or None without such code."""
+    if not compiled:
+        return None
+    found = _pyproject(read).get("build-system", {}).get("requires") or ["setuptools", "wheel"]
+    if any(f.endswith(".pyx") for f in compiled) and not any(
+            re.match(r"\s*cython\b", r, re.IGNORECASE) for r in found):
+        found = [*found, "Cython"]
+    return found
 
 
 def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = "",
@@ -445,6 +478,8 @@ def image_with_requirements(client, base: str, snap: Snapshot, setup_cmd: str = 
                          timeout=timeout, log_path=log,
                          changes=[f"ENV PATH={VENV}/bin:{path}", f"LABEL {ENV_LABEL}={tag}",
                                   f"ENV PATCHLORE_BUILT={BUILT}",
+                                  *([f'ENV PATCHLORE_REBUILD="{made.rebuild}"']
+                                    if made.rebuild else []),
                                   *(f"ENV {k}={v}" for k, v in (made.pretend or {}).items())])
         except PatchloreError as exc:
             raise PatchloreError(exc.message, hint=f"see {log}; set setup_cmd to the commands "

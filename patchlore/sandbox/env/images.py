@@ -15,9 +15,10 @@ from importlib import resources
 from patchlore.config import PYTHONS
 from patchlore.errors import PatchloreError, SandboxUnavailable
 
-# pytest-timeout: a hanging test fails alone (PYTEST_TIMEOUT, sandbox/testrun.py)
+# pytest-timeout: a hanging test fails alone (PYTEST_TIMEOUT, sandbox/testrun.py); gcc and
+# python3-dev: a project's C and Cython extensions build in its environment
 PACKAGES = ["python3", "python3-pytest", "python3-pytest-timeout", "python3-pip",
-            "git", "patch"]
+            "git", "patch", "gcc", "g++", "libc6-dev", "python3-dev"]
 DEFAULT_PYTHON = "3.11"
 # Keep in step with the Dockerfile so both ways give the same sandbox.
 IMPORT_CHANGES = ['ENV LANG=C.UTF-8', 'LABEL patchlore.image=1', 'CMD ["sleep", "infinity"]']
