@@ -59,14 +59,19 @@ DJANGO_PAIRS = [("2.2", "2.2.1"), ("3.0", "3.0.1"), ("3.1", "3.1.1"), ("3.2", "3
 PER_PAIR = 1  # the one whose tests are smallest (grading runs them twice)
 SYMPY_YEARS = range(2018, 2025)
 PER_YEAR = 1
-# the environment runs Django's own sqlite settings: a fix to another database's code has no
-# test that can fail there
+# the environment runs Django's own sqlite settings: a fix to another database's code, or a test
+# of one, cannot fail or pass there (its tests are skipped)
 OTHER_DATABASES = {"postgres", "postgresql", "oracle", "mysql", "gis"}
 MAX_TEST_FILES = 4
 MAX_CODE_LINES = 60
 MAX_TEST_LINES = 1200  # sympy's biggest test files take many minutes under bin/test
+def _stem(word: str) -> str:
+    return word[:-3] + "y" if word.endswith("ies") else word.rstrip("s") or word
+
+
 GENERIC = {"django", "contrib", "core", "db", "tests", "test", "base", "init", "models", "utils",
            "backends", "views", "fields", "sql", "py", "lookups", "functions", "options"}
+GENERIC = {_stem(w) for w in GENERIC}  # as words() stems them
 NOOP = ("diff --git a/PATCHLORE_NOOP b/PATCHLORE_NOOP\nnew file mode 100644\n"
         "index 0000000..e69de29\n")
 
@@ -112,19 +117,15 @@ def files_of(root: Path) -> dict[str, bytes]:
 
 def words(path: str) -> set[str]:
     """The words of a path that may name what it is about (queries -> query, test_text -> text)."""
-    out = set()
-    for part in re.split(r"[/_.]+", path):
-        part = part.lower()
-        part = part[:-3] + "y" if part.endswith("ies") else part.rstrip("s") or part
-        if part and part not in GENERIC and not part.isdigit():
-            out.add(part)
-    return out
+    out = {_stem(part.lower()) for part in re.split(r"[/_.]+", path)}
+    return {w for w in out if w and w not in GENERIC and not w.isdigit()}
 
 
 def django_candidates(old: dict[str, bytes], new: dict[str, bytes]) -> list[tuple[str, list[str]]]:
     """(source file, its test files) for each source file the new release changed."""
     changed = sorted(f for f in new if f in old and old[f] != new[f])
-    tests = [f for f in changed if f.startswith("tests/")]
+    tests = [f for f in changed if f.startswith("tests/")
+             and not OTHER_DATABASES & set(re.split(r"[/_.]", f))]
     out = []
     for src in changed:
         if not (src.startswith("django/") and src.endswith(".py")) or src == "django/__init__.py" \
@@ -353,10 +354,10 @@ def grade(dataset: Path, repos: Path, out: Path, predictions: str, timeout: floa
     return report
 
 
-def measure(data: Path, split: str, out: Path, timeout: float) -> dict:
+def measure(data: Path, split: str, out: Path, timeout: float, fresh: bool) -> dict:
     dataset, repos = data / f"{split}.jsonl", data / "repos"
     instances, _ = load_dataset(dataset)
-    envs = {i.instance_id: environment_times(i, repos, Settings(timeout=timeout), False)
+    envs = {i.instance_id: environment_times(i, repos, Settings(timeout=timeout), fresh)
             for i in instances}
     noop = out / f"{split}-noop.jsonl"
     noop.parent.mkdir(parents=True, exist_ok=True)
@@ -395,6 +396,8 @@ def main() -> None:
                     help="(re)build and label this project's instances (repeatable)")
     ap.add_argument("--measure", choices=("tune", "heldout", "both"))
     ap.add_argument("--timeout", type=float, default=1200)
+    ap.add_argument("--fresh", action="store_true",
+                    help="remove each row's environment image first: time real builds")
     args = ap.parse_args()
     for kind in args.mine:
         mine(args.data, args.mirror, kind)
@@ -402,7 +405,7 @@ def main() -> None:
         write_splits(args.data)
     for split in (("tune", "heldout") if args.measure == "both" else
                   (args.measure,) if args.measure else ()):
-        print(json.dumps(measure(args.data, split, args.out, args.timeout), indent=2))
+        print(json.dumps(measure(args.data, split, args.out, args.timeout, args.fresh), indent=2))
 
 
 if __name__ == "__main__":
