@@ -208,7 +208,7 @@ def diff_against(repo: Path, base: str, files: dict[str, bytes]) -> str:
 # ---- sympy, from its history
 
 
-def sympy_rows(data: Path, mirror: Path) -> list[dict]:
+def sympy_rows(data: Path, mirror: Path, per_year: int = PER_YEAR) -> list[dict]:
     link = data / "repos" / "sympy__sympy"
     link.parent.mkdir(parents=True, exist_ok=True)
     if not link.exists():
@@ -224,7 +224,7 @@ def sympy_rows(data: Path, mirror: Path) -> list[dict]:
             if row:
                 rows.append(row)
                 found += 1
-                if found == PER_YEAR:
+                if found == per_year:
                     break
     return rows
 
@@ -314,9 +314,9 @@ def label(row: dict) -> dict | None:
     return {**row, "FAIL_TO_PASS": sorted(set(f2p)), "PASS_TO_PASS": sorted(set(p2p) - set(f2p))}
 
 
-def mine(data: Path, mirror: Path, kind: str) -> None:
+def mine(data: Path, mirror: Path, kind: str, per_year: int = PER_YEAR) -> None:
     """Label the candidates of `kind` into <data>/labelled-<kind>.jsonl."""
-    candidates = django_rows(data) if kind == "django" else sympy_rows(data, mirror)
+    candidates = django_rows(data) if kind == "django" else sympy_rows(data, mirror, per_year)
     print(f"{len(candidates)} {kind} candidates", file=sys.stderr)
     with open(data / f"labelled-{kind}.jsonl", "w") as fh:
         for row in candidates:
@@ -396,11 +396,12 @@ def main() -> None:
                     help="(re)build and label this project's instances (repeatable)")
     ap.add_argument("--measure", choices=("tune", "heldout", "both"))
     ap.add_argument("--timeout", type=float, default=1200)
+    ap.add_argument("--per-year", type=int, default=PER_YEAR, help="sympy commits per year")
     ap.add_argument("--fresh", action="store_true",
                     help="remove each row's environment image first: time real builds")
     args = ap.parse_args()
     for kind in args.mine:
-        mine(args.data, args.mirror, kind)
+        mine(args.data, args.mirror, kind, args.per_year)
     if args.mine:
         write_splits(args.data)
     for split in (("tune", "heldout") if args.measure == "both" else
