@@ -40,7 +40,8 @@ class T(unittest.TestCase):
 """
 DJ_NEW = DJ_TESTS + "\n    def test_double(self):\n        self.assertEqual(double(5), 10)\n"
 
-# sympy's bin/test, in its --verbose form: "test_x ok", "test_x F", "____ file:test ____"
+# sympy's bin/test, in its --verbose form: "test_x ok", "test_x F", the file's verdict after its
+# last test ("test_y ok    [OK]"), "____ file:test ____"
 BINTEST = """#!/usr/bin/env python3
 import os, sys, traceback, importlib.util
 sys.path.insert(0, os.getcwd())
@@ -50,11 +51,12 @@ for path in [a for a in sys.argv[1:] if a.endswith('.py')]:
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     names = [n for n in dir(mod) if n.startswith('test_')]
     print(f'{path}[{len(names)}]'); fails = []
-    for n in names:
+    for i, n in enumerate(names):
+        end = '' if i < len(names) - 1 else '    [FAIL]' if fails else '    [OK]'
         try:
-            getattr(mod, n)(); print(f'{n} ok')
+            getattr(mod, n)(); print(f'{n} ok' + end)
         except Exception:
-            ok = False; print(f'{n} F'); fails.append((n, traceback.format_exc()))
+            ok = False; print(f'{n} F' + (end and '    [FAIL]')); fails.append((n, traceback.format_exc()))
     for n, tb in fails:
         print(f'____ {path}:{n} ____'); print(tb)
 print('=== tests finished ===')
@@ -132,6 +134,8 @@ def test_output_a_test_prints_does_not_hide_its_outcome():
                                                      "test_b (calc.tests.T)"}
     assert DjangoRunner().messages("", report) == {"test_b (calc.tests.T)": "boom"}
     assert SympyRunner().parse("____ a.py:test_c ____\nTraceback\n", "") == {"test_c": "failed"}
+    assert SympyRunner().parse("a.py[2] \ntest_a ok\ntest_b ok          [OK]\n", "") == {
+        "test_a": "passed", "test_b": "passed"}
 
 
 def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, settings,

@@ -7,6 +7,8 @@ import re
 from patchlore.sandbox.runners.base import Runner, argv_of, statuses
 
 # a failure's report: "____ sympy/x/tests/test_y.py:test_z ____", the traceback, the next rule
+# bin/test ends each file's last test line with the file's verdict: "test_z ok    [OK]"
+_FILE_VERDICT = re.compile(r"\s+\[(?:OK|FAIL)\]$", re.MULTILINE)
 _BLOCK = re.compile(r"^_{3,} (\S+\.py):(\S+) _{3,}\n(.*?)(?=^_{3,} |^={3,}|\Z)",
                     re.MULTILINE | re.DOTALL)
 
@@ -28,7 +30,9 @@ class SympyRunner(Runner):
     def parse(self, stdout: str, stderr: str) -> dict[str, str]:
         from swebench.harness.log_parsers.python import parse_log_sympy
 
-        parsed = statuses(parse_log_sympy(stdout, None))
+        # parse_log_sympy wants "test_z ok" at the end of the line: without the file's verdict,
+        # the last test of every file would be missing
+        parsed = statuses(parse_log_sympy(_FILE_VERDICT.sub("", stdout), None))
         # parse_log_sympy also keys each failure's report as "file.py:test"; rows name the test
         # alone: the report counts for a test whose own line is missing (output cut short)
         out = {t: s for t, s in parsed.items() if ".py:" not in t}
