@@ -52,7 +52,7 @@ def stale(client, tag: str) -> str:
     python = labels.get("patchlore.python", DEFAULT_PYTHON)
     if labels.get("patchlore.image") and python in PYTHONS \
             and labels.get(RECIPE_LABEL) != recipe_id(python):
-        return f"{tag} was built by an older patchlore (no pytest-timeout, ...)"
+        return f"{tag} was built by an older patchlore (no pytest-timeout or no compiler, ...)"
     return ""
 
 
