@@ -18,10 +18,12 @@ def _store(write: bool = False):
     """The store the command's flags and the settings name. Commands that only look open it
     read-only: they work on a read-only directory."""
     from patchlore.cli import ui
+    from patchlore.memory.embed import make_embedder
     from patchlore.memory.store import MemoryStore
 
     settings = options.load_settings(Path.cwd())
     return MemoryStore(settings.memory_dir, url=settings.memory_url, read_only=not write,
+                       embedder=make_embedder(settings.embedder),
                        warn=ui.warn)
 
 
