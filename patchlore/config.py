@@ -165,6 +165,16 @@ class Settings:
                 "directory)"})
     memory_mode: str = field(default="online", metadata={
         "help": "off | read (recall only) | online (recall and learn)"})
+    embedder: str = field(
+        default="hash",
+        metadata={"help": "what memory embeds with: hash (no download) | st:PATH (a local "
+                          "sentence-transformers model) | litellm:MODEL[@URL] (an embeddings "
+                          "endpoint, e.g. a vLLM server's)",
+                  "pattern": r"hash|st:\S+|litellm:\S+", "cased": True,
+                  "what": "hash, st:PATH or litellm:MODEL[@URL]", "example": '"hash"',
+                  "no_flag": "the store's own: its index is made with it, so a store keeps one "
+                             "(set it in a config file or the environment)"},
+    )
     localize: str = field(
         default="search",
         metadata={"help": "search | model (one more request: the model names the files and "

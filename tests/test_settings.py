@@ -108,3 +108,26 @@ def test_samples_and_rounds_from_the_environment_reach_the_run(pricing):
     out = json.loads(res.stdout)
     assert out["rounds"] == 3
     assert [r.get("n") for r in stub.requests] == [3, 3, 3]
+
+
+def test_the_embedder_setting_reaches_the_store(tmp_path):
+    """The sentence-transformers and litellm embedders were reached by tests only: the
+    embedder setting now picks one for every store a command opens."""
+    from patchlore.memory.schema import VERIFIED, Episode, Signature
+    from patchlore.memory.store import MemoryStore
+
+    src = tmp_path / "src"
+    MemoryStore(src).put_many([Episode(repo="r", task="zzzz zebra", signature=Signature(),
+                                       diff="+x\n", outcome=VERIFIED)])
+    exported = tmp_path / "m.jsonl"
+    assert run_cli("memory", "export", str(exported), "--memory", str(src)).returncode == 0
+    store = str(tmp_path / "m")
+    with StubLLM() as stub:
+        env = {"PATCHLORE_EMBEDDER": f"litellm:hosted_vllm/embedder@{stub.api_base}"}
+        res = run_cli("memory", "import", str(exported), "--memory", store, env=env)
+        assert res.returncode == 0, res.stderr
+        res = run_cli("memory", "search", "zebra", "--memory", store, env=env)
+        assert res.returncode == 0, res.stderr
+    assert any("input" in r for r in stub.requests)  # the embeddings endpoint was asked
+    res = run_cli("memory", "stats", "--memory", store, env={"PATCHLORE_EMBEDDER": "bogus"})
+    assert res.returncode == 2 and "$PATCHLORE_EMBEDDER: embedder = 'bogus'" in res.stderr

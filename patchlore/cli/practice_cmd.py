@@ -51,12 +51,14 @@ def practice(
     from patchlore.cli import ui
     from patchlore.evals.practice.run import PracticeOptions, blind_repair
     from patchlore.evals.practice.run import practice as run_practice
+    from patchlore.memory.embed import make_embedder
     from patchlore.memory.store import MemoryStore
     from patchlore.sandbox.snapshot import find_repo_root
 
     root = find_repo_root(repo)
     settings = options.load_settings(root)
-    store = MemoryStore(settings.memory_dir, url=settings.memory_url, warn=ui.warn)
+    store = MemoryStore(settings.memory_dir, url=settings.memory_url, warn=ui.warn,
+                        embedder=make_embedder(settings.embedder))
     opts = PracticeOptions(test_cmd=settings.test_cmd, max_mutants=max_mutants,
                            budget=settings.deadline, mutant_timeout=mutant_timeout, seed=seed)
     blind = (blind_repair(settings, store, root.name, settings.test_cmd,

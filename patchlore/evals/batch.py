@@ -59,16 +59,20 @@ def sweep(settings, warn: Callable[[str], None] = lambda m: None) -> list[str]:
     return removed
 
 
-# Set when a batch is interrupted: what its workers finish after that (their sandboxes are
-# being removed under them) is neither recorded nor reported, so a resume does it again.
-stopping = threading.Event()
+class Batch:
+    """One batch's workers. `stopping` is set when the batch is interrupted: what its workers
+    finish after that (their sandboxes are being removed under them) is neither recorded nor
+    reported, so a resume does it again. Each batch has its own: one interrupted batch does
+    not silence the next one in the same process."""
 
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
 
-def each(fn: Callable, items: Iterable, workers: int) -> list:
-    """fn over items on `workers` threads, in order. On an interrupt the queued items are
-    dropped at once instead of run to the end, and `stopping` is set."""
-    try:
-        return pmap(fn, items, workers)
-    except BaseException:
-        stopping.set()
-        raise
+    def each(self, fn: Callable, items: Iterable, workers: int) -> list:
+        """fn over items on `workers` threads, in order. On an interrupt the queued items are
+        dropped at once instead of run to the end, and `stopping` is set."""
+        try:
+            return pmap(fn, items, workers)
+        except BaseException:
+            self.stopping.set()
+            raise

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
-from patchlore.evals import batch
-from patchlore.evals.batch import each, scratch
+from patchlore.evals.batch import Batch, scratch
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import environment
 from patchlore.evals.harness import harness_for
@@ -134,13 +133,14 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
 
 def _done(grade: Grade, start: float, log_dir: Path) -> Grade:
     grade.seconds = round(time.monotonic() - start, 3)
-    if batch.stopping.is_set():  # interrupted: this grade may come from a removed sandbox
-        return grade
+    return grade
+
+
+def _record(grade: Grade, log_dir: Path) -> None:
     log_dir.mkdir(parents=True, exist_ok=True)
     tmp = log_dir / "report.json.tmp"  # whole or not at all: a rerun reads it to resume
     tmp.write_text(json.dumps(asdict(grade), indent=2))
     os.replace(tmp, log_dir / "report.json")
-    return grade
 
 
 def grade_all(instances: list[Instance], predictions: dict[str, str], repos_dir: Path,
@@ -171,11 +171,13 @@ def grade_all(instances: list[Instance], predictions: dict[str, str], repos_dir:
         else:
             grade = grade_instance(inst, predictions[iid], repos_dir, settings, log_dir, opts,
                                    keys[iid])
-        if not batch.stopping.is_set():
+        if not batch.stopping.is_set():  # interrupted: it may come from a removed sandbox
+            _record(grade, log_dir)
             progress(grade)
         return grade
 
-    grades = each(one, todo, opts.workers)
+    batch = Batch()
+    grades = batch.each(one, todo, opts.workers)
     by = {s: sorted(g.instance_id for g in grades if g.status == s)
           for s in (RESOLVED, UNRESOLVED, ERROR, EMPTY)}
     report = {

@@ -21,8 +21,7 @@ from patchlore.repair.loop import RepairOptions
 from patchlore.repair.session import run_repair
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
-from patchlore.evals import batch
-from patchlore.evals.batch import each, scratch
+from patchlore.evals.batch import Batch, scratch
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import environment
 from patchlore.evals.repos import checkout
@@ -133,7 +132,8 @@ def run_all(instances: list[Instance], repos_dir: Path, settings: Settings,
             runner.record(rec)
             progress(rec)
 
-    each(one, todo, workers)  # in dataset order, so online memory learns in that order
+    batch = Batch()
+    batch.each(one, todo, workers)  # in dataset order, so online memory learns in that order
     return runner
 
 

@@ -81,9 +81,11 @@ def open_memory(settings: Settings, warn: Callable[[str], None]):
     on a read-only directory; online mode fails now, before any work, if it cannot write."""
     if settings.memory_mode == "off":
         return None
+    from patchlore.memory.embed import make_embedder
     from patchlore.memory.store import MemoryStore
 
     return MemoryStore(settings.memory_dir, url=settings.memory_url,
+                       embedder=make_embedder(settings.embedder),
                        read_only=settings.memory_mode == "read", warn=warn)
 
 
