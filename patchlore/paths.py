@@ -40,3 +40,14 @@ def refuse_output_onto_inputs(output: Path, what: str, inputs: dict[str, Path]) 
             raise PatchloreError(f"{what} {output}: would overwrite {name} ({path}), which "
                                  "this command reads; nothing was written",
                                  hint=f"pass {what} a path outside {src}")
+
+
+def own_dir(root: Path) -> Path:
+    """The repo's .patchlore folder (runs, practice), created with a .gitignore of its own so
+    that git never sees what patchlore keeps there."""
+    base = root / ".patchlore"
+    base.mkdir(exist_ok=True)
+    ignore = base / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# patchlore's own records (runs, practice): not part of the project\n*\n")
+    return base

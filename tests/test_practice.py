@@ -4,7 +4,9 @@ model, real litellm over HTTP to the scripted server."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -32,7 +34,17 @@ SHAPES = {
 
 def practice(repo, *args, timeout=900):
     return run_cli("practice", "--repo", str(repo), "--test-cmd", TEST_CMD, "--no-setup",
-                   "--sandbox", "docker", *args, timeout=timeout)
+                   "--sandbox", "docker", *args, timeout=timeout, env={"COLUMNS": "200"})
+
+
+def instances_of(repo) -> list[dict]:
+    path = repo / ".patchlore" / "practice" / "instances.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def git_status(repo) -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=repo,
+                          capture_output=True, text=True, check=True).stdout
 
 
 def outside_patchlore(digest: dict) -> dict:
@@ -43,15 +55,26 @@ def outside_patchlore(digest: dict) -> dict:
 @pytest.mark.usefixtures("docker_ready")
 def test_practice_keeps_caught_mutants_as_instances_that_grade(tmp_path):
     repo = make_repo(tmp_path / "shapes", SHAPES)
+    # an old commit with a version tag: the instances' commits keep both (an environment
+    # build bounds dependencies by that date and pretends that version)
+    old = {**os.environ, "GIT_COMMITTER_DATE": "2019-08-01T12:00:00+00:00",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    for args in (["commit", "-q", "--amend", "--no-edit", "--date", old["GIT_COMMITTER_DATE"]],
+                 ["tag", "v1.2.3"]):
+        subprocess.run(["git", *args], cwd=repo, env=old, check=True, capture_output=True)
     before = tree_digest(repo)
     res = practice(repo, "--max-mutants", "12", "--mutant-timeout", "8", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
-    assert set(out) == {"tried", "caught", "kept", "stored", "instances", "uncaught"}
+    assert {k: type(v) for k, v in out.items()} == {
+        "tried": int, "caught": int, "kept": int, "stored": int, "instances": str,
+        "uncaught": list}
+    assert all(set(u) == {"path", "function"} for u in out["uncaught"])
     assert out["kept"] >= 6 and out["stored"] == out["kept"] and out["tried"] > out["kept"]
     assert {"path": "shapes.py", "function": "untested"} in out["uncaught"]
     assert {"path": "shapes.py", "function": "area"} not in out["uncaught"]
     assert outside_patchlore(tree_digest(repo)) == outside_patchlore(before)
+    assert git_status(repo) == ""  # .patchlore/ ignores itself: git sees nothing new
 
     rows = [json.loads(line) for line in open(out["instances"])]
     assert len(rows) == out["kept"]
@@ -60,6 +83,11 @@ def test_practice_keeps_caught_mutants_as_instances_that_grade(tmp_path):
                    for r in rows)
     for r in rows:
         assert r["FAIL_TO_PASS"] and r["repo"].startswith(str(repo))
+        at = ["git", "-C", r["repo"]]
+        assert subprocess.run([*at, "log", "-1", "--format=%cs", r["base_commit"]],
+                              capture_output=True, text=True).stdout.strip() == "2019-08-01"
+        assert subprocess.run([*at, "describe", "--tags", "--abbrev=0", r["base_commit"]],
+                              capture_output=True, text=True).stdout.strip() == "v1.2.3"
         assert len(re.findall(r"^[-+][^-+]", r["patch"], re.MULTILINE)) == 2  # one line each
 
     for preds, resolved in (("gold", len(rows)), ("empty", 0)):
@@ -77,8 +105,18 @@ def test_practice_keeps_caught_mutants_as_instances_that_grade(tmp_path):
     assert {r["source"] for r in listed} == {"practice"}
     again = json.loads(practice(repo, "--max-mutants", "40", "--json").stdout)
     assert again["tried"] == 0 and again["kept"] == 0
+    # a function whose content changed is practised again, and only that one
+    (repo / "shapes.py").write_text(SHAPES["shapes.py"].replace("return w * h", "return h * w"))
+    changed = json.loads(practice(repo, "--max-mutants", "40", "--json").stdout)
+    assert changed["tried"] >= 2 and changed["kept"] >= 1
+    fresh = [r for r in instances_of(repo) if r["base_commit"] not in
+             {old["base_commit"] for old in rows}]
+    assert len(fresh) == changed["kept"] and {r["practice"]["function"] for r in fresh} == \
+        {"area"}
+    (repo / "shapes.py").write_text(SHAPES["shapes.py"])
     gone = run_cli("memory", "forget", "--source", "practice")
-    assert gone.returncode == 0 and f"forgot {out['kept']} episode(s)" in gone.stderr
+    kept = out["kept"] + changed["kept"]
+    assert gone.returncode == 0 and f"forgot {kept} episode(s)" in gone.stderr
     assert json.loads(run_cli("memory", "stats", "--json").stdout)["episodes"] == 0
     assert outside_patchlore(tree_digest(repo)) == outside_patchlore(before)
 
@@ -90,13 +128,36 @@ def test_a_hanging_mutant_is_dropped_within_its_timeout(tmp_path, docker_ready):
             "test_loop.py": "from loop import count_up\n\n\n"
                             "def test_count_up():\n    assert count_up(3) == 3\n"}
     repo = make_repo(tmp_path / "loop", loop)
-    res = practice(repo, "--max-mutants", "40", "--mutant-timeout", "5", "--json")
+    res = practice(repo, "--max-mutants", "40", "--mutant-timeout", "5")
+    assert res.returncode == 0, res.stderr
+    rows = instances_of(repo)
+    bodies = [r["patch"] for r in rows]
+    assert len(rows) >= 3
+    assert not any("-        i = i - 1" in b for b in bodies)  # the hang is not an instance
+    dropped = res.stdout[res.stdout.index("mutants dropped"):]
+    assert re.search(r"loop\.py .*count_up .*the tests timed out after [5-9] s", dropped), \
+        res.stdout
+
+
+@pytest.mark.timeout(900)
+def test_only_functions_the_passing_tests_run_are_mutated(tmp_path, docker_ready):
+    """add is run by a passing test (each of its 4 mutants is caught), mul only by a failing
+    one, sub by none: their 8 mutants are never tried, and both are named as unprotected."""
+    calc = {"calc.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n"
+                       "    return a - b\n\n\ndef mul(a, b):\n    return a * b\n",
+            "test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
+                            "    assert add(1, 2) == 3\n\n\ndef test_mul_is_wrong():\n"
+                            "    assert mul(2, 2) == 5\n"}
+    repo = make_repo(tmp_path / "calc", calc)
+    res = practice(repo, "--max-mutants", "100", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
+    assert out["tried"] == out["caught"] == out["kept"] == 4, out
+    assert sorted(u["function"] for u in out["uncaught"]) == ["mul", "sub"]
     rows = [json.loads(line) for line in open(out["instances"])]
-    bodies = [r["patch"] for r in rows]
-    assert out["tried"] >= 5 and out["kept"] == len(rows) >= 3
-    assert not any("-        i = i - 1" in b for b in bodies)  # the hang is not an instance
+    assert {r["practice"]["function"] for r in rows} == {"add"}
+    shown = practice(repo, "--max-mutants", "100")  # the table says why
+    assert "no passing test runs it" in shown.stdout and "sub" in shown.stdout
 
 
 def _fix_reply(good: bool):

@@ -70,6 +70,9 @@ def practice(
 
         report = run_practice(root, settings, opts, memory=store, progress=progress,
                               blind=blind)
+    if not report.traced:
+        ui.warn("the trace of the suite saw no call into the repo's files (an installed copy "
+                "runs, or python -I): every function was mutated, covered or not")
     if as_json:
         ui.print_json(report.to_json())
         return
@@ -90,10 +93,12 @@ def _show(report) -> None:
                  ("seconds", f"{report.seconds:.1f}"), ("instances", report.instances)):
         table.add_row(k, str(v))
     ui.out().print(table)
-    if report.uncaught:
-        table = Table(title="functions whose mutants no test caught", title_justify="left")
-        table.add_column("path", overflow="fold")
-        table.add_column("function", overflow="fold")
-        for u in report.uncaught:
-            table.add_row(u["path"], u["function"])
-        ui.out().print(table)
+    for title, rows in (("functions no test protects", report.uncaught),
+                        ("mutants dropped", report.dropped)):
+        if rows:
+            table = Table(title=title, title_justify="left")
+            for column in ("path", "function", "why"):
+                table.add_column(column, overflow="fold")
+            for u in rows:
+                table.add_row(u["path"], u["function"], u["why"])
+            ui.out().print(table)

@@ -20,6 +20,7 @@ from patchlore.trajectory import Trajectory
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
 from patchlore.memory.redact import redact_data
+from patchlore.paths import own_dir
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.patchpaths import check_paths, touched_paths
 from patchlore.sandbox.snapshot import Snapshot, take_snapshot
@@ -42,12 +43,8 @@ def records_dir(root: Path, warn: Callable[[str], None] = lambda m: None) -> Pat
     """Where a repo's run records (and `check`'s suggested patch) go: R/.patchlore, or, when the
     checkout cannot be written (CI checkouts can be read-only), a folder of the user's state
     dir named by the repo's path: the repair still runs, and the tree is never written."""
-    base = root / ".patchlore"
     try:
-        base.mkdir(exist_ok=True)
-        ignore = base / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# patchlore's run records: not part of the project\n*\n")
+        base = own_dir(root)
         (base / "runs").mkdir(exist_ok=True)
         if os.access(base / "runs", os.W_OK | os.X_OK):
             return base

@@ -32,6 +32,8 @@ class Function:
     start: int  # byte offsets of the whole def in the file
     end: int
     digest: str  # sha256 of its source: a rerun skips a function practised at this content
+    first_line: int = 0  # its lines, decorators included (what a trace of calls names)
+    last_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,8 @@ def functions(path: str, source: bytes) -> list[tuple[Function, ast.AST]]:
                 start = lines[first.lineno - 1] + first.col_offset
                 end = lines[node.end_lineno - 1] + node.end_col_offset
                 found.append((Function(path, prefix + node.name, start, end,
-                                       hashlib.sha256(source[start:end]).hexdigest()[:16]),
-                              node))
+                                       hashlib.sha256(source[start:end]).hexdigest()[:16],
+                                       first.lineno, node.end_lineno), node))
             elif isinstance(node, ast.ClassDef):
                 visit(node.body, f"{prefix}{node.name}.")
 

@@ -3,13 +3,14 @@ verified memory episodes and SWE-bench-format instances of the repo.
 
 Everything happens in sandboxes and in patchlore's own directory (.patchlore/practice/): the
 working tree is only read (a snapshot). The instances' repository is a git repository there
-(`repo.git`), one tag per kept mutant, whose tagged commit holds the bug: `eval run` and `eval
+(`repo`), one branch per kept mutant (practice/ID), whose commit holds the bug: `eval run` and `eval
 grade` take the instances as any dataset, the repo named by that path.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import tempfile
@@ -20,11 +21,13 @@ from pathlib import Path
 
 from patchlore.config import Settings
 from patchlore.errors import PatchloreError
-from patchlore.evals.practice.mutants import Mutant, functions, mutants, still_parses
+from patchlore.evals.practice.coverage import covered_lines, is_covered, traced_calls
+from patchlore.evals.practice.mutants import Function, Mutant, functions, mutants, still_parses
 from patchlore.memory.schema import PRACTICE, VERIFIED, Episode
 from patchlore.memory.signature import signature_of
+from patchlore.paths import own_dir
 from patchlore.sandbox.factory import open_sandbox
-from patchlore.sandbox.snapshot import copy_snapshot, take_snapshot
+from patchlore.sandbox.snapshot import copy_snapshot, find_repo_root, take_snapshot
 from patchlore.sandbox.testrun import run_tests
 from patchlore.sandbox.verify import PASSING, TEST_FILE, Status, VerifyOptions, verify
 
@@ -48,13 +51,18 @@ class PracticeReport:
     stored: int = 0
     skipped: int = 0  # functions already practised at this content
     instances: str = ""
+    # functions no test protects: {path, function, why} (no passing test runs it, or none of
+    # its mutants was caught)
     uncaught: list[dict] = field(default_factory=list)
     dropped: list[dict] = field(default_factory=list)  # hung or broke the collector
+    traced: bool = True  # False: the trace saw no call into the repo, every function was tried
     seconds: float = 0.0
 
     def to_json(self) -> dict:
         return {"tried": self.tried, "caught": self.caught, "kept": self.kept,
-                "stored": self.stored, "instances": self.instances, "uncaught": self.uncaught}
+                "stored": self.stored, "instances": self.instances,
+                "uncaught": [{"path": u["path"], "function": u["function"]}
+                             for u in self.uncaught]}
 
 
 def _git(repo: Path, *args: str, env: dict | None = None) -> str:
@@ -67,9 +75,14 @@ def _git(repo: Path, *args: str, env: dict | None = None) -> str:
 
 class Mirror:
     """The practice repository: a work tree under .patchlore/practice/repo whose commits are
-    the repo's tree as practised (branch `base`) and, tagged, each kept mutant."""
+    the repo's tree as practised (branch `base`) and each kept mutant (branch practice/ID).
 
-    def __init__(self, path: Path) -> None:
+    Its commits carry the date of the repo's HEAD commit and its base the repo's last version
+    tag: an environment build bounds dependencies by that date and pretends that version, so
+    a mutant's sandbox (and `eval grade` of its instance) gets the repo's own environment,
+    not one of today's releases."""
+
+    def __init__(self, path: Path, source: Path) -> None:
         self.path = path
         if not (path / ".git").is_dir():
             path.mkdir(parents=True, exist_ok=True)
@@ -77,6 +90,10 @@ class Mirror:
             for k, v in (("user.name", "patchlore practice"),
                          ("user.email", "practice@patchlore.invalid")):
                 _git(path, "config", k, v)
+        date = _git_or_empty(source, "log", "-1", "--format=%cI", "HEAD")
+        self.env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date} \
+            if date else None
+        self.version = _git_or_empty(source, "describe", "--tags", "--abbrev=0")
 
     def sync(self, snap) -> str:
         """Make `base` the snapshot's tree; its commit."""
@@ -86,23 +103,30 @@ class Mirror:
         copy_snapshot(snap, self.path)
         _git(self.path, "add", "-A")
         if _git(self.path, "status", "--porcelain"):
-            _git(self.path, "commit", "-q", "-m", "practice base")
+            _git(self.path, "commit", "-q", "-m", "practice base", env=self.env)
+        if self.version:
+            _git(self.path, "tag", "-f", self.version)
         return _git(self.path, "rev-parse", "HEAD")
 
-    def commit_mutant(self, mutant: Mutant, source: bytes, tag: str) -> tuple[str, str]:
-        """The mutant's commit (tagged) and the fix: the diff from it back to base."""
+    def commit_mutant(self, mutant: Mutant, source: bytes, name: str) -> tuple[str, str]:
+        """The mutant's commit (on its own branch) and the fix: the diff from it back to base."""
         target = self.path / mutant.path
         target.write_bytes(mutant.apply(source))
         _git(self.path, "commit", "-q", "-am", f"practice: {mutant.operator} in "
-             f"{mutant.path}:{mutant.function}")
+             f"{mutant.path}:{mutant.function}", env=self.env)
         sha = _git(self.path, "rev-parse", "HEAD")
-        _git(self.path, "tag", "-f", tag)
+        _git(self.path, "branch", "-f", f"practice/{name}", sha)
         fix = _git(self.path, "diff", sha, "HEAD~1") + "\n"
         _git(self.path, "reset", "-q", "--hard", "HEAD~1")
         return sha, fix
 
 
-def _choose(cands: list[tuple], n: int, seed: int) -> list:
+def _git_or_empty(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _choose(cands: list[tuple[Function, list[Mutant]]], n: int, seed: int) -> list[Mutant]:
     """Round robin over functions, a random operator each pass: many functions get one."""
     rng = random.Random(seed)
     per = [rng.sample(ms, len(ms)) for _, ms in cands if ms]
@@ -135,9 +159,9 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
     start = time.monotonic()
     deadline = start + opts.budget if opts.budget else None
     report = PracticeReport()
+    home = own_dir(find_repo_root(root)) / "practice"  # ignored by git before the snapshot
     snap = take_snapshot(root)
     repo_name = repo_name or snap.root.name
-    home = snap.root / ".patchlore" / "practice"
     state_path, inst_path = home / "state.json", home / "instances.jsonl"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     report.instances = str(inst_path)
@@ -148,20 +172,19 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
             continue
         data = (snap.root / name).read_bytes()
         for fn, node in functions(name, data):
-            key = f"{name}::{fn.name}"
-            if state.get(key) == fn.digest:
+            if state.get(f"{name}::{fn.name}") == fn.digest:
                 report.skipped += 1
                 continue
             sources[name] = data
             ms = [m for m in mutants(fn, node, data) if still_parses(m.apply(data))]
-            cands.append(((key, fn.digest), ms))
-    chosen = _choose(cands, opts.max_mutants, opts.seed)
-    if not chosen:
+            if ms:
+                cands.append((fn, ms))
+    if not cands:
         report.seconds = time.monotonic() - start
         return report
 
-    mirror = Mirror(home / "repo")
-    base_sha = mirror.sync(snap)
+    mirror = Mirror(home / "repo", snap.root)
+    mirror.sync(snap)
     progress("running the suite", report)
     by_fn: dict[str, list[bool]] = {}
     with open_sandbox(settings, str(snap.root), snapshot=snap, name=repo_name) as box:
@@ -171,9 +194,20 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
             raise PatchloreError(f"`{opts.test_cmd}` reports no passing tests in the sandbox: "
                                  "practice needs a suite that passes",
                                  hint="pass --test-cmd with a pytest command that passes")
+        progress("tracing which functions the passing tests run", report)
+        calls = traced_calls(box, opts.test_cmd, settings.command_timeout)
+        lines = covered_lines(calls, passing)
+        report.traced = bool(lines)
+        if lines:  # else the trace saw no call into the repo's files: every function is tried
+            for fn, _ in cands:
+                if not is_covered(lines, fn.path, fn.first_line, fn.last_line):
+                    report.uncaught.append({"path": fn.path, "function": fn.name,
+                                            "why": "no passing test runs it"})
+            cands = [(fn, ms) for fn, ms in cands
+                     if is_covered(lines, fn.path, fn.first_line, fn.last_line)]
         timeout = opts.mutant_timeout or max(10.0, 3 * baseline.command.duration)
         vopts = VerifyOptions(opts.test_cmd, test_timeout=timeout, deadline=deadline)
-        for m in chosen:
+        for m in _choose(cands, opts.max_mutants, opts.seed):
             if deadline and time.monotonic() >= deadline:
                 break
             report.tried += 1
@@ -201,12 +235,13 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
                          repo_name, memory, blind, report, inst_path)
             if kept:
                 report.kept += 1
-    for (key, digest), _ in cands:
-        if key in by_fn:
-            state[key] = digest
-            if not any(by_fn[key]):
-                path, _, fn = key.partition("::")
-                report.uncaught.append({"path": path, "function": fn})
+    for fn, _ in cands:
+        tried = by_fn.get(f"{fn.path}::{fn.name}")
+        if tried:
+            state[f"{fn.path}::{fn.name}"] = fn.digest
+            if not any(tried):
+                report.uncaught.append({"path": fn.path, "function": fn.name,
+                                        "why": f"{len(tried)} mutant(s), none caught"})
     home.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
     report.seconds = time.monotonic() - start
