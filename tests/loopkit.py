@@ -37,8 +37,9 @@ class Ran:
         return [e for e in self.events if e["kind"] == kind]
 
 
-def run_repair(repo: Path, work: Path, rounds: list[list[str]], **options) -> Ran:
-    """Repair `repo` with answers replayed round by round (samples = answers per round)."""
+def run_repair(repo: Path, work: Path, rounds: list[list[str]], memory=None, **options) -> Ran:
+    """Repair `repo` with answers replayed round by round (samples = answers per round),
+    recalling from `memory` (a MemoryStore) when options' memory_mode says so."""
     work.mkdir(parents=True, exist_ok=True)
     snap = take_snapshot(repo)
     model = ReplayModel(str(replay_file(work / "replay.jsonl", rounds)))
@@ -47,7 +48,7 @@ def run_repair(repo: Path, work: Path, rounds: list[list[str]], **options) -> Ra
     traj = Trajectory(work / "runs")
     try:
         with LocalSandbox(snap, timeout=120) as box:
-            result = repair(snap, box, model, opts, traj)
+            result = repair(snap, box, model, opts, traj, memory=memory)
     finally:
         traj.close()
     return Ran(result, read_events(traj.path))

@@ -219,6 +219,28 @@ def test_model_guided_localization_shows_what_the_model_names(shop):
     assert not any(s.path.startswith("nowhere/") for s in snippets)
 
 
+SHIPPING_FIX = ("diff --git a/shop/shipping.py b/shop/shipping.py\n--- a/shop/shipping.py\n"
+                "+++ b/shop/shipping.py\n@@ -6,3 +6,3 @@\n \n def delivery_days(zone):\n"
+                "-    return {\"eu\": 3, \"us\": 7}.get(zone, 15)\n"
+                "+    return {\"eu\": 3, \"us\": 7}.get(zone, 14)\n")
+
+
+def test_recalled_repairs_point_localization_at_what_they_changed(shop):
+    """A similar repair from memory changed delivery_days: the search alone never shows it
+    for this issue; with the repair recalled it is shown (kind memory), within its share."""
+    task = "Cart.subtotal and total(cart) with TAX give the wrong sum"
+    alone = localize_repo(shop, task=task, budget_tokens=150)
+    assert not any("def delivery_days" in s.text for s in alone)
+    gone = SHIPPING_FIX.replace("shop/shipping.py", "shop/gone.py")  # a file the repo lost
+    guided = localize_repo(shop, task=task, budget_tokens=150,
+                           recalled=[("ep-1", gone), ("ep-2", SHIPPING_FIX)])
+    mine = [s for s in guided if s.kind == "memory"]
+    assert [(s.path, s.text.splitlines()[0]) for s in mine] == [
+        ("shop/shipping.py", "def delivery_days(zone):")]
+    assert "ep-2" in mine[0].why
+    assert len(mine[0].text) <= 150 * 4 // 4
+
+
 def test_a_garbage_model_answer_falls_back_to_search(shop):
     plain = localize_repo(shop, task=ISSUE, budget_tokens=400)
     with StubLLM([["I think it is somewhere in the code, good luck!"]]) as stub:

@@ -162,6 +162,56 @@ def test_recall_is_small_filtered_and_deduplicated(tmp_path):
     assert [d.repo for d in only_c.demos] == ["c"]
 
 
+def test_practice_episodes_never_crowd_out_real_ones(tmp_path):
+    """Practice episodes match their query best here (it is their own symptom), yet the real
+    verified repair comes first; a practice one fills the slot left."""
+    from patchlore.memory.schema import PRACTICE
+
+    store = MemoryStore(tmp_path / "m")
+    sig = Signature("AssertionError", "assert 2 == 3", ["t::test_add"], ["calc.py:add"])
+    store.put_many([
+        *[Episode(repo="calc", task=f"failing tests: test_calc.py::test_add assert {i} == 3 "
+                  "in add", signature=sig, outcome=VERIFIED, diff=f"+    return a + b  # {i}\n",
+                  source=PRACTICE, created=i) for i in range(5)],
+        Episode(repo="calc", task="sums come out wrong", signature=Signature(),
+                outcome=VERIFIED, diff="+    return a + b\n", source="fix", created=10),
+    ])
+    query = "failing tests: test_calc.py::test_add assert 2 == 3 in add"
+    found = recall(store, query, k_demos=2)
+    assert [d.source for d in found.demos] == ["fix", PRACTICE]
+
+
+def test_the_loop_looks_where_recalled_repairs_changed_code(tmp_path):
+    """A verified practice episode recalled for this failure changed rates.rate: the loop's
+    localization shows that function (labelled so in the prompt); with no memory it is not
+    labelled."""
+    from loopkit import edit, run_repair
+    from patchlore.memory.schema import PRACTICE
+
+    files = {**PAYROLL, "rates.py": "def rate(kind):\n    return {\"low\": 10}.get(kind, 20)\n"}
+    repo = make_repo(tmp_path / "payroll", files)
+    store = MemoryStore(tmp_path / "memory")
+    store.put(Episode(
+        repo="payroll", task="failing tests: test_payroll.py::test_tax_is_withheld",
+        signature=Signature("AssertionError", "assert 1200.0 == 800", [
+            "test_payroll.py::test_tax_is_withheld"]), outcome=VERIFIED, source=PRACTICE,
+        diff="diff --git a/rates.py b/rates.py\n--- a/rates.py\n+++ b/rates.py\n"
+             "@@ -1,2 +1,2 @@\n def rate(kind):\n-    return {\"low\": 10}.get(kind, 21)\n"
+             "+    return {\"low\": 10}.get(kind, 20)\n", files=["rates.py"]))
+    fix_it = edit("payroll.py", "    return gross * (1 + tax_percent / 100)\n",
+                  "    return gross * (1 - tax_percent / 100)\n")
+    for memory, label in ((store, True), (None, False)):
+        ran = run_repair(repo, tmp_path / f"w{label}", [[fix_it]], memory=memory,
+                         memory_mode="read" if memory else "off")
+        assert ran.result.status == "verified", ran.result.message
+        (where,) = ran.kinds("localize")
+        why = [w for _, w in where["files"] if w.startswith("memory:")]
+        prompt = ran.kinds("prompt")[-1]["messages"][1]["content"]
+        assert bool(why) is label and ("a similar past repair changed it" in prompt) is label
+        if label:
+            assert why == [f"memory: a similar repair ({store.episodes()[0].id}) changed rate"]
+
+
 def test_planted_secrets_never_reach_store_export_or_trajectory(tmp_path):
     secret, password = "ghp_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8", "correct-horse-battery"
     pricing = copy_example(tmp_path, "pricing")

@@ -5,7 +5,10 @@ In order, within a budget of tokens (4 characters each):
      issue's own), a file too large to show whole as its outline (class and def lines) plus
      those functions; small frame files whole
   2. the failing tests' own functions (their bodies name the code under test)
-  3. search: the repo's structural chunks ranked by a weighted BM25 query (query.py), grouped
+  3. memory: the functions that similar verified repairs (recalled episodes, practice's
+     among them) changed, at most 1/4 of the budget; their files also rank higher in the
+     search (ExpeRepair's retrieval pointing localization at where similar bugs were)
+  4. search: the repo's structural chunks ranked by a weighted BM25 query (query.py), grouped
      by file, until the budget is spent
 `localize_repo` is the one step `fix`, `eval run` and `patchlore localize` all call.
 """
@@ -29,6 +32,7 @@ TEST_SHARE = 5  # the failing tests' functions, at most 1/5
 SAME_FILE = 0.8  # each further chunk of a file counts this much less: several files are seen
 WHOLE_SHARE = 4  # a hit in a long function shows all of it if it takes at most 1/4
 HEADS = 3  # the files whose imports are shown
+MEMORY_SHARE = 4  # what recalled repairs changed takes at most 1/4
 
 
 def _enclosing(chunks: list[Chunk], line: int) -> Chunk | None:
@@ -134,6 +138,48 @@ def _tests(p: Picker, index: RepoIndex, failing_tests: list[str], budget: int) -
     return "\n".join(code)
 
 
+def changed_lines(diff: str) -> list[tuple[str, int]]:
+    """(path, line) of the first changed line of each hunk of a diff, on its new side: where
+    the fixed code is."""
+    from unidiff import PatchSet
+    from unidiff.errors import UnidiffParseError
+
+    try:
+        patch = PatchSet(diff)
+    except UnidiffParseError:
+        return []
+    out = []
+    for f in patch:
+        for hunk in f:
+            changed = [ln for ln in hunk if ln.is_added or ln.is_removed]
+            if not changed:
+                continue
+            first = changed[0]
+            # a removed line has no new-side number: the line now in its place
+            n = first.target_line_no or max(hunk.target_start, first.source_line_no
+                                            - hunk.source_start + hunk.target_start)
+            out.append((f.path, n))
+    return out
+
+
+def _recalled(p: Picker, index: RepoIndex, q: Query, recalled: list[tuple[str, str]],
+              total: int) -> None:
+    """The functions that recalled verified repairs ((label, diff) each) changed, where the
+    repo still has those files; their files also count more in the search."""
+    floor = p.budget - total // MEMORY_SHARE
+    for label, diff in recalled:
+        for path, n in changed_lines(diff):
+            lines = p.lines(path)
+            if lines is None or path not in index.sizes:
+                continue
+            q.files.setdefault(path, f"a similar repair ({label}) changed it")
+            c = _enclosing(index.file_chunks(path), n)
+            if c is None or p.budget - _size(p, c) < floor:
+                continue
+            p.take(path, c.start, c.end, f"memory: a similar repair ({label}) changed "
+                   f"{c.name or f'line {n}'}", SnippetKind.MEMORY)
+
+
 def rank(index: RepoIndex, q: Query) -> list[tuple[float, Chunk]]:
     """Every chunk with its score for the query, best first; docs and config count less
     (docs not at all unless the issue is about them)."""
@@ -210,11 +256,12 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
                   traceback: str = "", failing_tests: list[str] = (), repo_path: str = "",
                   budget_tokens: int = default_of("context_budget"),
                   extra: dict[str, str] | None = None, model=None,
-                  on_reply: Callable = lambda reply: None) -> list[Snippet]:
+                  on_reply: Callable = lambda reply: None,
+                  recalled: list[tuple[str, str]] = ()) -> list[Snippet]:
     """The snippets to show for an issue and/or failing tests, grouped by file.
     `extra` holds files that are not on disk (a reproduction test); `model`, when given,
     names files and functions first (guided.py) at the cost of one request, whose reply
-    goes to `on_reply`."""
+    goes to `on_reply`; `recalled` are similar verified repairs, (label, diff) each."""
     if files is None:
         from patchlore.sandbox.snapshot import take_snapshot
 
@@ -229,6 +276,7 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
     _frames(p, index, q, total)
     test_code += _tests(p, index, list(failing_tests), total // TEST_SHARE)
     q = build_query(task, traceback, test_code, repo_files, repo_path)
+    _recalled(p, index, q, list(recalled), total)
     if model is not None:
         from patchlore.localize.guided import guide
         from patchlore.llm.model import DeadlineReached

@@ -19,6 +19,7 @@ class SnippetKind(StrEnum):
     SEARCH = "search"
     OUTLINE = "outline"  # a large file's def and class lines, not its code
     MODEL = "model"  # named by the model (guided localization)
+    MEMORY = "memory"  # changed by a similar verified repair recalled from memory
 
 
 @dataclass

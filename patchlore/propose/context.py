@@ -132,6 +132,7 @@ class Repair:
     snippets: list[Snippet] = field(default_factory=list)
     memory_text: str = ""
     shown: list[str] = field(default_factory=list)  # ids of the insights in the prompt
+    recalled: list = field(default_factory=list)  # the demonstrations recalled (Episode)
 
     def verify_options(self) -> VerifyOptions:
         return VerifyOptions(self.opts.test_cmd, self.opts.test_timeout, self.opts.deadline,

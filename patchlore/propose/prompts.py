@@ -38,7 +38,8 @@ def task_message(task: str, failures: str, snippets: list[Snippet], guidance: st
                          f"```\n{s.text.rstrip()}\n```")
             continue
         label = {SnippetKind.TRACEBACK: "in the traceback", SnippetKind.TEST: "failing test",
-                 SnippetKind.MODEL: "named by the model"}.get(s.kind, "related")
+                 SnippetKind.MODEL: "named by the model",
+                 SnippetKind.MEMORY: "a similar past repair changed it"}.get(s.kind, "related")
         parts.append(f"### {s.path} lines {s.start_line}-{s.end_line} ({label})\n"
                      f"```\n{s.text.rstrip()}\n```")
     if task:

@@ -55,9 +55,9 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
     r = Repair(snapshot, box, model, opts, traj, progress, more_boxes, memory)
     if _reproduce(r):
         makers = proposers or [PipelineProposer]
+        _recall(r)  # first: localization looks where the recalled repairs changed code
         if any(make.localizes for make in makers):
             _localize(r)
-        _recall(r)
         _rounds(r, [make(r) for make in makers])
         _select(r)
         _learn(r)
@@ -174,7 +174,8 @@ def _localize(r: Repair) -> None:
             r.snapshot.root, r.snapshot.files, task=r.opts.task,
             traceback=traces_of(r.baseline), failing_tests=r.failing, repo_path=r.box.repo_path,
             budget_tokens=r.opts.context_tokens, extra=r.files.added,
-            model=r.model if r.opts.guided_localize else None, on_reply=on_reply)
+            model=r.model if r.opts.guided_localize else None, on_reply=on_reply,
+            recalled=[(d.id, d.diff) for d in r.recalled])
     r.traj.log("localize", files=[(f"{s.path}:{s.start_line}-{s.end_line}", s.why)
                                   for s in r.snippets])
 
@@ -189,6 +190,7 @@ def _recall(r: Repair) -> None:
         found = recall(r.memory,
                        f"{r.opts.task}\n{signature_of(_failure_map(r)).text()}")
     r.shown = [i.id for i in found.insights]
+    r.recalled = found.demos
     r.memory_text = memory_block(found.insights, found.demos)
     r.traj.log("recall", insights=r.shown, demos=[d.id for d in found.demos])
 
