@@ -214,6 +214,10 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
             progress(f"{m.path}:{m.function} ({m.operator})", report)
             src = sources[m.path]
             verdict = verify(box, _diff(m.path, src, m.apply(src)), baseline, [], vopts)
+            if verdict.status == Status.TIMED_OUT and deadline and \
+                    time.monotonic() >= deadline:  # --budget cut it: not tried, not practised
+                report.tried -= 1
+                break
             fkey = f"{m.path}::{m.function}"
             caught = verdict.status == Status.BROKE_PASSING
             by_fn.setdefault(fkey, []).append(caught)
