@@ -136,6 +136,8 @@ def test_output_a_test_prints_does_not_hide_its_outcome():
     assert SympyRunner().parse("____ a.py:test_c ____\nTraceback\n", "") == {"test_c": "failed"}
     assert SympyRunner().parse("a.py[3] \ntest_a ok\ntest_x f\ntest_b ok          [OK]\n", "") == {
         "test_a": "passed", "test_x": "xfailed", "test_b": "passed"}
+    assert SympyRunner().parse("test_n Numpy is not installed. s\ntest_m Slow w\n", "") == {
+        "test_n": "skipped", "test_m": "skipped"}
 
 
 def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, settings,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from patchlore.sandbox.runners.base import XFAIL, Runner, argv_of, statuses
+from patchlore.sandbox.runners.base import SKIPPED, XFAIL, Runner, argv_of, statuses
 
 # a failure's report: "____ sympy/x/tests/test_y.py:test_z ____", the traceback, the next rule
 # bin/test ends each file's last test line with the file's verdict: "test_z ok    [OK]"
 _FILE_VERDICT = re.compile(r"\s+\[(?:OK|FAIL)\]$", re.MULTILINE)
 _XFAIL = re.compile(r"^(test_\w+) f$", re.MULTILINE)
+# a skip: "test_y Numpy is not installed. s", "test_y Slow w" (@slow, without --slow)
+_SKIP = re.compile(r"^(test_\w+) .*\s[sw]$", re.MULTILINE)
 _BLOCK = re.compile(r"^_{3,} (\S+\.py):(\S+) _{3,}\n(.*?)(?=^_{3,} |^={3,}|\Z)",
                     re.MULTILINE | re.DOTALL)
 
@@ -41,6 +43,8 @@ class SympyRunner(Runner):
         # would be missing, and a row's PASS_TO_PASS test with @XFAIL never passed
         for test in _XFAIL.findall(_FILE_VERDICT.sub("", stdout)):
             out.setdefault(test, XFAIL)
+        for test in _SKIP.findall(_FILE_VERDICT.sub("", stdout)):
+            out.setdefault(test, SKIPPED)
         for key, status in parsed.items():
             if ".py:" in key:
                 out.setdefault(key.rsplit(":", 1)[1], status)
