@@ -166,19 +166,7 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     report.instances = str(inst_path)
 
-    sources, cands = {}, []
-    for name in snap.files:
-        if not name.endswith(".py") or TEST_FILE.search(name) or name.startswith(".patchlore/"):
-            continue
-        data = (snap.root / name).read_bytes()
-        for fn, node in functions(name, data):
-            if state.get(f"{name}::{fn.name}") == fn.digest:
-                report.skipped += 1
-                continue
-            sources[name] = data
-            ms = [m for m in mutants(fn, node, data) if still_parses(m.apply(data))]
-            if ms:
-                cands.append((fn, ms))
+    sources, cands = _candidates(snap, state, report)
     if not cands:
         report.seconds = time.monotonic() - start
         return report
@@ -195,16 +183,7 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
                                  "practice needs a suite that passes",
                                  hint="pass --test-cmd with a pytest command that passes")
         progress("tracing which functions the passing tests run", report)
-        calls = traced_calls(box, opts.test_cmd, settings.command_timeout)
-        lines = covered_lines(calls, passing)
-        report.traced = bool(lines)
-        if lines:  # else the trace saw no call into the repo's files: every function is tried
-            for fn, _ in cands:
-                if not is_covered(lines, fn.path, fn.first_line, fn.last_line):
-                    report.uncaught.append({"path": fn.path, "function": fn.name,
-                                            "why": "no passing test runs it"})
-            cands = [(fn, ms) for fn, ms in cands
-                     if is_covered(lines, fn.path, fn.first_line, fn.last_line)]
+        cands = _covered(box, opts, settings, passing, cands, report)
         timeout = opts.mutant_timeout or max(10.0, 3 * baseline.command.duration)
         vopts = VerifyOptions(opts.test_cmd, test_timeout=timeout, deadline=deadline)
         for m in _choose(cands, opts.max_mutants, opts.seed):
@@ -218,27 +197,57 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
                     time.monotonic() >= deadline:  # --budget cut it: not tried, not practised
                 report.tried -= 1
                 break
-            fkey = f"{m.path}::{m.function}"
-            caught = verdict.status == Status.BROKE_PASSING
-            by_fn.setdefault(fkey, []).append(caught)
-            if verdict.status == Status.TIMED_OUT:
-                report.dropped.append({"path": m.path, "function": m.function,
-                                       "why": verdict.reason})
-                continue
-            if not caught:
-                continue
-            report.caught += 1
-            run = verdict.run
-            # the rest of the suite must still report: a mutant that breaks collection or
-            # kills the run shows no symptom worth learning from
-            if any(t not in run.statuses for t in passing):
-                report.dropped.append({"path": m.path, "function": m.function,
-                                       "why": "the suite did not run to the end"})
-                continue
-            kept = _keep(m, src, run, verdict.failed_p2p, passing, mirror, settings, opts,
-                         repo_name, memory, blind, report, inst_path)
-            if kept:
+            by_fn.setdefault(f"{m.path}::{m.function}", []).append(
+                verdict.status == Status.BROKE_PASSING)
+            if _caught_whole(m, verdict, passing, report) and _keep(
+                    m, src, verdict.run, verdict.failed_p2p, passing, mirror, settings, opts,
+                    repo_name, memory, blind, report, inst_path):
                 report.kept += 1
+    _remember(cands, by_fn, state, report)
+    home.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _candidates(snap, state: dict, report: PracticeReport) -> tuple[dict, list]:
+    """The repo's source files and, per function not practised at its content, its mutants
+    that still parse."""
+    sources, cands = {}, []
+    for name in snap.files:
+        if not name.endswith(".py") or TEST_FILE.search(name) or name.startswith(".patchlore/"):
+            continue
+        data = (snap.root / name).read_bytes()
+        for fn, node in functions(name, data):
+            if state.get(f"{name}::{fn.name}") == fn.digest:
+                report.skipped += 1
+                continue
+            sources[name] = data
+            ms = [m for m in mutants(fn, node, data) if still_parses(m.apply(data))]
+            if ms:
+                cands.append((fn, ms))
+    return sources, cands
+
+
+def _covered(box, opts: PracticeOptions, settings: Settings, passing: list[str], cands: list,
+             report: PracticeReport) -> list:
+    """The candidates whose functions the passing tests run (traced in the sandbox); the others
+    are reported as unprotected."""
+    lines = covered_lines(traced_calls(box, opts.test_cmd, settings.command_timeout), passing)
+    report.traced = bool(lines)
+    if not lines:  # the trace saw no call into the repo's files: every function is tried
+        return cands
+    for fn, _ in cands:
+        if not is_covered(lines, fn.path, fn.first_line, fn.last_line):
+            report.uncaught.append({"path": fn.path, "function": fn.name,
+                                    "why": "no passing test runs it"})
+    return [(fn, ms) for fn, ms in cands if is_covered(lines, fn.path, fn.first_line, fn.last_line)]
+
+
+def _remember(cands: list, by_fn: dict[str, list[bool]], state: dict,
+              report: PracticeReport) -> None:
+    """Mark each tried function as practised at its content; one no mutant of which the tests
+    caught is reported as unprotected."""
     for fn, _ in cands:
         tried = by_fn.get(f"{fn.path}::{fn.name}")
         if tried:
@@ -246,10 +255,22 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
             if not any(tried):
                 report.uncaught.append({"path": fn.path, "function": fn.name,
                                         "why": f"{len(tried)} mutant(s), none caught"})
-    home.mkdir(parents=True, exist_ok=True)
-    state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
-    report.seconds = time.monotonic() - start
-    return report
+
+
+def _caught_whole(m: Mutant, verdict, passing: list[str], report: PracticeReport) -> bool:
+    """Whether the tests caught the mutant with the rest of the suite still reporting (a mutant
+    that breaks collection or kills the run shows no symptom worth learning from)."""
+    if verdict.status == Status.TIMED_OUT:
+        report.dropped.append({"path": m.path, "function": m.function, "why": verdict.reason})
+        return False
+    if verdict.status != Status.BROKE_PASSING:
+        return False
+    report.caught += 1
+    if any(t not in verdict.run.statuses for t in passing):
+        report.dropped.append({"path": m.path, "function": m.function,
+                               "why": "the suite did not run to the end"})
+        return False
+    return True
 
 
 def _keep(m: Mutant, src: bytes, run, failed: list[str], passing: list[str], mirror: Mirror,
