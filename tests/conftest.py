@@ -77,6 +77,16 @@ def private_dirs(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def no_settings_from_outside(monkeypatch, tmp_path):
+    """Settings come only from what the test writes: no PATCHLORE_* variable of the caller's,
+    and a user config folder (tmp/xdg) the test may fill."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    for key in list(os.environ):
+        if key.startswith("PATCHLORE_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
 def calc_repo(tmp_path: Path) -> Path:
     repo = make_repo(tmp_path / "calc", CALC)
     (repo / "debug.log").write_text("ignored, never copied\n")

@@ -11,12 +11,7 @@ from patchlore.config import load_settings
 from patchlore.errors import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for key in list(__import__("os").environ):
-        if key.startswith("PATCHLORE_"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("no_settings_from_outside")
 
 
 def write_user(tmp_path, text):

@@ -22,12 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GARBAGE = "I think the problem is somewhere in the code. Good luck!"
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    for key in list(__import__("os").environ):
-        if key.startswith("PATCHLORE_"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("no_settings_from_outside")
 
 
 def unflagged(command) -> list[str]:
