@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dev_gold import environment_times  # noqa: E402
+from grading import grade, no_fix_predictions  # noqa: E402
 from mine_instances import mine  # noqa: E402
 
 from patchlore.config import Settings  # noqa: E402
@@ -95,24 +95,6 @@ def build_data(mirrors: Path, data: Path, per_era: int) -> None:
                     fh.write(json.dumps(row) + "\n")
 
 
-def grade(dataset: Path, repos: Path, out: Path, predictions: str, workers: int,
-          image: str, timeout: float) -> dict:
-    """`patchlore eval grade`'s report; its stderr goes to ours (progress, warnings), and a
-    grade that ends without a report stops the benchmark with its exit code."""
-    patchlore = Path(sys.executable).with_name("patchlore")
-    done = subprocess.run([str(patchlore), "eval", "grade", "--dataset", str(dataset),
-                           "--predictions", predictions, "--repos-dir", str(repos), "--output",
-                           str(out), "--sandbox", "docker", "--workers", str(workers),
-                           "--timeout", f"{timeout:g}",
-                           *(["--image", image] if image else []), "--json"],
-                          stdout=subprocess.PIPE, text=True)
-    # exit 1 is "some instances could not be graded" (counted as errors in the report)
-    if done.returncode not in (0, 1) or not (out / "report.json").is_file():
-        sys.exit(f"eval grade --predictions {predictions} exited {done.returncode} without a "
-                 f"report in {out} (its stderr is above)")
-    return json.loads((out / "report.json").read_text())
-
-
 def breakdown(rows: list[dict], resolved: set[str], key) -> dict[str, str]:
     groups: dict[str, list[bool]] = {}
     for r in rows:
@@ -137,13 +119,10 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
         out.mkdir(parents=True, exist_ok=True)
         times.write_text(json.dumps(envs, indent=2))
     built = [e["build_s"] for e in envs if "build_s" in e]
-    gold = grade(dataset, repos, out / "gold", "gold", workers, image, timeout)
-    noop = out / "no-fix.jsonl"  # the test patch alone: FAIL_TO_PASS must fail
-    noop.write_text("".join(json.dumps({
-        "instance_id": r["instance_id"], "model_name_or_path": "no-fix",
-        "model_patch": "--- /dev/null\n+++ b/patchlore-no-fix.txt\n@@ -0,0 +1 @@\n+no fix\n"})
-        + "\n" for r in rows))
-    empty = grade(dataset, repos, out / "empty", str(noop), workers, image, timeout)
+    gold = grade(dataset, repos, out / "gold", "gold", timeout, workers, image)
+    # the test patch alone: FAIL_TO_PASS must fail
+    noop = no_fix_predictions([r["instance_id"] for r in rows], out / "no-fix.jsonl")
+    empty = grade(dataset, repos, out / "empty", str(noop), timeout, workers, image)
     won = set(gold["resolved_ids"])
     summary = {
         "split": split, "instances": len(rows), "repos": len({r["repo"] for r in rows}),

@@ -48,6 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dev_gold import environment_times  # noqa: E402
+from grading import grade, no_fix_predictions  # noqa: E402
 
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
@@ -72,8 +73,6 @@ def _stem(word: str) -> str:
 GENERIC = {"django", "contrib", "core", "db", "tests", "test", "base", "init", "models", "utils",
            "backends", "views", "fields", "sql", "py", "lookups", "functions", "options"}
 GENERIC = {_stem(w) for w in GENERIC}  # as words() stems them
-NOOP = ("diff --git a/PATCHLORE_NOOP b/PATCHLORE_NOOP\nnew file mode 100644\n"
-        "index 0000000..e69de29\n")
 
 
 def held_out(iid: str) -> bool:
@@ -339,16 +338,9 @@ def write_splits(data: Path) -> None:
 # ---- measuring
 
 
-def grade(dataset: Path, repos: Path, out: Path, predictions: str, timeout: float) -> dict:
-    patchlore = Path(sys.executable).with_name("patchlore")
-    done = subprocess.run([str(patchlore), "eval", "grade", "--dataset", str(dataset),
-                           "--predictions", predictions, "--repos-dir", str(repos), "--output",
-                           str(out), "--sandbox", "docker", "--workers", "1", "--timeout",
-                           str(timeout), "--json"], capture_output=True, text=True)
-    if not (out / "report.json").is_file():
-        raise SystemExit(f"eval grade wrote no report (exit {done.returncode}): "
-                         f"{done.stderr.strip()[-800:]}")
-    report = json.loads((out / "report.json").read_text())
+def graded(dataset: Path, repos: Path, out: Path, predictions: str, timeout: float) -> dict:
+    """The grade's report with each instance's own report beside it (under "grades")."""
+    report = grade(dataset, repos, out, predictions, timeout)
     report["grades"] = {p.parent.name: json.loads(p.read_text())
                         for p in (out / "logs").glob("*/report.json")}
     return report
@@ -359,13 +351,9 @@ def measure(data: Path, split: str, out: Path, timeout: float, fresh: bool) -> d
     instances, _ = load_dataset(dataset)
     envs = {i.instance_id: environment_times(i, repos, Settings(timeout=timeout), fresh)
             for i in instances}
-    noop = out / f"{split}-noop.jsonl"
-    noop.parent.mkdir(parents=True, exist_ok=True)
-    noop.write_text("".join(json.dumps({"instance_id": i.instance_id, "model_patch": NOOP,
-                                        "model_name_or_path": "noop"}) + "\n"
-                            for i in instances))
-    gold = grade(dataset, repos, out / split / "gold", "gold", timeout)
-    empty = grade(dataset, repos, out / split / "noop", str(noop), timeout)
+    noop = no_fix_predictions([i.instance_id for i in instances], out / f"{split}-noop.jsonl")
+    gold = graded(dataset, repos, out / split / "gold", "gold", timeout)
+    empty = graded(dataset, repos, out / split / "noop", str(noop), timeout)
     summary: dict = {"split": split, "instances": len(instances)}
     for kind in ("django", "sympy"):
         ids = [i.instance_id for i in instances if i.repo.endswith("/" + kind)]
