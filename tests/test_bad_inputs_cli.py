@@ -7,6 +7,7 @@ probe case, listed in CASES."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CALC, IMAGE, UNPRIVILEGED, make_repo, run_cli, tree_digest
+from slow_engine import SlowEngine
 from stub_llm import Raw, StubLLM
 from test_lifecycle import owned_by, wait_for
 from patchlore.sandbox.docker_backend import docker_client
@@ -587,8 +589,8 @@ PROBE_ROWS = [
     # an engine call that times out mid-command (an engine loaded by other runs): it was a
     # requests traceback
     Row("engine-call-times-out", ("sandbox", "prune", "--env-images"), 2,
-        "the Docker engine failed: ReadTimeout", env={"PATCHLORE_DOCKER_TIMEOUT": "0.000001"},
-        docker=True),
+        "the Docker engine failed: ReadTimeout",
+        env={"DOCKER_HOST": "{slow_engine}", "PATCHLORE_DOCKER_TIMEOUT": "1"}, docker=True),
 ]
 
 
@@ -623,9 +625,11 @@ def test_probe_row(row: Row, tmp_path, request):
 
     before = _project(repo), store()
     outside = set(tmp_path.parent.iterdir())  # this session's folders (others run beside it)
-    with StubLLM(row.model or []) as stub:
-        fill["{api}"] = stub.api_base
-        res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, env=row.env, timeout=300,
+    slow = SlowEngine() if "{slow_engine}" in row.env.values() else contextlib.nullcontext()
+    with StubLLM(row.model or []) as stub, slow as slow_host:
+        fill["{api}"], fill["{slow_engine}"] = stub.api_base, slow_host or ""
+        res = run_cli(*[filled(a) for a in row.args], cwd=tmp_path, timeout=300,
+                      env={k: filled(v) for k, v in row.env.items()},
                       prefix=UNPRIVILEGED if row.unprivileged else ())
     assert res.returncode == row.code, res.stderr
     if row.code and not row.plain:
