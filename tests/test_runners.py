@@ -62,6 +62,12 @@ for path in [a for a in sys.argv[1:] if a.endswith('.py')]:
 print('=== tests finished ===')
 sys.exit(0 if ok else 1)
 """
+# sympy's bin/test since 1.13 (2024): pytest underneath, its verbose lines, "file::test_x PASSED"
+BINTEST_PYTEST = """#!/usr/bin/env python3
+import os, sys, pytest
+sys.path.insert(0, os.getcwd())
+sys.exit(pytest.main(['-v', '-p', 'no:cacheprovider', *[a for a in sys.argv[1:] if a.endswith('.py')]]))
+"""
 SY_TESTS = "from lib import double, half\n\n\ndef test_half():\n    assert half(4) == 2\n"
 SY_NEW = SY_TESTS + "\n\ndef test_double():\n    assert double(5) == 10\n"
 
@@ -100,7 +106,10 @@ def rows(tmp_path):
                   ["test_half (calc.tests.T.test_half)"])
     sympy = _row(mirrors, "sympyish", {"bin/test": BINTEST, "pkg/tests/test_lib.py": SY_TESTS},
                  "pkg/tests/test_lib.py", SY_NEW, ["test_double"], ["test_half"])
-    return mirrors, [django, sympy]
+    sympy_pytest = _row(mirrors, "sympyish_pytest", {"bin/test": BINTEST_PYTEST,
+                                                     "pkg/tests/test_lib.py": SY_TESTS},
+                        "pkg/tests/test_lib.py", SY_NEW, ["test_double"], ["test_half"])
+    return mirrors, [django, sympy, sympy_pytest]
 
 
 def test_runner_is_chosen_from_the_command_and_the_repo():
@@ -138,6 +147,24 @@ def test_output_a_test_prints_does_not_hide_its_outcome():
         "test_a": "passed", "test_x": "xfailed", "test_b": "passed"}
     assert SympyRunner().parse("test_n Numpy is not installed. s\ntest_m Slow w\n", "") == {
         "test_n": "skipped", "test_m": "skipped"}
+    # bin/test of 2024 runs pytest (lines from a real sympy run); parse_log_pytest_v2 alone
+    # reads none of them: the progress column and a skip's reason end the line
+    log = ("============================= test session starts ==============================\n"
+           "sympy/core/tests/test_sympify.py::test_issue_3538 PASSED                 [  1%]\n"
+           "sympy/core/tests/test_sympify.py::test_issue_16772 XFAIL                 [ 16%]\n"
+           "sympy/core/tests/test_sympify.py::test_issue_19399 SKIPPED (numpy no...) [ 44%]\n"
+           "sympy/printing/tests/test_pycode.py::test_NumPyPrinter FAILED            [ 76%]\n"
+           "______________________________ test_NumPyPrinter _______________________________\n"
+           "E   AssertionError: assert 'numpy.PINF' == 'numpy.inf'\n"
+           "=========================== short test summary info ============================\n"
+           "FAILED sympy/printing/tests/test_pycode.py::test_NumPyPrinter - AssertionErro...\n")
+    from swebench.harness.log_parsers.python import parse_log_pytest_v2
+    assert not any("::" in t for t in parse_log_pytest_v2(log.replace("FAILED s", "x"), None))
+    assert SympyRunner().parse(log, "") == {
+        "test_issue_3538": "passed", "test_issue_16772": "xfailed",
+        "test_issue_19399": "skipped", "test_NumPyPrinter": "failed"}
+    assert SympyRunner().messages(log, "") == {
+        "test_NumPyPrinter": "E   AssertionError: assert 'numpy.PINF' == 'numpy.inf'"}
 
 
 def test_gold_resolves_empty_does_not_a_broken_test_is_named(rows, tmp_path, settings,
@@ -174,7 +201,7 @@ def test_rows_name_unittest_tests_in_the_form_of_their_python(rows, tmp_path, se
     # Python 3.11 prints `test_x (app.tests.T.test_x)`. Either form finds the test.
     import dataclasses
 
-    mirrors, (django, _) = rows
+    mirrors, (django, *_) = rows
     old = dataclasses.replace(django, instance_id="kit__djangoish-2",
                               FAIL_TO_PASS=["test_double (calc.tests.T)"],
                               PASS_TO_PASS=["test_half (calc.tests.T)"])

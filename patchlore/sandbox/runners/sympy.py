@@ -14,6 +14,15 @@ _XFAIL = re.compile(r"^(test_\w+) f$", re.MULTILINE)
 _SKIP = re.compile(r"^(test_\w+) .*\s[sw]$", re.MULTILINE)
 _BLOCK = re.compile(r"^_{3,} (\S+\.py):(\S+) _{3,}\n(.*?)(?=^_{3,} |^={3,}|\Z)",
                     re.MULTILINE | re.DOTALL)
+# since sympy 1.13 (2024) bin/test runs pytest and prints its verbose lines,
+# "sympy/x/tests/test_y.py::test_z PASSED    [ 12%]", and its reports, "____ test_z ____"
+_PYTEST_SESSION = re.compile(r"^=+ test session starts =+$", re.MULTILINE)
+# parse_log_pytest_v2 reads "node STATUS" only at a line's end: the progress column and a
+# skip's reason ("SKIPPED (numpy not installed)") go first
+_PYTEST_TAIL = re.compile(r"^(\S+::\S+ (?:PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS))\b.*$",
+                          re.MULTILINE)
+_PYTEST_BLOCK = re.compile(r"^_{3,} (test\w*(?:\[.*?\])?) _{3,}\n(.*?)(?=^_{3,} |^={3,}|\Z)",
+                           re.MULTILINE | re.DOTALL)
 
 
 class SympyRunner(Runner):
@@ -31,6 +40,8 @@ class SympyRunner(Runner):
         return bool(argv) and argv[0] in ("bin/test", "./bin/test")
 
     def parse(self, stdout: str, stderr: str) -> dict[str, str]:
+        if _PYTEST_SESSION.search(stdout):
+            return _pytest_statuses(stdout)
         from swebench.harness.log_parsers.python import parse_log_sympy
 
         # parse_log_sympy wants "test_z ok" at the end of the line: without the file's verdict,
@@ -51,4 +62,16 @@ class SympyRunner(Runner):
         return out
 
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
+        if _PYTEST_SESSION.search(stdout):
+            return {m.group(1): m.group(2).strip() for m in _PYTEST_BLOCK.finditer(stdout)}
         return {m.group(2): m.group(3).strip() for m in _BLOCK.finditer(stdout)}
+
+
+def _pytest_statuses(log: str) -> dict[str, str]:
+    """Per-test statuses of bin/test's pytest form, by swebench's parse_log_pytest_v2 (which
+    also reads the summary's "FAILED node - message"), keyed as sympy's rows name a test: the
+    function's name, without its file."""
+    from swebench.harness.log_parsers.python import parse_log_pytest_v2
+
+    parsed = statuses(parse_log_pytest_v2(_PYTEST_TAIL.sub(r"\1", log), None))
+    return {node.split("::")[-1]: s for node, s in parsed.items() if "::" in node}
