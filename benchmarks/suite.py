@@ -35,10 +35,13 @@ def script(name: str, *args: str) -> list[dict]:
 
 def rows_help(quick: bool) -> list[tuple]:
     r = script("cli_startup", "--runs", "3" if quick else "10")[0]
-    return [("`patchlore --help`, cold, median",
-             f"{r['patchlore_help_s']:.2f} s (CPU {r['patchlore_help_cpu_s']:.2f} s)",
-             f"`python -c pass` {r['python_c_pass_s']:.2f} s (CPU "
-             f"{r['python_c_pass_cpu_s']:.2f} s)", "≤ 0.1 s")]
+    anchor = (f"`python -c pass` {r['python_c_pass_s']:.3f} s (CPU "
+              f"{r['python_c_pass_cpu_s']:.3f} s)")
+    return [("`patchlore --help`, new process, median",
+             f"{r['patchlore_help_s']:.3f} s (CPU {r['patchlore_help_cpu_s']:.3f} s)", anchor,
+             "≤ 0.1 s"),
+            ("`patchlore --help`, first after a change to the code (typer draws it)",
+             f"{r['first_help_s']:.3f} s (CPU {r['first_help_cpu_s']:.3f} s)", anchor, "")]
 
 
 def rows_store_open(quick: bool, data: Path) -> list[tuple]:

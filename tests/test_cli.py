@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,54 @@ def test_help_does_not_import_heavy_libraries():
             " if m in sys.modules]\nprint('HEAVY', heavy)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "HEAVY []" in res.stdout, res.stdout
+
+
+HELP_PROBE = ("import sys; sys.argv = ['patchlore', *sys.argv[1:]]\n"
+              "from patchlore.cli.app import main\n"
+              "try: main()\nexcept SystemExit as e: code = e.code\n"
+              "print('TYPER', 'typer' in sys.modules, code, file=sys.stderr)")
+
+
+def _help(*args: str, env: dict[str, str], pythonpath: str = "") -> tuple[str, str]:
+    """One help request in a new process: (its text, whether typer was imported and the
+    exit code). With `pythonpath` it runs there (`-c` puts the cwd first on sys.path)."""
+    full = {**os.environ, "NO_COLOR": "1", **env}
+    if pythonpath:
+        full["PYTHONPATH"] = pythonpath
+    res = subprocess.run([sys.executable, "-c", HELP_PROBE, *args], capture_output=True,
+                         text=True, env=full, timeout=60, cwd=pythonpath or None)
+    return res.stdout, res.stderr.strip().splitlines()[-1]
+
+
+def test_a_help_request_answered_once_is_printed_again_without_typer(tmp_path):
+    env = {"PATCHLORE_CACHE_DIR": str(tmp_path), "COLUMNS": "100"}
+    first, how = _help("memory", "search", "--help", env=env)
+    assert how == "TYPER True 0" and "Usage: patchlore memory search" in first
+    again, how = _help("memory", "search", "--help", env=env)
+    assert how == "TYPER False 0" and again == first
+    # another width is another text, drawn by typer (and then kept too)
+    narrow, how = _help("memory", "search", "--help", env={**env, "COLUMNS": "60"})
+    assert how == "TYPER True 0" and narrow != first
+    assert max(map(len, narrow.splitlines())) <= 60 < max(map(len, first.splitlines()))
+    # an error is never kept: a wrong command name goes to typer every time
+    for _ in range(2):
+        assert _help("fixx", "--help", env=env)[1] == "TYPER True 2"
+
+
+def test_kept_help_follows_a_change_to_the_code(tmp_path):
+    import shutil
+
+    src = Path(__file__).resolve().parent.parent / "patchlore"
+    shutil.copytree(src, tmp_path / "code" / "patchlore",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}
+    code = str(tmp_path / "code")
+    before, _ = _help("--help", env=env, pythonpath=code)
+    assert _help("--help", env=env, pythonpath=code) == (before, "TYPER False 0")
+    root = tmp_path / "code" / "patchlore" / "cli" / "root.py"
+    root.write_text(root.read_text().replace("remembers what worked.", "remembers it all."))
+    after, how = _help("--help", env=env, pythonpath=code)
+    assert how == "TYPER True 0" and "remembers it all." in after and after != before
 
 
 def test_version():

@@ -13,7 +13,7 @@ import pytest
 import typer
 
 from conftest import make_repo, run_cli
-from patchlore.cli.app import app
+from patchlore.cli.root import app
 from patchlore.cli.options import flags_by_setting
 from patchlore.config import SETTING_NAMES, SETTINGS_META, flag_of
 from stub_llm import StubLLM

@@ -1,60 +1,14 @@
-"""The `patchlore` command. Sub-command modules import only what their commands need."""
+"""The `patchlore` entry point. It imports typer and the commands only when it needs them: a
+help request already answered is printed from the help cache (cli/helpcache.py), and
+`--version` needs nothing either."""
 
 from __future__ import annotations
 
 import signal
 import sys
 
-import typer
-
 from patchlore import __version__
-from patchlore.cli import (check_cmd, config_cmd, doctor_cmd, eval_cmd, fix_cmd, localize_cmd,
-                           memory_cmd, model_cmd, practice_cmd, runs_cmd, sandbox_cmd)
-
-app = typer.Typer(
-    name="patchlore",
-    help="A code-repair agent that proves every fix in a sandbox and remembers what worked.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.command("fix")(fix_cmd.fix)
-app.command("localize")(localize_cmd.localize)
-app.command("practice")(practice_cmd.practice)
-app.command("check", context_settings={"allow_interspersed_args": False})(check_cmd.check)
-app.add_typer(runs_cmd.app, name="runs")
-app.add_typer(memory_cmd.app, name="memory")
-app.add_typer(eval_cmd.app, name="eval")
-app.add_typer(sandbox_cmd.app, name="sandbox")
-app.add_typer(model_cmd.app, name="model")
-app.add_typer(config_cmd.app, name="config")
-app.command("doctor")(doctor_cmd.doctor)
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"patchlore {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """patchlore fixes failing tests, proves each fix in a sandbox, and learns from what worked.
-
-    \b
-    Examples:
-      patchlore fix --apply                 repair the failing tests, apply the verified fix
-      patchlore doctor                      check Docker, the image, the model, the memory
-      patchlore sandbox build               build the sandbox image (offline if need be)
-      patchlore sandbox exec -- pytest -q   run the tests in a fresh sandbox of this repo
-      patchlore config show                 the effective settings and where each comes from
-    """
+from patchlore.cli import helpcache
 
 
 class Interrupted(BaseException):
@@ -100,9 +54,35 @@ def _engine_failure(exc: BaseException) -> str:
     return engine_error(exc)
 
 
+def _run(app, argv: list[str]):
+    """Run the app; a help request's text is also kept for the next time."""
+    if not helpcache.is_request(argv):
+        return app(standalone_mode=False)
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = app(standalone_mode=False)
+    finally:
+        sys.stdout.write(out.getvalue())
+    if code in (0, None) and out.getvalue():
+        helpcache.keep(argv, out.getvalue())
+    return code
+
+
 def main() -> None:
     """Entry point: user errors become one line and a documented exit code, never a traceback."""
+    argv = sys.argv[1:]
+    if argv == ["--version"]:
+        print(f"patchlore {__version__}")
+        sys.exit(0)
+    if helpcache.serve(argv):
+        sys.exit(0)
     from typer import Exit
+
+    from patchlore.cli.root import app
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
@@ -116,7 +96,7 @@ def main() -> None:
     from patchlore.errors import EXIT_USAGE, PatchloreError
 
     try:
-        code = app(standalone_mode=False)
+        code = _run(app, argv)
     except PatchloreError as exc:
         from patchlore.cli import ui
 
