@@ -364,3 +364,53 @@ def test_a_c_extension_builds_and_a_patch_to_it_is_compiled_again(index, env_ima
                            .read_text())
     assert grade_log["failed_f2p"] == ["tests/test_c.py::test_twice"] and \
         grade_log["failed_p2p"] == [], grade_log  # test_import: the built extension is there
+
+
+PLUGIN_PYPROJECT = """[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "myplug"
+version = "0.1"
+
+[project.entry-points.pytest11]
+myplug = "myplug.plugin"
+"""
+PLUGIN_CODE = "def compare(got, want):\n    assert got == want\n"
+PLUGIN_TEST = """import pytest
+
+from myplug.plugin import compare
+
+
+def test_the_plugin_s_own_assert_is_explained():
+    with pytest.raises(AssertionError) as raised:
+        compare(1, 2)
+    assert "assert 1 == 2" in str(raised.value)
+"""
+
+
+def test_an_editable_pytest_plugin_gets_its_asserts_rewritten(index, build_wheels, env_images,
+                                                              tmp_path):
+    """pytest rewrites a plugin's asserts by the modules its distribution records, which an
+    editable install by PEP 660 does not: the environment records them, as the regular install
+    that the project's CI makes does, and the plugin's assertion messages are pytest's."""
+    for wheel in build_wheels.glob("setuptools-*.whl"):
+        index.add(wheel, "2024-01-01T00:00:00Z")
+    repo = tmp_path / "repos" / "o__plug"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    # a flat layout: setuptools' editable install imports it through a finder of its own
+    write_tree(repo, {"pyproject.toml": PLUGIN_PYPROJECT, "myplug/__init__.py": "",
+                      "myplug/plugin.py": PLUGIN_CODE, "tests/test_plug.py": PLUGIN_TEST})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    env = {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache")}
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--json",
+                  "--timeout", "120", "--", "python3 -m pytest -q tests/test_plug.py", env=env,
+                  timeout=600)
+    (log,) = (tmp_path / "cache" / "env").glob("*.log")
+    out = json.loads(res.stdout)
+    assert {k: v["status"] for k, v in out["tests"].items()} == {
+        "tests/test_plug.py::test_the_plugin_s_own_assert_is_explained": "passed"}, \
+        (out["tests"], log.read_text()[-3000:])

@@ -332,6 +332,34 @@ if v=$(python -c 'import pytest; print(pytest.__version__)') \
 fi"""
 
 
+# pytest rewrites the asserts of a plugin (a `pytest11` entry point) by the modules its
+# distribution records; an editable install by PEP 660 records none (only its .pth or finder),
+# so a plugin's own assertion messages are bare and tests that compare them fail, while the
+# regular install that tox and CI make records them all (pytest-dev/pytest#11783). The
+# environment's editable plugins record their modules as that install would.
+RECORD_PLUGINS = r"""python - <<'PY' || echo "patchlore: the editable plugins' modules are not recorded"
+import importlib.metadata as m, importlib.util, json, os
+for dist in m.distributions():
+    url = json.loads(dist.read_text("direct_url.json") or "{}")
+    tops = {ep.value.split(":")[0].split(".")[0] for ep in dist.entry_points
+            if ep.group == "pytest11"}
+    record = [f for f in dist.files or [] if f.name == "RECORD"]
+    if not (url.get("dir_info", {}).get("editable") and tops and record):
+        continue
+    lines = []
+    for top in sorted(tops):
+        spec = importlib.util.find_spec(top)
+        if spec and spec.submodule_search_locations:
+            root = list(spec.submodule_search_locations)[0]
+            lines += [os.path.join(top, os.path.relpath(os.path.join(d, f), root))
+                      for d, _, fs in os.walk(root) for f in fs if f.endswith(".py")]
+        elif spec and spec.origin and spec.origin.endswith(".py"):
+            lines.append(top + ".py")
+    with open(record[0].locate(), "a") as fh:
+        fh.writelines(f"{line},,\n" for line in sorted(lines))
+PY"""
+
+
 def uv_config(date: dt.date | None) -> str:
     if date is None:
         return ""
@@ -370,6 +398,7 @@ def setup_script(steps: list[str], date: dt.date | None = None,
           if uv and build_requires else []),
         f"[ -e {VENV}/bin/pytest ] || {{ printf '%s' {shlex.quote(PYTEST_SHIM)} "
         f"> {VENV}/bin/pytest; chmod 755 {VENV}/bin/pytest; }}",
+        RECORD_PLUGINS,
         KEEP_EGG_INFO,
         KEEP_BUILT,
         # the repo is copied here again by every sandbox: the editable install points here
