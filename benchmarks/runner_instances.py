@@ -13,7 +13,12 @@ base = the parent.
 
 FAIL_TO_PASS / PASS_TO_PASS are read from the test files (ast), not from a run, so that grading
 them measures the runner: FAIL_TO_PASS are the tests the test patch adds or changes, PASS_TO_PASS
-the other tests of the files it touches. Names are written as SWE-bench's Django rows before 5.0
+the other tests of the files it touches. Then the mined instances are validated by running them,
+as SWE-bench validates its rows: each split is graded with the gold patches and with a no-fix
+patch (--measure's figures "as mined"), and an instance whose gold patch does not resolve it, or
+that the no-fix patch resolves, is dropped (its reason kept in <data>/validation.json; the rows as
+mined stay in <split>-mined.jsonl). The figures as mined are the runner's measure; each dropped
+instance is looked at (a runner's misreading is a bug to fix, not a row to drop). Names are written as SWE-bench's Django rows before 5.0
 write them (`test_x (app.tests.T)`, or the docstring's first line; sympy: `test_x`), whatever
 Python the environment runs, so grading must match either form. A candidate without a
 FAIL_TO_PASS test is dropped. A third of the instances, by a hash of the id fixed before any
@@ -27,7 +32,9 @@ Data lives outside git (--data, default /work/data/runners). Needs the package i
 download, environment builds) and DOCKER_HOST.
 
 Run: DOCKER_HOST=... nice .venv/bin/python benchmarks/runner_instances.py --mine django \
-       --mine sympy --measure both
+       --mine sympy                # mine, label, split, validate (grades both splits once)
+     ... --validate [--fresh]      # validate the splits there are (reuses --measure's grades)
+     ... --measure both            # grade the (validated) splits again
 """
 
 from __future__ import annotations
@@ -375,6 +382,54 @@ def measure(data: Path, split: str, out: Path, timeout: float, fresh: bool) -> d
     return summary
 
 
+def mined(data: Path, split: str) -> Path:
+    """The split as mined: kept aside the first time it is validated."""
+    path = data / f"{split}-mined.jsonl"
+    if not path.is_file():
+        shutil.copyfile(data / f"{split}.jsonl", path)
+    return path
+
+
+def earlier_grades(out: Path, split: str, ids: set[str]) -> dict | None:
+    """The gold and no-fix grades --measure made of exactly these instances, if any."""
+    reports = [out / split / kind / "report.json" for kind in ("gold", "noop")]
+    if not all(p.is_file() for p in reports):
+        return None
+    gold, nofix = (json.loads(p.read_text()) for p in reports)
+    graded = set(gold["resolved_ids"]) | set(gold["unresolved_ids"]) | set(gold["error_ids"])
+    if graded != ids:
+        return None
+    reasons = {p.parent.name: json.loads(p.read_text()).get("reason", "")
+               for p in (out / split / "gold" / "logs").glob("*/report.json")}
+    return {"gold": gold["resolved_ids"], "nofix": nofix["resolved_ids"], "reasons": reasons}
+
+
+def validate(data: Path, out: Path, timeout: float, fresh: bool) -> dict:
+    """Keep the instances whose tests fail without the fix and pass with it (gold resolves,
+    no-fix does not); <split>.jsonl becomes those, validation.json says what was dropped."""
+    report = {}
+    for split in ("tune", "heldout"):
+        rows = [json.loads(ln) for ln in mined(data, split).read_text().splitlines() if ln]
+        ids = {r["instance_id"] for r in rows}
+        grades = earlier_grades(out, split, ids)
+        if grades is None:
+            shutil.copyfile(mined(data, split), data / f"{split}.jsonl")
+            measure(data, split, out, timeout, fresh)
+            grades = earlier_grades(out, split, ids)
+        dropped = {}
+        for iid in sorted(ids):
+            if iid not in grades["gold"]:
+                dropped[iid] = "gold does not resolve it: " + grades["reasons"].get(iid, "error")
+            elif iid in grades["nofix"]:
+                dropped[iid] = "the no-fix patch resolves it: its FAIL_TO_PASS pass unfixed"
+        (data / f"{split}.jsonl").write_text("".join(
+            json.dumps(r) + "\n" for r in rows if r["instance_id"] not in dropped))
+        report[split] = {"mined": len(rows), "kept": len(rows) - len(dropped), "dropped": dropped}
+        print(f"{split}: validation dropped {len(dropped)} of {len(rows)} instances", file=sys.stderr)
+    (data / "validation.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path("/work/data/runners"))
@@ -382,6 +437,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/work/data/runners/results"))
     ap.add_argument("--mine", choices=("django", "sympy"), action="append", default=[],
                     help="(re)build and label this project's instances (repeatable)")
+    ap.add_argument("--validate", action="store_true",
+                    help="validate the splits by running them (after --mine: always, unless "
+                         "--no-validate)")
+    ap.add_argument("--no-validate", action="store_true")
     ap.add_argument("--measure", choices=("tune", "heldout", "both"))
     ap.add_argument("--timeout", type=float, default=1200)
     ap.add_argument("--per-year", type=int, default=PER_YEAR, help="sympy commits per year")
@@ -392,6 +451,10 @@ def main() -> None:
         mine(args.data, args.mirror, kind, args.per_year)
     if args.mine:
         write_splits(args.data)
+        for split in ("tune", "heldout"):
+            (args.data / f"{split}-mined.jsonl").unlink(missing_ok=True)  # mined anew
+    if (args.mine and not args.no_validate) or args.validate:
+        print(json.dumps(validate(args.data, args.out, args.timeout, args.fresh), indent=2))
     for split in (("tune", "heldout") if args.measure == "both" else
                   (args.measure,) if args.measure else ()):
         print(json.dumps(measure(args.data, split, args.out, args.timeout, args.fresh), indent=2))

@@ -159,3 +159,19 @@ def test_a_bad_setting_stops_check_before_the_tests_run(repo):
     res = check(repo, "--memory-mode", "onlin", "--", "touch", str(marker))
     assert res.returncode == 2 and not marker.exists()
     assert res.stderr.startswith("error: --memory-mode: memory_mode = 'onlin' is not one of")
+
+
+@pytest.mark.parametrize("kind", ["django", "sympy", "unittest"])
+def test_the_failing_tests_of_any_runner_are_named(kind, tmp_path):
+    # the tests run on the host: pytest's failures come from its JUnit XML, the other runners'
+    # from their logs, under the names the repair loop verifies
+    from test_runners import BUG, GOOD as FIX, PROJECTS
+
+    files, cmd, failing, other = PROJECTS[kind]
+    repo = make_repo(tmp_path / kind, {**files, "lib.py": BUG})
+    with StubLLM([[FIX]]) as stub:
+        res = check(repo, "--format", "json", "--", cmd, stub=stub)
+    assert res.returncode == 1, res.stderr
+    report = json.loads(res.stdout)
+    assert report["failing"] == [failing], report
+    assert report["repair"] == "verified"

@@ -97,26 +97,30 @@ def _is_pytest(cmd: str) -> bool:
 
 
 def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, bool, list[str]]:
-    """Run the test command as the user would; per-test failures when it is pytest."""
+    """Run the test command as the user would; the failing tests by name when it calls a known
+    runner (pytest by its JUnit XML, Django's, sympy's, unittest by their logs)."""
+    from patchlore.sandbox.runners import for_command
     from patchlore.sandbox.testrun import ERROR, FAILED, parse_junit, with_junit
 
     xml = Path(tempfile.mkdtemp(prefix="patchlore-check-")) / "junit.xml"
     argv = with_junit(cmd, str(xml)) or cmd
+    # stdout and stderr apart: unittest's result lines are read from stderr alone (a test's own
+    # print on stdout would otherwise run into them and hide its outcome)
     proc = subprocess.Popen(argv, shell=True, cwd=repo, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     timed_out = False
     try:
-        out, _ = proc.communicate(timeout=max(budget, 1))
+        out, err = proc.communicate(timeout=max(budget, 1))
     except subprocess.TimeoutExpired:
         timed_out = True
         os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
+        out, err = proc.communicate()
     except BaseException:  # Ctrl-C, SIGTERM: its own session does not get the signal
         os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(xml.parent, ignore_errors=True)
         raise
-    text = out.decode("utf-8", "replace")
+    stdout, stderr = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     failing = []
     if xml.is_file():
         try:
@@ -125,8 +129,11 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
         except Exception:  # a half-written report after a kill
             pass
         xml.unlink()
+    elif (runner := for_command(cmd)) and runner.name != "pytest":
+        failing = sorted(t for t, s in runner.parse(stdout, stderr).items()
+                         if s in (FAILED, ERROR))
     xml.parent.rmdir()
-    return proc.returncode, text, timed_out, failing
+    return proc.returncode, stdout + stderr, timed_out, failing
 
 
 def _repair(settings, repo: Path, fix: bool, seconds_left: float) -> dict:
