@@ -342,13 +342,14 @@ def _read_only(tmp: Path) -> None:
         p.chmod(p.stat().st_mode & ~0o222)
 
 
-def _read_only_but_records(tmp: Path) -> None:
-    """A tree that cannot be written but for the records folder: `git apply` itself fails."""
-    (tmp / "calc" / ".patchlore" / "runs").mkdir(parents=True)
-    (tmp / "calc" / ".patchlore" / ".gitignore").write_text("*\n")
-    for p in [tmp / "calc", *(tmp / "calc").rglob("*")]:
-        if ".patchlore" not in p.parts:
-            p.chmod(p.stat().st_mode & ~0o222)
+def _read_only_package(tmp: Path) -> None:
+    """A checkout whose top can be written (so --apply is not refused up front) but whose
+    package folder cannot: `git apply` itself fails."""
+    make_repo(tmp / "tiny", {"pkg/__init__.py": "", "pkg/a.py": ONE_LETTER["a.py"],
+                             "tests/test_a.py": ONE_LETTER["tests/test_a.py"].replace(
+                                 "from a import", "from pkg.a import")})
+    for p in [tmp / "tiny" / "pkg", *(tmp / "tiny" / "pkg").iterdir()]:
+        p.chmod(p.stat().st_mode & ~0o222)
 
 
 def _tiny(files: dict[str, str], commit: bool = True):
@@ -359,6 +360,7 @@ def _tiny(files: dict[str, str], commit: bool = True):
 ONE_LETTER = {"a.py": "def f():\n    return 1\n",
               "tests/test_a.py": "from a import f\n\n\ndef test_f():\n    assert f() == 2\n"}
 TO_TWO = "a.py\n<<<<<<< SEARCH\n    return 1\n=======\n    return 2\n>>>>>>> REPLACE\n"
+TO_TWO_IN_PKG = "pkg/" + TO_TWO
 LOCALIZE = ("localize", "--repo", "{tmp}/tiny", "--issue", "f returns the wrong value", "--json")
 FIX_TINY = ("fix", "--repo", "{tmp}/tiny", "--sandbox", "local", "--memory-mode", "off",
             "--model", "hosted_vllm/stub-coder", "--api-base", "{api}", "--samples", "1",
@@ -503,10 +505,8 @@ PROBE_ROWS = [
                                          "--memory-mode", "off", "--model",
                                          "hosted_vllm/stub-coder", "--api-base", "{api}",
                                          "--samples", "1", "--apply"), 2,
-        "not applied: git apply failed: unable to unlink 'calc.py': Permission denied; unable "
-        "to write file 'calc.py' mode 100644: Permission denied (the verified patch is in "
-        "{tmp}/xdg-state/patchlore/repos/calc-", _read_only, model=[[FIXED]] * 2,
-        unprivileged=True),
+        "--apply: {repo} cannot be written, so no fix could be applied", _read_only,
+        model=[[FIXED]] * 2, unprivileged=True),
     # the small-repo traceback and 5.: a repo with little or no code, or no commits, localizes
     # to what there is, and fix goes on
     Row("localize-one-chunk-no-searchable-word", LOCALIZE, 0, '"path": "a.py"',
@@ -530,12 +530,10 @@ PROBE_ROWS = [
         "cannot be opened (InternalError: error returned from database: (code: 26) file is not "
         "a database): built anew from the log\nreindexed 3 record(s)", _damaged_index,
         plain=True, reindexes=True),
-    Row("fix-apply-git-apply-fails", ("fix", "--repo", "{repo}", "--sandbox", "local",
-                                      "--memory-mode", "off", "--model", "hosted_vllm/stub-coder",
-                                      "--api-base", "{api}", "--samples", "1", "--apply"), 2,
-        "not applied: git apply failed: unable to unlink 'calc.py': Permission denied; unable "
-        "to write file 'calc.py' mode 100644: Permission denied (the verified patch is in "
-        "{repo}/.patchlore/runs/", _read_only_but_records, model=[[FIXED]] * 2,
+    Row("fix-apply-git-apply-fails", (*FIX_TINY, "--apply"), 2,
+        "not applied: git apply failed: unable to unlink 'pkg/a.py': Permission denied; unable "
+        "to write file 'pkg/a.py' mode 100644: Permission denied (the verified patch is in "
+        "{tmp}/tiny/.patchlore/runs/", _read_only_package, model=[[TO_TWO_IN_PKG]] * 2,
         unprivileged=True),
     # 5. tracebacks: files that are not what they should be
     Row("config-not-utf8", ("config", "show", "--repo", "{repo}"), 2,
@@ -647,6 +645,26 @@ def test_probe_row(row: Row, tmp_path, request):
         target = Path(filled(row.escape))
         assert not (target if target.is_absolute() else tmp_path.parent / target).exists()
         assert not list(tmp_path.parent.rglob(target.name))
+
+
+def test_apply_on_a_read_only_checkout_is_refused_before_the_run(tmp_path):
+    """fix --apply and check --fix on a tree that cannot be written: one error line before any
+    test run, model call or run record (it was a failed `git apply` at the end of the run)."""
+    repo = make_repo(tmp_path / "calc", CALC)
+    _read_only(tmp_path)
+    ran = tmp_path / "tests-ran"
+    model = ("--sandbox", "local", "--memory-mode", "off", "--model", "hosted_vllm/stub-coder",
+             "--api-base", "{api}", "--samples", "1")
+    for flag, args in [("--apply", ("fix", "--repo", str(repo), *model, "--apply")),
+                       ("--fix", ("check", "--repo", str(repo), *model, "--fix", "--",
+                                  f"touch {ran}; python3 -m pytest -q -p no:cacheprovider"))]:
+        with StubLLM([[FIXED]] * 2) as stub:
+            res = run_cli(*[a.replace("{api}", stub.api_base) for a in args], cwd=tmp_path,
+                          timeout=300, prefix=UNPRIVILEGED)
+        assert res.returncode == 2, res.stderr
+        one_error_line(res, f"{flag}: {repo} cannot be written, so no fix could be applied")
+        assert stub.requests == [] and not ran.exists()
+        assert not (tmp_path / "xdg-state").exists()  # no run record anywhere
 
 
 def _project(repo: Path) -> dict[str, str]:

@@ -62,6 +62,10 @@ def check(
     cmd = command[0] if len(command) == 1 else shlex.join(command)
     # settings first, so a bad flag or config value is an error before any test runs
     settings = options.load_settings(repo, test_cmd=cmd)
+    if fix:
+        from patchlore.repair.session import refuse_unwritable_tree
+
+        refuse_unwritable_tree(repo, "--fix")
     budget = settings.deadline or BUDGET
     code, out, timed_out, tests = _run_on_host(cmd, repo, budget)
     if code == 0 and not timed_out:

@@ -58,7 +58,8 @@ def fix(
     """
     from patchlore.propose.outcome import Outcome
     from patchlore.repair.loop import RepairOptions
-    from patchlore.repair.session import apply_to_worktree, run_repair
+    from patchlore.repair.session import (apply_to_worktree, refuse_unwritable_tree,
+                                          run_repair)
     from patchlore.cli import ui
     from patchlore.errors import EXIT_FAILED, PatchloreError
     from patchlore.sandbox.snapshot import find_repo_root
@@ -69,6 +70,8 @@ def fix(
     if output:
         options.check_writable(output)
         _refuse_a_repo_file(root, output)
+    if apply:
+        refuse_unwritable_tree(root, "--apply")
     task = options.issue_text(issue, issue_file)
     opts = RepairOptions.of(settings, root.name, start, workers or 0, task=task,
                             max_calls=max_calls, max_cost=max_cost,

@@ -125,6 +125,15 @@ def run_repair(root: Path, settings: Settings, opts: RepairOptions,
     return RunRecord(result, snapshot, traj.run_id, traj.dir)
 
 
+def refuse_unwritable_tree(root: Path, flag: str) -> None:
+    """`flag` (--apply, --fix) on a checkout that cannot be written is refused now, before the
+    run pays for its model calls and test runs, rather than failing at the end."""
+    if not os.access(root, os.W_OK | os.X_OK):  # also False on a read-only mount
+        raise PatchloreError(f"{flag}: {root} cannot be written, so no fix could be applied",
+                             hint=f"make the checkout writable, or run without {flag} (the "
+                             "verified patch is still shown and kept with the run records)")
+
+
 def apply_to_worktree(snapshot: Snapshot, patch: str, run_dir: Path) -> str:
     """Apply to the host's working tree (never the index), refusing if a touched file changed
     since the snapshot; the originals are kept. Returns a note saying how to undo it."""
