@@ -292,3 +292,18 @@ def test_sandbox_exec_names_the_failing_tests_of_any_runner(tmp_path, docker_rea
     table = res.stderr[res.stderr.index("failing tests"):]
     assert failing in table and other not in table
     assert "tests: 1 failed, 1 passed" in res.stderr
+
+
+@pytest.mark.parametrize("kind", sorted(PROJECTS))
+def test_localize_reads_the_failing_tests_of_any_runner(kind, tmp_path, docker_ready):
+    files, cmd, failing, other = PROJECTS[kind]
+    repo = make_repo(tmp_path / kind, {**files, "lib.py": BUG})
+    res = run_cli("localize", "--repo", str(repo), "--test-cmd", cmd, "--sandbox", "docker",
+                  "--json", timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    # named as the runner's log names it (a command judged by its exit code names itself)
+    assert out["failing"] == [failing]
+    test_file = next(f for f in files if f.rsplit("/", 1)[-1] in ("tests.py", "test_lib.py"))
+    assert (test_file, "whole file: in a traceback") in {(s["path"], s["why"])
+                                                         for s in out["snippets"]}

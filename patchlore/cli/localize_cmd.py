@@ -62,7 +62,8 @@ def localize(
                                  failing_tests=failing, repo_path=repo_path,
                                  budget_tokens=settings.context_budget)
     if as_json:
-        ui.print_json({"snippets": [s.to_dict() for s in snippets]})
+        ui.print_json({"snippets": [s.to_dict() for s in snippets],
+                       **({"failing": failing} if tests else {})})
         return
     _show(snippets, settings.context_budget, failing)
 
@@ -83,4 +84,5 @@ def _show(snippets, budget: int, failing: list[str]) -> None:
         table.add_row(s.path, lines, f"{len(s.text):,}", s.why)
     ui.out().print(table)
     if failing:
-        ui.info(f"failing tests: {len(failing)}")
+        shown = ", ".join(failing[:5]) + (f", ... ({len(failing) - 5} more)" if failing[5:] else "")
+        ui.info(f"failing tests: {len(failing)}: {shown}")
