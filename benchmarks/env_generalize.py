@@ -5,7 +5,10 @@ repositories that are not in SWE-bench, spread over 2013-2025 and over build bac
 them to a dataset outside git (--data), builds each instance's environment (timed) and grades
 gold and no fix with `patchlore eval grade` (patchlore's own derived environments; "empty"
 is a patch that adds a file and changes no code, since an empty prediction is never run, as in
-SWE-bench's harness, and would count 0 whatever the environment). A quarter of
+SWE-bench's harness, and would count 0 whatever the environment). The figures come twice: on
+the miner's labels ("as_mined") and on the rows validated by those same two runs
+(benchmarks/validate_instances.py: parametrized ids, new tests that pass without the fix; the
+relabelled rows are written to <out>/<split>-validated.jsonl). A quarter of
 the repos, chosen by a hash of their name before any tuning, is the held-out split: reported
 apart, never looked at while tuning.
 
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dev_gold import environment_times  # noqa: E402
 from grading import grade, no_fix_predictions  # noqa: E402
 from mine_instances import mine  # noqa: E402
+from validate_instances import judged, validate  # noqa: E402
 
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
@@ -125,13 +129,16 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
     empty = grade(dataset, repos, out / "empty", str(noop), timeout, workers, image)
     won = set(gold["resolved_ids"])
     summary = {
-        "split": split, "instances": len(rows), "repos": len({r["repo"] for r in rows}),
-        "gold_resolved": len(won), "empty_resolved": len(empty["resolved_ids"]),
-        "gold_per_repo": breakdown(rows, won, lambda r: r["repo"]),
-        "gold_per_era": breakdown(rows, won, era),
+        "split": split,
+        "as_mined": {  # the miner's labels, as eval grade judged them
+            "instances": len(rows), "repos": len({r["repo"] for r in rows}),
+            "gold_resolved": len(won), "empty_resolved": len(empty["resolved_ids"]),
+            "gold_per_repo": breakdown(rows, won, lambda r: r["repo"]),
+            "gold_per_era": breakdown(rows, won, era),
+            "gold_unresolved": gold["unresolved_ids"], "gold_error_ids": gold["error_ids"],
+            "empty_resolved_ids": empty["resolved_ids"], "empty_error_ids": empty["error_ids"]},
+        "validated": validated(rows, out, split),
         "env_errors": {e["instance"]: e["error"] for e in envs if "error" in e},
-        "gold_unresolved": gold["unresolved_ids"], "gold_error_ids": gold["error_ids"],
-        "empty_resolved_ids": empty["resolved_ids"], "empty_error_ids": empty["error_ids"],
         "build_s_median": statistics.median(built) if built else None,
         "build_s_max": max(built, default=None),
         "wall_s": round(time.perf_counter() - start, 1),
@@ -139,6 +146,37 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{split}.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def validated(rows: list[dict], out: Path, split: str) -> dict:
+    """The figures on the rows relabelled by the gold and no-fix runs (validate_instances.py),
+    judged on those same runs; the relabelled rows go to <out>/<split>-validated.jsonl."""
+    def statuses(run: Path) -> dict[str, dict[str, str]]:
+        found = {}
+        for r in rows:
+            f = run / "logs" / r["instance_id"] / "tests.json"
+            found[r["instance_id"]] = json.loads(f.read_text()) if f.is_file() else {}
+        return found
+    after, before = statuses(out / "gold"), statuses(out / "empty")
+    valid, dropped, relabelled = [], {}, {}
+    for r in rows:
+        new, why = validate(r, before[r["instance_id"]], after[r["instance_id"]])
+        if new is None:
+            dropped[r["instance_id"]] = why
+        else:
+            valid.append(new)
+            if why:
+                relabelled[r["instance_id"]] = why
+    with open(out / f"{split}-validated.jsonl", "w") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in valid)
+    won = set(judged(valid, after))
+    return {"instances": len(valid), "repos": len({r["repo"] for r in valid}),
+            "gold_resolved": len(won), "empty_resolved": len(judged(valid, before)),
+            "gold_per_repo": breakdown(valid, won, lambda r: r["repo"]),
+            "gold_per_era": breakdown(valid, won, era),
+            "gold_unresolved": sorted(r["instance_id"] for r in valid
+                                      if r["instance_id"] not in won),
+            "dropped": dropped, "relabelled": relabelled}
 
 
 def main() -> None:

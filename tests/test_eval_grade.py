@@ -44,6 +44,10 @@ def test_gold_resolves_all_and_empty_none(mirrors, tmp_path, settings, backend, 
     log = tmp_path / "gold" / "logs" / instances[0].instance_id
     assert (log / "patch.diff").read_text() == instances[0].patch
     assert "passed" in (log / "test_output.txt").read_text()
+    # every test the run reported, with its status: the row's and the others in its files
+    statuses = json.loads((log / "tests.json").read_text())
+    wanted = instances[0].FAIL_TO_PASS + instances[0].PASS_TO_PASS
+    assert {statuses[t] for t in wanted} == {"passed"}, statuses
 
 
 def test_wrong_and_unappliable_predictions(mirrors, tmp_path, settings):

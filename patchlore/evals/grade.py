@@ -110,6 +110,10 @@ def grade_instance(inst: Instance, model_patch: str, repos_dir: Path, settings: 
                     runs.append(harness.run(box, settings.command_timeout,
                                             log.with_name(f"test_output.rerun{k + 1}.txt")))
                     verdict = harness.judge(runs)
+                # every test's status, not only the row's: what the runs can tell about the
+                # row itself (benchmarks/validate_instances.py reads it)
+                (log_dir / "tests.json").write_text(json.dumps(verdict.statuses, indent=1,
+                                                               sort_keys=True))
         except PatchloreError as exc:
             # one line that says what failed and what to do (where the log is)
             reason = exc.message + (f" ({exc.hint})" if exc.hint else "")

@@ -48,6 +48,7 @@ class Verdict:
     failed_p2p: list[str] = field(default_factory=list)
     flaky: list[str] = field(default_factory=list)
     reason: str = ""
+    statuses: dict[str, str] = field(default_factory=dict)  # every test the runs reported
 
 
 class Harness(Protocol):
@@ -88,13 +89,13 @@ def _merge(runs: list[Run], passing: tuple[str, ...]) -> tuple[dict[str, str], l
 
 
 def _verdict(f2p: list[str], p2p: list[str], flipped: list[str], wanted: list[str],
-             resolved: bool | None = None) -> Verdict:
+             statuses: dict[str, str], resolved: bool | None = None) -> Verdict:
     """Resolved (unless a rule of its own says otherwise) when no FAIL_TO_PASS (f2p) or
     PASS_TO_PASS (p2p) test fails; flaky are the wanted tests that flipped between runs."""
     ok = (not f2p and not p2p) if resolved is None else resolved
     reason = "" if ok else (f"{len(f2p)} FAIL_TO_PASS and {len(p2p)} PASS_TO_PASS test(s) do "
                             "not pass")
-    return Verdict(ok, f2p, p2p, [t for t in flipped if t in set(wanted)], reason)
+    return Verdict(ok, f2p, p2p, [t for t in flipped if t in set(wanted)], reason, statuses)
 
 
 # SWE-bench's list (swebench.harness.constants.NON_TEST_EXTS), for when swebench is not installed
@@ -170,7 +171,8 @@ class JunitHarness:
     def judge(self, runs: list[Run]) -> Verdict:
         statuses, flipped = _merge(runs, PASSING)
         f2p, p2p = judge(statuses, self.inst.FAIL_TO_PASS, self.inst.PASS_TO_PASS)
-        return _verdict(f2p, p2p, flipped, self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS)
+        return _verdict(f2p, p2p, flipped, self.inst.FAIL_TO_PASS + self.inst.PASS_TO_PASS,
+                        statuses)
 
 
 class SwebenchHarness:
@@ -246,5 +248,5 @@ class SwebenchHarness:
                        PASS_TO_PASS: self.spec.PASS_TO_PASS},
             eval_type=EvalType(self.spec.eval_type))
         return _verdict(report[FAIL_TO_PASS]["failure"], report[PASS_TO_PASS]["failure"],
-                        flipped, self.spec.FAIL_TO_PASS + self.spec.PASS_TO_PASS,
+                        flipped, self.spec.FAIL_TO_PASS + self.spec.PASS_TO_PASS, statuses,
                         resolved=get_resolution_status(report) == ResolvedStatus.FULL.value)
