@@ -399,8 +399,12 @@ def earlier_grades(out: Path, split: str, ids: set[str]) -> dict | None:
     graded = set(gold["resolved_ids"]) | set(gold["unresolved_ids"]) | set(gold["error_ids"])
     if graded != ids:
         return None
-    reasons = {p.parent.name: json.loads(p.read_text()).get("reason", "")
-               for p in (out / split / "gold" / "logs").glob("*/report.json")}
+    reasons = {}
+    for path in (out / split / "gold" / "logs").glob("*/report.json"):
+        r = json.loads(path.read_text())
+        named = [*r.get("failed_f2p", []), *r.get("failed_p2p", [])]
+        reasons[path.parent.name] = r.get("reason", "") + (
+            f" ({', '.join(named[:4])}{', ...' if named[4:] else ''})" if named else "")
     return {"gold": gold["resolved_ids"], "nofix": nofix["resolved_ids"], "reasons": reasons}
 
 
@@ -411,6 +415,8 @@ def validate(data: Path, out: Path, timeout: float, fresh: bool) -> dict:
     for split in ("tune", "heldout"):
         rows = [json.loads(ln) for ln in mined(data, split).read_text().splitlines() if ln]
         ids = {r["instance_id"] for r in rows}
+        if not ids:
+            continue
         grades = earlier_grades(out, split, ids)
         if grades is None:
             shutil.copyfile(mined(data, split), data / f"{split}.jsonl")
