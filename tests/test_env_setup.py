@@ -147,7 +147,12 @@ def test_a_row_s_own_recipe_wins_over_guessing():
     extras = '[project]\nname = "x"\n[project.optional-dependencies]\ntest = ["pytest"]\n'
     assert recipe({"requirements-dev.txt": "", "pyproject.toml": extras}.get, uv=True) == [
         "uv pip install -r requirements-dev.txt || install_lines requirements-dev.txt",
-        "uv pip install -e '.[test]' || { uv pip install -e . && install_extras x test; }"]
+        "uv pip install -e '.[test]' || { uv pip install -e . && install_extras test; }"]
+    # the fallback finds the project by where it was installed from, not by a name that a
+    # setup.py may only compute (`name=NAME`)
+    named = "NAME = 'attrs'\nEXTRAS = {'tests': ['x']}\nsetup(name=NAME, extras_require=EXTRAS)\n"
+    assert recipe({"setup.py": named}.get, uv=True) == [
+        "uv pip install -e '.[tests]' || { uv pip install -e . && install_extras tests; }"]
     # setuptools pinned below PEP 660 editable installs: built without isolation if need be
     old = '[build-system]\nrequires = ["setuptools~=62.6", "wheel", "scm>=6"]\n'
     assert recipe({"pyproject.toml": old}.get, uv=True) == [
@@ -157,11 +162,12 @@ def test_a_row_s_own_recipe_wins_over_guessing():
         "uv pip install -e ."]
     assert recipe({"pyproject.toml": "[tool.ruff]\n", "m.py": ""}.get) == []
     # test extras that setup.py and setup.cfg declare
+    fallback = " || {{ python -m pip install -e . && install_extras {}; }}".format
     assert recipe({"setup.py": "EXTRAS = {'tests': ['simplejson'], 'lint': []}"}.get) == [
-        "python -m pip install -e '.[tests]'"]
+        "python -m pip install -e '.[tests]'" + fallback("tests")]
     cfg = "[options.extras_require]\ntesting =\n  pytest\ndocs = x\n[flake8]\ntest = 1\n"
     assert recipe({"setup.py": "", "setup.cfg": cfg}.get) == [
-        "python -m pip install -e '.[testing]'"]
+        "python -m pip install -e '.[testing]'" + fallback("testing")]
     # what tox installs for the tests: its extras, -r files and deps (not a factor's own)
     tox = ("[testenv]\nextras = tests,reco\ndeps =\n  -r{toxinidir}/requirements_full.txt\n"
            "  pytest-mock\n  py27: mock\ncommands = pytest\n")
@@ -170,13 +176,14 @@ def test_a_row_s_own_recipe_wins_over_guessing():
         "python -m pip install -r requirements_full.txt || install_lines requirements_full.txt",
         "printf '%s\\n' pytest-mock > /tmp/patchlore-tox-deps.txt && { python -m pip install "
         "-r /tmp/patchlore-tox-deps.txt || install_lines /tmp/patchlore-tox-deps.txt; }",
-        "python -m pip install -e '.[tests,reco]'"]
+        "python -m pip install -e '.[tests,reco]'" + fallback("tests reco")]
     # extras assigned by key in setup.py; tox's `{env:VAR:default}` read as its default
     assigned = "EXTRAS = {}\nEXTRAS['docs'] = []\nEXTRAS[\"tests\"] = EXTRAS['docs'] + ['x']\n"
-    assert recipe({"setup.py": assigned}.get) == ["python -m pip install -e '.[tests]'"]
+    assert recipe({"setup.py": assigned}.get) == [
+        "python -m pip install -e '.[tests]'" + fallback("tests")]
     tox_env = "[testenv]\nextras = {env:EXTRAS:testing}\n"
     assert recipe({"tox.ini": tox_env, "setup.py": "E = {'testing': []}"}.get) == [
-        "python -m pip install -e '.[testing]'"]
+        "python -m pip install -e '.[testing]'" + fallback("testing")]
     # PEP 735 dependency groups for the tests, which uv installs
     groups = '[project]\nname = "x"\n[dependency-groups]\ntests = ["pytest"]\ndocs = []\n'
     assert recipe({"pyproject.toml": groups}.get, uv=True) == [

@@ -112,12 +112,10 @@ def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
                       if not re.match(r"\s*(setuptools|wheel)\s*([^\w.-]|$)", r)]
             step += (f" || {{ uv pip install 'setuptools>=64' wheel {shlex.join(others)}".rstrip()
                      + f" && uv pip install --no-build-isolation -e {shlex.quote(target)}; }}")
-        name = dist_name(read)
-        if extras and name:
+        if extras:
             # one requirement of an extra that does not build (an old sdist) must not cost the
             # whole environment: the package alone, then the extras' requirements one by one
-            step += (f" || {{ {install} -e . && install_extras {shlex.quote(name)} "
-                     f"{shlex.join(extras)}; }}")
+            step += f" || {{ {install} -e . && install_extras {shlex.join(extras)}; }}"
         steps.append(step)
         groups = [g for g in TEST_GROUPS if g in meta.get("dependency-groups", {})]
         if uv and groups:
@@ -262,19 +260,24 @@ INSTALL_LINES = r"""install_lines() {
 }"""
 
 
-# the requirements that the named extras of an installed dist add, one at a time (install_lines)
+# the requirements that the named extras of the project add, one at a time (install_lines):
+# the project is the dist installed from the repo (PEP 610's direct_url.json), whatever its
+# name (a setup.py's `name=NAME` cannot be read without running it)
 INSTALL_EXTRAS = r"""install_extras() {
   python - "$@" > /tmp/patchlore-extras.txt <<'PY'
-import importlib.metadata as m, re, sys
-wanted = "|".join(re.escape(e) for e in sys.argv[2:])
-for req in m.requires(sys.argv[1]) or []:
-    spec, _, marker = req.partition(";")
-    if re.search(rf"extra\s*==\s*['\"]({wanted})['\"]", marker):
-        print(spec.strip())
+import importlib.metadata as m, json, re, sys
+wanted = "|".join(re.escape(e) for e in sys.argv[1:])
+for dist in m.distributions():
+    if json.loads(dist.read_text("direct_url.json") or "{}").get("url") != "file://@REPO@":
+        continue
+    for req in dist.requires or []:
+        spec, _, marker = req.partition(";")
+        if re.search(rf"extra\s*==\s*['\"]({wanted})['\"]", marker):
+            print(spec.strip())
 PY
   echo "patchlore: the extras do not install as a whole: their requirements one by one"
   install_lines /tmp/patchlore-extras.txt
-}"""
+}""".replace("@REPO@", REPO)
 
 
 # pip's legacy editable install writes the only metadata into the tree, which every sandbox
