@@ -97,7 +97,8 @@ def published(tmp_path):
 
 def test_a_release_after_the_lock_changes_nothing(published, tmp_path):
     index, lock = published
-    env = clean_env(index, tmp_path)
+    # no .pyc written by an import here: those found below were written by the install
+    env = {**clean_env(index, tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
     python = fresh_venv(tmp_path / "venv")
     give_uv(tmp_path / "venv")
     # a venv that drifted: the newer release is already there, and a package the lock never named
@@ -111,6 +112,11 @@ def test_a_release_after_the_lock_changes_nothing(published, tmp_path):
     assert "pl-tinydep" not in have  # exactly the locked set
     assert subprocess.run([str(python), "-c", "import pl_web; assert pl_web.VALUE == 1"],
                           env=env).returncode == 0
+    # compiled at install, as pip does: imports need not compile where .pyc cannot be written
+    probe = ("import importlib.util as u, os, pl_web; "
+             "print(os.path.exists(u.cache_from_source(pl_web.__file__)))")
+    assert subprocess.run([str(python), "-c", probe], env=env, capture_output=True,
+                          text=True).stdout.strip() == "True"
 
 
 def test_stock_pip_alone_falls_into_the_trap(published, tmp_path):
