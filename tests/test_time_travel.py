@@ -414,3 +414,33 @@ def test_an_editable_pytest_plugin_gets_its_asserts_rewritten(index, build_wheel
     assert {k: v["status"] for k, v in out["tests"].items()} == {
         "tests/test_plug.py::test_the_plugin_s_own_assert_is_explained": "passed"}, \
         (out["tests"], log.read_text()[-3000:])
+
+
+def test_a_pytest_replaced_for_its_python_brings_plugins_of_its_own_time(index, env_images,
+                                                                          tmp_path):
+    """The project pins a pytest that cannot run here (so the environment gets the newest of
+    the date) and a plugin made for that old pytest, whose hook the new one rejects: the plugin
+    is upgraded with pytest, and the tests run."""
+    index.add(build_wheel(tmp_path / "old-pytest", tmp_path, "pytest", "1.0", ""),
+              "2020-01-01T00:00:00Z")  # no __main__: `python -m pytest` cannot run it
+    plugin = '\n[project.entry-points.pytest11]\noldplug = "pl_oldplug"\n'
+    index.add(build_wheel(tmp_path / "plug1", tmp_path, "pl-oldplug", "1.0",
+                          "def pytest_funcarg__thing(request):\n    return 1\n", plugin),
+              "2020-01-01T00:00:00Z")
+    index.add(build_wheel(tmp_path / "plug2", tmp_path, "pl-oldplug", "2.0",
+                          "import pytest\n\n\n@pytest.fixture\ndef thing():\n    return 1\n",
+                          plugin), "2020-06-01T00:00:00Z")
+    data = {"path": tmp_path / "d.jsonl", "repos": tmp_path / "repos"}
+    row = make_tinycalc(data["repos"], data["path"])
+    repo = data["repos"] / "patchlore__tinycalc"
+    (repo / "requirements-test.txt").write_text("pytest==1.0\npl-oldplug==1.0\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the test tools of the time")
+    row.update(base_commit=git(repo, "rev-parse", "HEAD").strip(),
+               created_at="2024-06-01T00:00:00Z")
+    data["path"].write_text(json.dumps(row) + "\n")
+    res = grade(data, tmp_path / "out", {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path)})
+    (log,) = (tmp_path / "env").glob("*.log")
+    assert json.loads(res.stdout)["resolved_ids"] == ["patchlore__tinycalc-1"], \
+        log.read_text()[-3000:]
+    assert "+ pl-oldplug==2.0" in log.read_text() and "+ pytest==8.4.2" in log.read_text()

@@ -8,20 +8,22 @@ import tomllib
 import zipfile
 
 
-def _project() -> tuple[str, str, str]:
-    """Name, version and the METADATA lines of its requirements (PEP 621's dependencies and
-    optional-dependencies)."""
+def _project() -> tuple[str, str, str, str]:
+    """Name, version, the METADATA lines of its requirements (PEP 621's dependencies and
+    optional-dependencies) and its entry_points.txt ('' : none)."""
     with open("pyproject.toml", "rb") as fh:
         project = tomllib.load(fh)["project"]
     requires = [f"Requires-Dist: {r}\n" for r in project.get("dependencies", [])]
     for extra, reqs in project.get("optional-dependencies", {}).items():
         requires.append(f"Provides-Extra: {extra}\n")
         requires += [f"Requires-Dist: {r}; extra == '{extra}'\n" for r in reqs]
-    return project["name"], project["version"], "".join(requires)
+    entry_points = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items())
+                           for group, eps in project.get("entry-points", {}).items())
+    return project["name"], project["version"], "".join(requires), entry_points
 
 
 def _wheel(directory: str, files: dict[str, bytes]) -> str:
-    name, version, requires = _project()
+    name, version, requires, entry_points = _project()
     dist = f"{name.replace('-', '_')}-{version}"
     info = f"{dist}.dist-info"
     files = {**files,
@@ -29,6 +31,8 @@ def _wheel(directory: str, files: dict[str, bytes]) -> str:
                                   + requires).encode(),
              f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: wheelkit\nRoot-Is-Purelib: true\n"
              b"Tag: py3-none-any\n"}
+    if entry_points:
+        files[f"{info}/entry_points.txt"] = entry_points.encode()
     record = [f"{path},sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest())
               .rstrip(b"=").decode() + f",{len(data)}" for path, data in files.items()]
     files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()

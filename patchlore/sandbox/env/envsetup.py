@@ -315,7 +315,9 @@ REBUILD = "python setup.py -q build_ext --inplace --build-temp /tmp/patchlore-bu
 # What the tests run with, as a virtualenv of the code's time had it: setuptools (pytest < 5
 # and many projects import pkg_resources); the project's own pytest when it runs on this
 # Python, else the newest of the code's date (a pytest before 4.6 cannot run on 3.9: the
-# Pythons the images have decide, not the pin); then the pytest-timeout release that works
+# Pythons the images have decide, not the pin), and with it the newest of the date of the
+# pytest plugins installed (a plugin pinned for the old pytest may not load in the new one:
+# pytest-cov 2.3's `pytest_funcarg__` hooks); then the pytest-timeout release that works
 # with that pytest (PYTEST_TIMEOUT, sandbox/testrun.py), else none: the command's timeout
 # stays the backstop. None of them fails the build (a suite may not be pytest's).
 TEST_TOOLS = r"""python -c 'import setuptools' 2>/dev/null || uv pip install setuptools \
@@ -325,14 +327,20 @@ if ! (cd /tmp/patchlore-probe && python -m pytest -q test_ok.py); then
   if python -c 'import pytest' 2>/dev/null; then
     echo "patchlore: this pytest does not run on $(python -V 2>&1): the newest of the date instead"
   fi
-  uv pip install --upgrade pytest || echo "patchlore: no pytest in the environment: it does not install"
+  plugins=$(python -c 'import importlib.metadata as m, json
+for d in m.distributions():
+    url = json.loads(d.read_text("direct_url.json") or "{}").get("url")
+    if url != "file://@REPO@" and any(e.group == "pytest11" for e in d.entry_points):
+        print(d.metadata["Name"])' 2>/dev/null) || plugins=
+  uv pip install --upgrade pytest $plugins || uv pip install --upgrade pytest \
+    || echo "patchlore: no pytest in the environment: it does not install"
 fi
 rm -rf /tmp/patchlore-probe
 if v=$(python -c 'import pytest; print(pytest.__version__)') \
     && ! python -c 'import pytest_timeout' 2>/dev/null; then
   uv pip install pytest-timeout "pytest==$v" \
     || echo "patchlore: no pytest-timeout for pytest $v: no per-test time limit"
-fi"""
+fi""".replace("@REPO@", REPO)
 
 
 # pytest rewrites the asserts of a plugin (a `pytest11` entry point) by the modules its
