@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import make_repo
-from patchlore.sandbox.testrun import parse_junit, pytest_argv_index, with_junit
+from patchlore.sandbox.runners.pytest import parse_junit, pytest_argv_index, with_junit
 
 SUITE = {
     "tests/__init__.py": "",

@@ -95,7 +95,7 @@ def check(
 
 
 def _is_pytest(cmd: str) -> bool:
-    from patchlore.sandbox.testrun import with_junit
+    from patchlore.sandbox.runners.pytest import with_junit
 
     return with_junit(cmd, "x.xml") is not None
 
@@ -104,7 +104,8 @@ def _run_on_host(cmd: str, repo: Path, budget: float) -> tuple[int | None, str, 
     """Run the test command as the user would; the failing tests by name when it calls a known
     runner (pytest by its JUnit XML, Django's, sympy's, unittest by their logs)."""
     from patchlore.sandbox.runners import for_command
-    from patchlore.sandbox.testrun import ERROR, FAILED, parse_junit, with_junit
+    from patchlore.sandbox.runners.base import ERROR, FAILED
+    from patchlore.sandbox.runners.pytest import parse_junit, with_junit
 
     xml = Path(tempfile.mkdtemp(prefix="patchlore-check-")) / "junit.xml"
     argv = with_junit(cmd, str(xml)) or cmd

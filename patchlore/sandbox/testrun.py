@@ -1,7 +1,7 @@
 """Running a test command in a sandbox and reading per-test outcomes.
 
-pytest runs write JUnit XML (xunit1, which records each test's file) and yield per-test results
-keyed by pytest node id, the form SWE-bench uses. A command that calls another known runner
+pytest runs write JUnit XML (sandbox/runners/pytest.py) and yield per-test results keyed by
+pytest node id, the form SWE-bench uses. A command that calls another known runner
 (Django's tests/runtests.py, sympy's bin/test, `python -m unittest`: sandbox/runners/) yields
 per-test results read from its log by that runner. Any other command yields its exit code only.
 """
@@ -9,7 +9,6 @@ per-test results read from its log by that runner. Any other command yields its 
 from __future__ import annotations
 
 import re
-import shlex
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
@@ -17,22 +16,13 @@ from dataclasses import asdict, dataclass, field
 from patchlore.errors import PatchloreError
 from patchlore.sandbox.base import CommandResult, Sandbox
 from patchlore.sandbox.runners import for_command
-from patchlore.sandbox.runners.base import ERROR, FAILED, PASSED, SKIPPED, XFAIL
-from patchlore.sandbox.runners.pytest import pytest_argv_index
-TRACE_LIMIT = 4000
+# the statuses are used here and, through this module, by every caller of run_tests
+from patchlore.sandbox.runners.base import (ERROR, FAILED, PASSED, SKIPPED, XFAIL,  # noqa: F401
+                                            TestOutcome, cut_message)
+from patchlore.sandbox.runners.pytest import parse_junit, with_junit
+
 # pytest's last line when it collected nothing (exit 5), with or without -q
 NO_TESTS_RAN = re.compile(r"^=*\s*no tests ran in \d", re.MULTILINE)
-
-
-@dataclass
-class TestOutcome:
-    status: str
-    message: str = ""  # the short traceback of a failure or error
-    duration: float = 0.0
-
-    @property
-    def passed(self) -> bool:
-        return self.status in (PASSED, XFAIL)
 
 
 @dataclass
@@ -88,58 +78,6 @@ class TestRun:
                 "tests": {k: asdict(v) for k, v in sorted(self.tests.items())}}
 
 
-def with_junit(test_cmd: str, xml_path: str) -> str | None:
-    """`test_cmd` with JUnit output added, or None if it is not a plain pytest call."""
-    if any(op in test_cmd for op in ("&&", "||", ";", "|", "`", "$(")):
-        return None
-    try:
-        argv = shlex.split(test_cmd)
-    except ValueError:
-        return None
-    at = pytest_argv_index(argv)
-    if at is None:
-        return None
-    extra = [f"--junitxml={xml_path}", "-o", "junit_family=xunit1", "-o", "junit_logging=no"]
-    if not any(a.startswith("--tb") for a in argv):
-        extra.append("--tb=short")
-    return shlex.join(argv[:at] + extra + argv[at:])
-
-
-def node_id(case: ET.Element) -> str:
-    name = case.get("name", "")
-    classname = case.get("classname", "")
-    file = case.get("file")
-    if not file:  # xunit2 has no file: guess from the dotted class path
-        parts = classname.split(".")
-        mods = [p for p in parts if not p[:1].isupper()]
-        classes = parts[len(mods):]
-        return "::".join(["/".join(mods) + ".py", *classes, name])
-    module = file[:-3].replace("/", ".") if file.endswith(".py") else file
-    rest = classname[len(module) + 1:] if classname.startswith(module + ".") else ""
-    return "::".join([file, *(rest.split(".") if rest else []), name])
-
-
-def parse_junit(xml: bytes) -> dict[str, TestOutcome]:
-    root = ET.fromstring(xml)
-    tests: dict[str, TestOutcome] = {}
-    for case in root.iter("testcase"):
-        status, message = PASSED, ""
-        for child in case:
-            if child.tag in ("failure", "error"):
-                status = FAILED if child.tag == "failure" else ERROR
-                message = (child.get("message", "") + "\n" + (child.text or "")).strip()
-                break
-            if child.tag == "skipped":
-                status = XFAIL if child.get("type") == "pytest.xfail" else SKIPPED
-                message = child.get("message", "")
-        message = _cut(message)
-        key = node_id(case)
-        # pytest reports a test that fails in teardown twice: the worse outcome wins
-        if key not in tests or tests[key].status == PASSED:
-            tests[key] = TestOutcome(status, message, float(case.get("time", 0) or 0))
-    return tests
-
-
 def run_tests(sandbox: Sandbox, test_cmd: str, timeout: float | None = None,
               env: dict[str, str] | None = None) -> TestRun:
     if not test_cmd.strip():  # a blank command exits 0 and says nothing: never a test run
@@ -174,9 +112,5 @@ def _from_log(result: CommandResult) -> TestRun:
         return TestRun(result, "exit-code")
     statuses = runner.parse(result.stdout, result.stderr)
     messages = runner.messages(result.stdout, result.stderr)
-    tests = {t: TestOutcome(s, _cut(messages.get(t, ""))) for t, s in statuses.items()}
+    tests = {t: TestOutcome(s, cut_message(messages.get(t, ""))) for t, s in statuses.items()}
     return TestRun(result, "log" if tests else "exit-code", tests)
-
-
-def _cut(message: str) -> str:
-    return "[...]\n" + message[-TRACE_LIMIT:] if len(message) > TRACE_LIMIT else message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass
 
 # statuses, the words swebench's parsers use
 PASSED, FAILED, ERROR, SKIPPED, XFAIL = "passed", "failed", "error", "skipped", "xfailed"
@@ -11,14 +12,39 @@ _SWEBENCH = {"PASSED": PASSED, "FAILED": FAILED, "ERROR": ERROR, "SKIPPED": SKIP
              "XFAIL": XFAIL}
 
 
-def argv_of(test_cmd: str) -> list[str]:
-    """The words of a plain command (VAR=value prefixes dropped), or [] for a compound one."""
+TRACE_LIMIT = 4000  # characters of a failure's traceback kept (its end: the raise)
+
+
+@dataclass
+class TestOutcome:
+    """One test's outcome in a run, whichever runner reported it."""
+
+    status: str
+    message: str = ""  # the short traceback of a failure or error
+    duration: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status in (PASSED, XFAIL)
+
+
+def cut_message(message: str) -> str:
+    return "[...]\n" + message[-TRACE_LIMIT:] if len(message) > TRACE_LIMIT else message
+
+
+def words_of(test_cmd: str) -> list[str]:
+    """The words of a plain command, or [] for a compound one (or one shlex cannot split)."""
     if any(op in test_cmd for op in ("&&", "||", ";", "|", "`", "$(")):
         return []
     try:
-        argv = shlex.split(test_cmd)
+        return shlex.split(test_cmd)
     except ValueError:
         return []
+
+
+def argv_of(test_cmd: str) -> list[str]:
+    """The words of a plain command, VAR=value prefixes dropped, or [] for a compound one."""
+    argv = words_of(test_cmd)
     while argv and "=" in argv[0] and not argv[0].startswith("-"):
         argv.pop(0)
     return argv
