@@ -85,6 +85,27 @@ def test_an_interrupt_while_the_container_starts_removes_it(calc_repo):
         assert owned_by(proc.pid) == [], sig
 
 
+def test_sigterm_in_library_use_removes_the_container(calc_repo):
+    """A script that opens a sandbox without the CLI: the same handler as the CLI's turns
+    SIGTERM into an exit 143 whose cleanups remove the container."""
+    code = ("import sys\nfrom patchlore.config import Settings\n"
+            "from patchlore.sandbox.factory import open_sandbox\n"
+            f"with open_sandbox(Settings(image={IMAGE!r}, sandbox='docker'), {str(calc_repo)!r}):\n"
+            "    print('up', flush=True)\n    sys.stdin.read()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "up\n"
+        assert len(owned_by(proc.pid)) == 1
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert owned_by(proc.pid) == []
+
+
 def test_prune_removes_containers_of_killed_runs(calc_repo):
     code = ("import sys, os\nfrom patchlore.config import Settings\n"
             "from patchlore.sandbox.factory import open_sandbox\n"

@@ -154,6 +154,23 @@ def test_an_issue_gets_a_reproduction_test_that_never_ships(tmp_path):
     assert "repro" not in ran.result.patch and "calc.py" in ran.result.patch
 
 
+def test_a_repair_reads_the_repo_s_state_for_its_index_once(tmp_path, monkeypatch):
+    """An issue is localized twice (for its reproduction test, then for the fix): both use
+    the index the repair holds, not a module-level cache looked up by the repo's state."""
+    from patchlore.localize import index as ix
+
+    repo = make_repo(tmp_path / "issue", dict(CALC, **{"test_calc.py": "def test_no():\n"
+                                                                         "    pass\n"}))
+    states, real = [], ix.state
+    monkeypatch.setattr(ix, "state", lambda root, files: states.append(root) or real(root, files))
+    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
+                 "    assert add(1, 2) == 3\n")
+    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    assert ran.result.status == "verified", ran.result.message
+    assert ran.kinds("localize") and ran.kinds("reproduction")  # two localizations
+    assert states == [repo], states
+
+
 HANGS = edit("calc.py", "    return a - b\n", "    while True:\n        pass\n")
 
 

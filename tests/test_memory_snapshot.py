@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from patchlore.memory import lexical, retrieve, snapshot
+from patchlore.memory import lexical, snapshot
 from patchlore.memory.retrieve import recall
 from patchlore.memory.schema import Insight, to_dict
 from patchlore.memory.store import MemoryStore
@@ -51,7 +51,6 @@ def builds(monkeypatch) -> list[int]:
 
 def view(path) -> tuple[list, list]:
     """What an open store holds and recalls, as a new process sees it."""
-    retrieve._lexical.clear()
     store = MemoryStore(path)
     records = [(rid, to_dict(r)) for rid, r in store.records.items()]
     recalled = []
@@ -241,7 +240,6 @@ def test_a_torn_or_stale_bm25_index_is_rebuilt_never_trusted(tmp_path, builds):
     changed = view(path)
     assert builds[3:] == [20, 1]  # 20 episodes (one added, one forgotten), the insight
     assert changed != fresh
-    retrieve._lexical.clear()
     shutil.rmtree(path / lexical.DIR)
     assert view(path) == changed  # the same as indexes built from nothing
     assert len(list((path / lexical.DIR).iterdir())) == 2  # the old ones were dropped

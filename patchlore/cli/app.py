@@ -11,20 +11,6 @@ from patchlore import __version__
 from patchlore.cli import helpcache
 
 
-class Interrupted(BaseException):
-    """Ctrl-C or SIGTERM, raised in the main thread so that cleanups run. Not a
-    KeyboardInterrupt: typer turns that into a silent exit 130."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.code = 128 + signum  # as a shell reports a death by that signal: 130, 143
-        self.how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
-
-
-def _on_signal(signum, frame) -> None:
-    raise Interrupted(signum)
-
-
 def _interrupted(code: int, how: str) -> None:
     """Say so, remove this process's sandboxes, exit 128 + the signal. A batch's workers may
     be inside their instances still: they are not waited for (results are written per
@@ -84,8 +70,9 @@ def main() -> None:
 
     from patchlore.cli.root import app
 
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    from patchlore.sandbox.registry import Interrupted, handle
+
+    handle(signal.SIGINT, signal.SIGTERM)  # Interrupted, caught below
 
     try:  # typer vendors click since 0.26; older releases use click itself
         from typer._click import exceptions as click_errors

@@ -119,9 +119,6 @@ class RepoIndex:
                                   if c.name and "." not in c.name))
 
 
-_LOADED: dict[str, RepoIndex] = {}  # this process's indexes, by key
-
-
 def cache_root() -> Path:
     import platformdirs
 
@@ -224,18 +221,14 @@ def build(root: Path, files: list[str], key: str = "",
 
 
 def load_or_build(root: Path, files: list[str]) -> RepoIndex:
-    """The index for the repo as it is now: from this process, from disk, or built (and saved)."""
+    """The index for the repo as it is now: from disk, or built (and saved). Whoever needs it
+    again holds it (a repair, Repair.repo_index): no cache in the module."""
     key, blobs = state(root, files)
-    found = _LOADED.get(key)  # one lookup: eval run's threads replace the entry meanwhile
-    if found is not None:
-        return found
     where = cache_root() / "index" / key
     index = _load(root, where, key)
     if index is None:
         index = build(root, files, key, blobs)
         _save(index, where)
-    _LOADED.clear()  # one repo state at a time: an eval run moves from repo to repo
-    _LOADED[key] = index
     return index
 
 

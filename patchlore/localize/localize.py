@@ -257,17 +257,20 @@ def localize_repo(root: Path, files: list[str] | None = None, task: str = "",
                   budget_tokens: int = default_of("context_budget"),
                   extra: dict[str, str] | None = None, model=None,
                   on_reply: Callable = lambda reply: None,
-                  recalled: list[tuple[str, str]] = ()) -> list[Snippet]:
+                  recalled: list[tuple[str, str]] = (),
+                  index: RepoIndex | None = None) -> list[Snippet]:
     """The snippets to show for an issue and/or failing tests, grouped by file.
     `extra` holds files that are not on disk (a reproduction test); `model`, when given,
     names files and functions first (guided.py) at the cost of one request, whose reply
-    goes to `on_reply`; `recalled` are similar verified repairs, (label, diff) each."""
+    goes to `on_reply`; `recalled` are similar verified repairs, (label, diff) each;
+    `index`: the repo's index if the caller holds it, else it is loaded (or built)."""
     if files is None:
         from patchlore.sandbox.snapshot import take_snapshot
 
         files = take_snapshot(root).files
     root = Path(root)
-    index = load_or_build(root, files)
+    if index is None:
+        index = load_or_build(root, files)
     total = budget_tokens * CHARS_PER_TOKEN
     p = Picker(root, total, extra or {})
     repo_files = set(files) | set(p.extra)

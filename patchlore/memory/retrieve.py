@@ -4,7 +4,6 @@ most 2 demonstrations (verified episodes only) and 5 insights, within a token bu
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from patchlore.memory import lexical
@@ -25,17 +24,12 @@ class Recall:
         return not self.insights and not self.demos
 
 
-_lexical: dict[tuple, tuple[tuple | None, lexical.Index]] = {}
-_lock = threading.Lock()  # the cache above is shared by `eval run`'s worker threads
-
-
 def _lexical_index(store: MemoryStore, what: tuple, ids: list[str]) -> lexical.Index:
-    """The BM25 index over `ids` (the records of `what`, a kind and filter): this process's,
+    """The BM25 index over `ids` (the records of `what`, a kind and filter): the open store's,
     else the one saved on disk for the log's content, else built now (and saved, unless the
     store is read-only). Keyed by the log's content, so it is exact for the records it has."""
     key = store.content_key()
-    mine = (str(store.path), *what)
-    held = _lexical.get(mine)
+    held = store.lexical.get(what)
     if held is not None and held[0] == key and (held[1].ids is ids or held[1].ids == ids):
         return held[1]
     index = lexical.load(store.path, what, key) if key is not None and not store.url else None
@@ -45,7 +39,7 @@ def _lexical_index(store: MemoryStore, what: tuple, ids: list[str]) -> lexical.I
         index = lexical.Index.build(ids, [_text(store.get(i)) for i in ids])
         if key is not None and not store.read_only and not store.url:
             lexical.save(store.path, what, key, index)
-    _lexical[mine] = (key, index)
+    store.lexical[what] = (key, index)
     return index
 
 
@@ -72,7 +66,7 @@ def _ranked(store: MemoryStore, kind: str, query: str, where: dict | None, k: in
 def recall(store: MemoryStore, query: str, repo: str | None = None,
            language: str | None = None, k_demos: int = 2, k_insights: int = 5,
            budget_tokens: int = 1500, pool: int = 20) -> Recall:
-    with _lock, store.frozen():
+    with store.frozen():  # also one thread at a time: `eval run`'s workers share a store
         return _recall(store, query, repo, language, k_demos, k_insights, budget_tokens, pool)
 
 

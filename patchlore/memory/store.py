@@ -127,6 +127,9 @@ class MemoryStore:
         # kind -> (index.json's offset, records in its collection): chroma's count() took
         # half of a recall's time at 50k, and it changes only with the index
         self._counts: dict[str, tuple[int, int]] = {}
+        # recall's BM25 indexes (memory/retrieve.py), by (kind, repo, language): (the log's
+        # content key they were built for, the index); used inside frozen(), under _mutex
+        self.lexical: dict[tuple, tuple] = {}
         if not read_only:
             self._check_writable()
         if url:

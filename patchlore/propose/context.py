@@ -14,6 +14,7 @@ from typing import Protocol
 
 from patchlore.config import Settings, default_of
 from patchlore.llm.model import DeadlineReached, Model, Reply, Usage
+from patchlore.localize.index import RepoIndex, load_or_build
 from patchlore.localize.picker import Snippet
 from patchlore.memory.store import MemoryStore
 from patchlore.propose.edits import RepoFiles, lines_changed
@@ -133,6 +134,14 @@ class Repair:
     memory_text: str = ""
     shown: list[str] = field(default_factory=list)  # ids of the insights in the prompt
     recalled: list = field(default_factory=list)  # the demonstrations recalled (Episode)
+    index: RepoIndex | None = None  # the snapshot's localization index, once loaded
+
+    def repo_index(self) -> RepoIndex:
+        """The snapshot's index, loaded (or built) on first use: every localization of this
+        repair uses the same one."""
+        if self.index is None:
+            self.index = load_or_build(self.snapshot.root, self.snapshot.files)
+        return self.index
 
     def verify_options(self) -> VerifyOptions:
         return VerifyOptions(self.opts.test_cmd, self.opts.test_timeout, self.opts.deadline,

@@ -133,7 +133,8 @@ def _reproduction(r: Repair) -> tuple[str, TestRun]:
     """A reproduction test that fails now; returns its diff and the test run with it added."""
     before = r.baseline
     snippets = localize_repo(r.snapshot.root, r.snapshot.files, task=r.opts.task,
-                             repo_path=r.box.repo_path, budget_tokens=r.opts.context_tokens)
+                             repo_path=r.box.repo_path, budget_tokens=r.opts.context_tokens,
+                             index=r.repo_index())
     reply = r.ask([{"role": "system", "content": SYSTEM},
                    {"role": "user", "content": repro_message(r.opts.task, snippets)}], 0)
     passing = {k for k, t in before.tests.items() if t.passed}
@@ -175,7 +176,7 @@ def _localize(r: Repair) -> None:
             traceback=traces_of(r.baseline), failing_tests=r.failing, repo_path=r.box.repo_path,
             budget_tokens=r.opts.context_tokens, extra=r.files.added,
             model=r.model if r.opts.guided_localize else None, on_reply=on_reply,
-            recalled=[(d.id, d.diff) for d in r.recalled])
+            recalled=[(d.id, d.diff) for d in r.recalled], index=r.repo_index())
     r.traj.log("localize", files=[(f"{s.path}:{s.start_line}-{s.end_line}", s.why)
                                   for s in r.snippets])
 
