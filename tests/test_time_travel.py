@@ -444,3 +444,37 @@ def test_a_pytest_replaced_for_its_python_brings_plugins_of_its_own_time(index, 
     assert json.loads(res.stdout)["resolved_ids"] == ["patchlore__tinycalc-1"], \
         log.read_text()[-3000:]
     assert "+ pl-oldplug==2.0" in log.read_text() and "+ pytest==8.4.2" in log.read_text()
+
+
+def test_code_older_than_its_python_is_tested_with_the_pytest_of_its_own_day(index, env_images,
+                                                                             tmp_path):
+    """Code of 2019 gets Python 3.9 and, for wheels, the dependencies of 2021; but its tests
+    run with the pytest of 2019 (a later one rejects an old project's configuration and
+    needs newer versions of what the project may be), here pytest 7.4.4 uploaded in 2019."""
+    old = tmp_path / "pytest-7"
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:",
+                           "--python-version", "3.9", "--dest", str(old), "pytest==7.4.4",
+                           "exceptiongroup", "tomli"],  # pip reads markers as of its Python
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-1000:]
+    for wheel in old.glob("*.whl"):  # with its dependencies, of the same day
+        index.add(wheel, "2019-06-01T00:00:00Z")
+    repo = tmp_path / "repos" / "o__old"
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    write_tree(repo, {"requirements-test.txt": "pytest\n", "tests/test_v.py": (
+        "import pytest\n\n\ndef test_the_pytest_of_the_code_s_day():\n"
+        "    assert pytest.__version__ == '7.4.4'\n")})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    env = {**index.env, "PATCHLORE_CACHE_DIR": str(tmp_path / "cache"),
+           "PATCHLORE_DEPS_DATE": "2019-12-01"}
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--json",
+                  "--timeout", "120", "--", "python3 -m pytest -q tests/test_v.py", env=env,
+                  timeout=600)
+    (log,) = (tmp_path / "cache" / "env").glob("*.log")
+    out = json.loads(res.stdout)
+    assert {k: v["status"] for k, v in out["tests"].items()} == {
+        "tests/test_v.py::test_the_pytest_of_the_code_s_day": "passed"}, \
+        (out["tests"], log.read_text()[-3000:])
+    assert 'exclude-newer = "2021-02-02"' in log.read_text()  # the rest: as of the wheels

@@ -81,6 +81,9 @@ class Bounds:
 
     date: dt.date | None = None  # dependencies no newer than this day (None: today's)
     version: str = ""  # the version a copy without .git pretends to be ('' : none)
+    # the code's own day, when `date` had to be later (the Python is younger than the code):
+    # the test tools come from this day, the rest from `date`
+    code: dt.date | None = None
 
 
 def recipe(read: Reader, setup_cmd: str = "", uv: bool = False) -> list[str]:
@@ -313,25 +316,33 @@ BUILD_TOOLS = r"""build_tools() {
 REBUILD = "python setup.py -q build_ext --inplace --build-temp /tmp/patchlore-build"
 
 # What the tests run with, as a virtualenv of the code's time had it: setuptools (pytest < 5
-# and many projects import pkg_resources); the project's own pytest when it runs on this
-# Python, else the newest of the code's date (a pytest before 4.6 cannot run on 3.9: the
-# Pythons the images have decide, not the pin), and with it the newest of the date of the
-# pytest plugins installed (a plugin pinned for the old pytest may not load in the new one:
-# pytest-cov 2.3's `pytest_funcarg__` hooks); then the pytest-timeout release that works
+# and many projects import pkg_resources); for code older than the image's Python (whose
+# other dependencies come from when that Python's wheels were out), pytest and its plugins as
+# of the code's own day (PL_CODE_DATE: a pytest of 2021 rejects a 2016 project's `[pytest]`
+# section, and needs an attrs newer than attrs of 2016; pytest 3.0 with the deps of its day
+# runs on 3.9); the project's own pytest when it runs on this Python, else the newest of the
+# date, and with it the newest of the date of the pytest plugins installed (a plugin pinned
+# for the old pytest may not load in the new one: pytest-cov 2.3's `pytest_funcarg__`
+# hooks); then the pytest-timeout release that works
 # with that pytest (PYTEST_TIMEOUT, sandbox/testrun.py), else none: the command's timeout
 # stays the backstop. None of them fails the build (a suite may not be pytest's).
 TEST_TOOLS = r"""python -c 'import setuptools' 2>/dev/null || uv pip install setuptools \
   || echo "patchlore: no setuptools in the environment: it does not install"
+plugins=$(python -c 'import importlib.metadata as m, json
+for d in m.distributions():
+    url = json.loads(d.read_text("direct_url.json") or "{}").get("url")
+    if url != "file://@REPO@" and any(e.group == "pytest11" for e in d.entry_points):
+        print(d.metadata["Name"])' 2>/dev/null) || plugins=
+if [ -n "${PL_CODE_DATE:-}" ]; then
+  echo "patchlore: the code ($PL_CODE_DATE) is older than $(python -V 2>&1): pytest of its day"
+  uv pip install --reinstall --exclude-newer "$PL_CODE_DATE" pytest $plugins \
+    || echo "patchlore: no pytest of $PL_CODE_DATE installs here"
+fi
 mkdir -p /tmp/patchlore-probe && printf 'def test_ok():\n    pass\n' > /tmp/patchlore-probe/test_ok.py
 if ! (cd /tmp/patchlore-probe && python -m pytest -q test_ok.py); then
   if python -c 'import pytest' 2>/dev/null; then
     echo "patchlore: this pytest does not run on $(python -V 2>&1): the newest of the date instead"
   fi
-  plugins=$(python -c 'import importlib.metadata as m, json
-for d in m.distributions():
-    url = json.loads(d.read_text("direct_url.json") or "{}").get("url")
-    if url != "file://@REPO@" and any(e.group == "pytest11" for e in d.entry_points):
-        print(d.metadata["Name"])' 2>/dev/null) || plugins=
   uv pip install --upgrade pytest $plugins || uv pip install --upgrade pytest \
     || echo "patchlore: no pytest in the environment: it does not install"
 fi
@@ -381,11 +392,13 @@ def uv_config(date: dt.date | None) -> str:
 
 def setup_script(steps: list[str], date: dt.date | None = None,
                  pretend: dict[str, str] | None = None, uv: bool = True,
-                 own_recipe: bool = False, build_requires: list[str] | None = None) -> str:
+                 own_recipe: bool = False, build_requires: list[str] | None = None,
+                 code_date: dt.date | None = None) -> str:
     """The build's shell script. With `uv`, the venv is the project's alone (pip in it only
     for `own_recipe`, the user's commands, which may call it); without, pip is the image's
     own and the venv sees the image's packages, pytest's plugins among them.
-    `build_requires`: what compiling the repo's extensions again needs (None: no such code)."""
+    `build_requires`: what compiling the repo's extensions again needs (None: no such code).
+    `code_date`: the code's own day, when `date` is later (Bounds.code)."""
     exports = {"PATH": f"{VENV}/bin:{Path(UV).parent}:$PATH", "PIP_NO_CACHE_DIR": "1",
                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "VIRTUAL_ENV": VENV,
                "UV_CACHE_DIR": "/tmp/uv-cache", "UV_LINK_MODE": "copy",
@@ -393,6 +406,8 @@ def setup_script(steps: list[str], date: dt.date | None = None,
     config = uv_config(date)
     if config:
         exports["UV_CONFIG_FILE"] = UV_CONFIG
+        if code_date:
+            exports["PL_CODE_DATE"] = code_date.isoformat()
     return "\n".join([
         "set -eux",
         INSTALL_LINES,
@@ -460,7 +475,8 @@ def plan(client, base: str, snap: Snapshot, setup_cmd: str = "", name: str = "",
     compiled = {f: hashlib.sha256((snap.root / f).read_bytes()).hexdigest()
                 for f in snap.files if f.endswith(COMPILED)}
     script = setup_script(steps, bounds.date if uv else None, pretend, bool(uv),
-                          bool(setup_cmd.strip()), build_requires(inputs.get, compiled))
+                          bool(setup_cmd.strip()), build_requires(inputs.get, compiled),
+                          bounds.code)
     uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True
                                 ).stdout.strip() if uv else ""
     # the compiled code too: an image's extensions are those of the commit it was built from

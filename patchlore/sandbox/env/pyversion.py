@@ -125,7 +125,8 @@ def base_image(client, settings, snap, repo: str,
         raise PatchloreError(f"python = {pinned!r}: no sandbox image for it",
                              hint=f"auto or one of {', '.join(PYTHONS)}")
     choice = choose(snapshot_reader(snap), workflows(snap.files), bounds.date, pinned)
-    bounds = dataclasses.replace(bounds, date=choice.date)
+    bounds = dataclasses.replace(bounds, date=choice.date,
+                                 code=bounds.date if choice.date != bounds.date else None)
     if settings.image != Settings.image and not pinned and not family(client, settings.image):
         return settings.image, bounds, choice
     tag = tag_for(choice.python, settings.image)
