@@ -235,3 +235,46 @@ def test_issue_without_a_failing_reproduction_is_not_a_fix(repo, tmp_path):
                   "--issue", "discounts are wrong")
         assert len(stub.requests) == 1
     assert res.returncode == 1 and "could not write a reproduction test" in res.stderr
+
+
+# a test whose id is made of the time: every run of the suite names it differently
+CLOCK_TEST = """import time
+
+import pytest
+
+from cart import subtotal
+
+
+@pytest.mark.parametrize("stamp", [time.time_ns()])
+def test_subtotal_at(stamp):
+    assert subtotal([(1.0, 2)]) == 2.0
+"""
+DROPS_SUBTOTAL = GOOD + """
+cart.py
+<<<<<<< SEARCH
+def subtotal(lines: list[tuple[float, int]]) -> float:
+    return sum(price * qty for price, qty in lines)
+=======
+>>>>>>> REPLACE
+"""
+
+
+@pytest.mark.parametrize("answer, verified", [(GOOD, True), (DROPS_SUBTOTAL, False)],
+                         ids=["the-fix", "breaks-the-imports"])
+def test_a_test_renamed_by_every_run_is_no_broken_test(tmp_path, docker_ready, answer,
+                                                        verified):
+    """The fix is verified although the candidate's run lacks the baseline's clock-named test
+    (a second run of the unchanged code shows that id is not stable); a candidate that breaks
+    every test module's import still breaks the tests that did not vanish on their own."""
+    files = {p.name: p.read_text() for p in EXAMPLE.iterdir() if p.is_file()}
+    repo = make_repo(tmp_path / "clock", {**files, "test_clock.py": CLOCK_TEST})
+    with StubLLM([[answer]]) as stub:
+        res = fix(repo, stub, "--samples", "1", "--rounds", "1", "--sandbox", "docker",
+                  "--json")
+    out = json.loads(res.stdout)
+    assert (res.returncode == 0) == verified, res.stderr
+    assert out["status"] == ("verified" if verified else "unverified"), out
+    if not verified:
+        reason = out["candidates"][0]["reason"]
+        assert "breaks tests that passed before" in reason
+        assert "test_cart.py::test_subtotal (missing)" in reason

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import make_repo, run_cli, tree_digest
+from conftest import UNPRIVILEGED, make_repo, run_cli, tree_digest
 from stub_llm import StubLLM
 
 TEST_CMD = "python3 -m pytest -q"
@@ -30,11 +30,15 @@ SHAPES = {
         "def test_area():\n    assert area(2, 3) == 6\n\n\n"
         "def test_count_up():\n    assert count_up(3) == 3\n"),
 }
+# one function, one test: each of add's 4 mutants is caught
+ADD = {"calc.py": "def add(a, b):\n    return a + b\n",
+       "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"}
 
 
-def practice(repo, *args, timeout=900):
+def practice(repo, *args, timeout=900, env=None, prefix=()):
     return run_cli("practice", "--repo", str(repo), "--test-cmd", TEST_CMD, "--no-setup",
-                   "--sandbox", "docker", *args, timeout=timeout, env={"COLUMNS": "200"})
+                   "--sandbox", "docker", *args, timeout=timeout,
+                   env={"COLUMNS": "200", **(env or {})}, prefix=prefix)
 
 
 def instances_of(repo) -> list[dict]:
@@ -198,3 +202,71 @@ def test_blind_repair_is_stored_only_when_it_verifies(tmp_path, docker_ready, go
         assert "+    return a * b" not in shown["diff"]
         assert shown["diff"].strip() and "+    return a + b" in shown["diff"]
     assert row["patch"].count("+    return a + b") == 1
+
+
+@pytest.mark.timeout(900)
+def test_a_test_named_after_the_time_does_not_drop_every_mutant(tmp_path, docker_ready):
+    """test_add_at's id is the time: every run names it differently. Judged on it, each
+    mutant's run lacks a baseline test (as marshmallow's test_invalid_datetime_deserialization
+    made practice keep 0 of 23): now it is set aside, add's 4 mutants are kept, and their
+    instances (which do not list it) grade."""
+    calc = {**ADD, "test_clock.py": "import time\n\nimport pytest\n\nfrom calc import add\n\n\n"
+                                    "@pytest.mark.parametrize('stamp', [time.time_ns()])\n"
+                                    "def test_add_at(stamp):\n"
+                                    "    assert add(stamp, 0) == stamp\n"}
+    repo = make_repo(tmp_path / "calc", calc)
+    res = practice(repo, "--max-mutants", "100", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["tried"] == out["caught"] == out["kept"] == 4, out
+    assert "1 test(s) set aside" in res.stderr
+    rows = instances_of(repo)
+    assert all(r["FAIL_TO_PASS"] + r["PASS_TO_PASS"] and not any(
+        "test_add_at" in t for t in r["FAIL_TO_PASS"] + r["PASS_TO_PASS"]) for r in rows)
+    run_cli("eval", "grade", "--dataset", out["instances"], "--predictions", "gold",
+            "--test-cmd", TEST_CMD, "--no-setup", "--output", str(tmp_path / "gold"),
+            timeout=900)
+    report = json.loads((tmp_path / "gold" / "report.json").read_text())
+    assert report["resolved_instances"] == 4, report
+
+
+@pytest.mark.timeout(900)
+def test_practice_on_a_read_only_checkout_writes_nothing_there(tmp_path, docker_ready):
+    """A checkout nobody may write (as CI mounts some): practice runs, the tree stays as it
+    was, and its records (instances, the practice repository, state) go to the state dir."""
+    repo = make_repo(tmp_path / "calc", ADD)
+    for p in [repo, *repo.rglob("*")]:
+        p.chmod(p.stat().st_mode & ~0o222)
+    before = tree_digest(repo)
+    state = tmp_path / "state"
+    res = practice(repo, "--max-mutants", "2", "--json", env={"XDG_STATE_HOME": str(state)},
+                   prefix=UNPRIVILEGED)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["kept"] == 2, out
+    assert "cannot be written" in res.stderr and str(state) in res.stderr
+    assert out["instances"].startswith(str(state / "patchlore" / "repos"))
+    rows = [json.loads(line) for line in open(out["instances"])]
+    assert len(rows) == 2 and all(r["repo"].startswith(str(state)) for r in rows)
+    assert tree_digest(repo) == before and not (repo / ".patchlore").exists()
+
+
+@pytest.mark.timeout(900)
+def test_a_mutant_cut_by_the_budget_is_not_tried_nor_practised(tmp_path, docker_ready):
+    """Every mutant of f makes test_f spin forever, and no per-mutant or per-test limit
+    stops it before --budget: the first mutant's run is cut at the budget. It is not counted
+    as tried, f is not remembered as practised (a rerun would skip a function never tested),
+    and the report says the budget stopped the run. (A machine too slow to reach a mutant
+    within the budget stops before it: the same outcome.)"""
+    files = {"inc.py": "def f(x):\n    return x + 1\n",
+             "test_inc.py": "from inc import f\n\n\ndef test_f():\n    while f(1) != 2:\n"
+                            "        pass\n"}
+    repo = make_repo(tmp_path / "inc", files)
+    res = practice(repo, "--max-mutants", "3", "--mutant-timeout", "3600", "--budget", "120",
+                   "--json", env={"PATCHLORE_TEST_TIME_LIMIT": "0"})
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["tried"] == out["caught"] == out["kept"] == 0, out
+    assert "stopped at --budget (120 s): 3 mutant(s) chosen were not tried" in res.stderr
+    state = json.loads((repo / ".patchlore" / "practice" / "state.json").read_text())
+    assert "inc.py::f" not in state

@@ -38,8 +38,9 @@ def practice(
     Each kept mutant (the rest of the suite still runs, and its inverse verifies as a fix) is
     stored as a verified memory episode (source practice) and written as a SWE-bench-format
     instance to .patchlore/practice/instances.jsonl, which `eval run` and `eval grade` take
-    as they are (no --repos-dir). The working tree is never touched. A rerun skips functions
-    already practised at the same content. Exit 0: done; 2: usage or environment error (a
+    as they are (no --repos-dir; on a read-only checkout, under the state dir instead). The
+    working tree is never touched. A rerun skips functions already practised at the same
+    content. Exit 0: done; 2: usage or environment error (a
     suite that does not pass).
 
     \b
@@ -53,6 +54,7 @@ def practice(
     from patchlore.evals.practice.run import practice as run_practice
     from patchlore.memory.embed import make_embedder
     from patchlore.memory.store import MemoryStore
+    from patchlore.repair.session import records_dir
     from patchlore.sandbox.snapshot import find_repo_root
 
     root = find_repo_root(repo)
@@ -62,17 +64,24 @@ def practice(
     opts = PracticeOptions(test_cmd=settings.test_cmd, max_mutants=max_mutants,
                            budget=settings.deadline, mutant_timeout=mutant_timeout, seed=seed)
     blind = (blind_repair(settings, store, root.name, settings.test_cmd,
-                          root / ".patchlore" / "runs") if model else None)
+                          records_dir(root) / "runs") if model else None)
     with ui.progress("practice: starting the sandbox") as say:
         def progress(step: str, r) -> None:
             say(f"practice: {r.tried} tried, {r.caught} caught, {r.kept} kept, {r.stored} "
                 f"stored; {step}")
 
         report = run_practice(root, settings, opts, memory=store, progress=progress,
-                              blind=blind)
+                              blind=blind, warn=ui.warn)
     if not report.traced:
         ui.warn("the trace of the suite saw no call into the repo's files (an installed copy "
                 "runs, or python -I): every function was mutated, covered or not")
+    if report.unsteady:
+        ui.warn(f"{report.unsteady} test(s) set aside: two runs of the unchanged code named or "
+                "judged them differently (an id made of the time or a random value, a flaky "
+                "test); mutants are judged on the others")
+    if report.untried:
+        ui.warn(f"stopped at --budget ({settings.deadline:g} s): {report.untried} mutant(s) "
+                "chosen were not tried; a rerun goes on with the functions not practised yet")
     if as_json:
         ui.print_json(report.to_json())
         return

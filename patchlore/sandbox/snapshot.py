@@ -120,10 +120,15 @@ def file_tar(files: dict[str, bytes], uid: int = 0, gid: int = 0, mode: int = 0o
 
 
 def copy_snapshot(snap: Snapshot, dest: Path) -> None:
-    """Copy the snapshot's files into `dest` (for the local backend)."""
+    """Copy the snapshot's files into `dest` (for the local backend, practice's repository).
+    The copies are writable by their owner whatever the checkout's modes (a read-only CI
+    checkout): a candidate or a mutant is written into them."""
     import shutil
+    import stat
 
     for name in snap.files:
         src, dst = snap.root / name, dest / name
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst, follow_symlinks=False)
+        if not dst.is_symlink():
+            dst.chmod(dst.stat().st_mode | stat.S_IWUSR)

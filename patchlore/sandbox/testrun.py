@@ -30,6 +30,9 @@ class TestRun:
     command: CommandResult
     kind: str  # "junit" or "log" (per-test outcomes, from JUnit XML or a runner's log), "exit-code"
     tests: dict[str, TestOutcome] = field(default_factory=dict)
+    # a baseline compared with a second run of the same code (verify.steady): its tests are
+    # then only those that run reported as this one did
+    steadied: bool = False
 
     @property
     def per_test(self) -> bool:

@@ -8,11 +8,18 @@ judge with the same function.
 
     verdict = verify(box, diff, baseline, failing, opts)   # a diff: reset, apply, test
     verdict = verify_current(box, baseline, failing, opts) # the box's tree as it is now
+
+"Passed before" means passed in two runs of the unchanged code: a test whose id is made of the
+time or a random value is named differently by every run, so it is missing from every
+candidate's run. When a candidate's only broken tests are missing ones, the baseline is run once
+more and judged again on the tests both runs report alike (`steady`); a test that truly
+vanished (a module that no longer imports) is in both runs and still counts as broken.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +31,8 @@ from patchlore.sandbox.testrun import ERROR, FAILED, PASSED, SKIPPED, XFAIL, Tes
 
 TEST_FILE = re.compile(r"(^|/)(tests?/|testing/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 PASSING = (PASSED, XFAIL)
+# one more run of the unchanged code per baseline, however many boxes verify at once
+_STEADYING = threading.Lock()
 
 
 class Status(str, Enum):
@@ -77,6 +86,14 @@ def failing_tests(run: TestRun) -> list[str]:
     if run.per_test:
         return run.ids(FAILED, ERROR)
     return [] if run.passed else [f"`{run.command.command}` (exit {run.command.exit_code})"]
+
+
+def failure_map(run: TestRun, failing: list[str]) -> dict[str, str]:
+    """Each failing test's message (the command's output tail when the run has no per-test
+    outcomes): what a failure signature is made of."""
+    if run.per_test:
+        return {t: run.tests[t].message for t in failing if t in run.tests}
+    return {t: (run.command.stdout + run.command.stderr)[-3000:] for t in failing}
 
 
 def tests_touched(patch: str) -> list[str]:
@@ -134,7 +151,46 @@ def _verify_tree(box: Sandbox, patch: str, baseline: TestRun, failing: list[str]
                else "the tests timed out")
         return Verdict(Status.TIMED_OUT, f"{why} after {run.command.duration:.0f} s", patch,
                        run=run)
-    return _judged(run, baseline, failing, patch)
+    verdict = _judged(run, baseline, failing, patch)
+    if not baseline.steadied and _only_vanished(verdict):
+        _run_baseline_again(box, baseline, patch, opts)
+        verdict = _judged(run, baseline, failing, patch)
+    return verdict
+
+
+def steady(baseline: TestRun, again: TestRun) -> None:
+    """Keep in `baseline` only the tests a second run of the same code reports as it did: an
+    id made of the time or a random value names another test in every run, and a test that
+    passed once but not twice is flaky; no candidate can be judged on either."""
+    if not again.command.timed_out and again.per_test:  # a cut run says nothing of the rest
+        baseline.tests = {k: t for k, t in baseline.tests.items() if k in again.tests
+                          and (not t.passed or again.tests[k].passed)}
+    baseline.steadied = True
+
+
+def _only_vanished(verdict: Verdict) -> bool:
+    """Whether every test the verdict calls broken is one its run did not report at all."""
+    return (verdict.status == Status.BROKE_PASSING and verdict.run is not None
+            and all(t not in verdict.run.tests for t in verdict.failed_p2p))
+
+
+def _run_baseline_again(box: Sandbox, baseline: TestRun, patch: str,
+                        opts: VerifyOptions) -> None:
+    """The unchanged code's tests once more in `box`, to steady the baseline; the box holds
+    the candidate's tree again after."""
+    with _STEADYING:
+        timeout = time_left(opts)
+        if baseline.steadied or (timeout is not None and timeout <= 0):
+            return
+        box.reset()
+        try:
+            if opts.extra:
+                box.apply_patch(opts.extra)
+            steady(baseline, run_tests(box, opts.test_cmd, timeout=timeout))
+        finally:
+            box.apply_patch(patch, reset=True)
+            if opts.extra:
+                box.apply_patch(opts.extra)
 
 
 def _judged(run: TestRun, baseline: TestRun, failing: list[str], patch: str) -> Verdict:

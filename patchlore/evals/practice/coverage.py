@@ -9,11 +9,13 @@ import json
 from importlib.resources import files
 
 from patchlore.sandbox.base import Sandbox
-from patchlore.sandbox.testrun import run_tests
+from patchlore.sandbox.testrun import TestRun, run_tests
 
 
-def traced_calls(box: Sandbox, test_cmd: str, timeout: float | None) -> list[tuple[str, int, str]]:
-    """(path in the repo, first line of the code called, test id or '') of one traced run."""
+def traced_calls(box: Sandbox, test_cmd: str,
+                 timeout: float | None) -> tuple[list[tuple[str, int, str]], TestRun]:
+    """(path in the repo, first line of the code called, test id or '') of one traced run, and
+    the run (the unchanged code's second: verify.steady compares it with the first)."""
     site = f"{box.scratch_path}/patchlore-trace"
     out = f"{box.scratch_path}/trace-calls.jsonl"
     box.run(f"rm -rf {site} {out}; mkdir -p {site}")
@@ -23,7 +25,7 @@ def traced_calls(box: Sandbox, test_cmd: str, timeout: float | None) -> list[tup
     inherited = box.run('printf %s "$PYTHONPATH"').stdout.strip()
     env = {"PYTHONPATH": f"{site}:{inherited}" if inherited else site,
            "PATCHLORE_TRACE_OUT": out, "PATCHLORE_TRACE_ROOT": box.repo_path}
-    run_tests(box, test_cmd, timeout=timeout, env=env)
+    run = run_tests(box, test_cmd, timeout=timeout, env=env)
     calls = []
     for line in (box.read_file(out) or b"").decode("utf-8", "replace").splitlines():
         try:
@@ -31,7 +33,7 @@ def traced_calls(box: Sandbox, test_cmd: str, timeout: float | None) -> list[tup
         except (ValueError, TypeError):  # a line torn by a killed run
             continue
         calls.append((path, int(first), test))
-    return calls
+    return calls, run
 
 
 def covered_lines(calls: list[tuple[str, int, str]], passing: list[str]) -> dict[str, set[int]]:

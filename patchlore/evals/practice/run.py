@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from patchlore.config import Settings
@@ -25,11 +25,11 @@ from patchlore.evals.practice.coverage import covered_lines, is_covered, traced_
 from patchlore.evals.practice.mutants import Function, Mutant, functions, mutants, still_parses
 from patchlore.memory.schema import PRACTICE, VERIFIED, Episode
 from patchlore.memory.signature import signature_of
-from patchlore.paths import own_dir
+from patchlore.repair.session import records_dir
 from patchlore.sandbox.factory import open_sandbox
 from patchlore.sandbox.snapshot import copy_snapshot, find_repo_root, take_snapshot
 from patchlore.sandbox.testrun import run_tests
-from patchlore.sandbox.verify import PASSING, TEST_FILE, Status, VerifyOptions, verify
+from patchlore.sandbox.verify import PASSING, TEST_FILE, Status, VerifyOptions, steady, verify
 
 SOURCE = PRACTICE
 
@@ -56,6 +56,8 @@ class PracticeReport:
     uncaught: list[dict] = field(default_factory=list)
     dropped: list[dict] = field(default_factory=list)  # hung or broke the collector
     traced: bool = True  # False: the trace saw no call into the repo, every function was tried
+    unsteady: int = 0  # tests set aside: the two runs of the unchanged code differ on them
+    untried: int = 0  # mutants chosen that --budget left untried (one cut mid-run among them)
     seconds: float = 0.0
 
     def to_json(self) -> dict:
@@ -153,13 +155,15 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
 
 def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
              repo_name: str = "", progress: Callable[[str, PracticeReport], None] = lambda s, r: None,
-             blind: Callable | None = None) -> PracticeReport:
+             blind: Callable | None = None,
+             warn: Callable[[str], None] = lambda m: None) -> PracticeReport:
     """`blind(work, mutant, fix, failures)` repairs a kept mutant without its fix (None: no
     model): (its verified patch or "", the model, whether it stored the episode itself)."""
     start = time.monotonic()
     deadline = start + opts.budget if opts.budget else None
     report = PracticeReport()
-    home = own_dir(find_repo_root(root)) / "practice"  # ignored by git before the snapshot
+    # before the snapshot: .patchlore ignores itself (a read-only checkout: the state dir)
+    home = records_dir(find_repo_root(root), warn) / "practice"
     snap = take_snapshot(root)
     repo_name = repo_name or snap.root.name
     state_path, inst_path = home / "state.json", home / "instances.jsonl"
@@ -177,17 +181,18 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
     by_fn: dict[str, list[bool]] = {}
     with open_sandbox(settings, str(snap.root), snapshot=snap, name=repo_name) as box:
         baseline = run_tests(box, opts.test_cmd, timeout=settings.command_timeout)
-        passing = baseline.ids(*PASSING)
-        if not baseline.per_test or not passing:
+        if not baseline.per_test or not baseline.ids(*PASSING):
             raise PatchloreError(f"`{opts.test_cmd}` reports no passing tests in the sandbox: "
                                  "practice needs a suite that passes",
                                  hint="pass --test-cmd with a pytest command that passes")
         progress("tracing which functions the passing tests run", report)
-        cands = _covered(box, opts, settings, passing, cands, report)
+        cands, passing = _covered(box, opts, settings, baseline, cands, report)
         timeout = opts.mutant_timeout or max(10.0, 3 * baseline.command.duration)
         vopts = VerifyOptions(opts.test_cmd, test_timeout=timeout, deadline=deadline)
-        for m in _choose(cands, opts.max_mutants, opts.seed):
+        chosen = _choose(cands, opts.max_mutants, opts.seed)
+        for n, m in enumerate(chosen):
             if deadline and time.monotonic() >= deadline:
+                report.untried = len(chosen) - n
                 break
             report.tried += 1
             progress(f"{m.path}:{m.function} ({m.operator})", report)
@@ -196,6 +201,7 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
             if verdict.status == Status.TIMED_OUT and deadline and \
                     time.monotonic() >= deadline:  # --budget cut it: not tried, not practised
                 report.tried -= 1
+                report.untried = len(chosen) - n
                 break
             by_fn.setdefault(f"{m.path}::{m.function}", []).append(
                 verdict.status == Status.BROKE_PASSING)
@@ -229,19 +235,30 @@ def _candidates(snap, state: dict, report: PracticeReport) -> tuple[dict, list]:
     return sources, cands
 
 
-def _covered(box, opts: PracticeOptions, settings: Settings, passing: list[str], cands: list,
-             report: PracticeReport) -> list:
-    """The candidates whose functions the passing tests run (traced in the sandbox); the others
-    are reported as unprotected."""
-    lines = covered_lines(traced_calls(box, opts.test_cmd, settings.command_timeout), passing)
+def _covered(box, opts: PracticeOptions, settings: Settings, baseline, cands: list,
+             report: PracticeReport) -> tuple[list, list[str]]:
+    """The candidates whose functions the passing tests run (traced in the sandbox; the
+    others are reported as unprotected), and the passing tests: those both runs of the
+    unchanged code report passing (the trace is the second; a test named after the time is in
+    neither set of any mutant's run, so judging mutants on it would drop them all)."""
+    calls, again = traced_calls(box, opts.test_cmd, settings.command_timeout)
+    before = len(baseline.tests)
+    steady(baseline, again)
+    report.unsteady = before - len(baseline.tests)
+    passing = baseline.ids(*PASSING)
+    if not passing:
+        raise PatchloreError(f"`{opts.test_cmd}`: no test passes in two runs alike",
+                             hint="practice needs tests whose names and outcomes are stable")
+    lines = covered_lines(calls, passing)
     report.traced = bool(lines)
     if not lines:  # the trace saw no call into the repo's files: every function is tried
-        return cands
+        return cands, passing
     for fn, _ in cands:
         if not is_covered(lines, fn.path, fn.first_line, fn.last_line):
             report.uncaught.append({"path": fn.path, "function": fn.name,
                                     "why": "no passing test runs it"})
-    return [(fn, ms) for fn, ms in cands if is_covered(lines, fn.path, fn.first_line, fn.last_line)]
+    return ([(fn, ms) for fn, ms in cands
+             if is_covered(lines, fn.path, fn.first_line, fn.last_line)], passing)
 
 
 def _remember(cands: list, by_fn: dict[str, list[bool]], state: dict,
@@ -288,9 +305,12 @@ def _keep(m: Mutant, src: bytes, run, failed: list[str], passing: list[str], mir
         _git(Path(tmp), "clone", "-q", str(mirror.path), str(work))
         _git(work, "checkout", "-q", sha)
         msnap = take_snapshot(work)
+        # the mutant's run is the inverse's baseline, on the tests already known steady
+        mrun = replace(run, tests={t: o for t, o in run.tests.items() if t in set(passing)},
+                       steadied=True)
         with open_sandbox(settings, str(work), snapshot=msnap, name=repo_name) as box:
             vopts = VerifyOptions(opts.test_cmd, test_timeout=settings.command_timeout)
-            verdict = verify(box, fix, run, failed, vopts)
+            verdict = verify(box, fix, mrun, failed, vopts)
         if not verdict.verified:
             report.dropped.append({"path": m.path, "function": m.function,
                                    "why": f"its inverse does not verify: {verdict.status.value}"})
@@ -339,8 +359,6 @@ def blind_repair(settings: Settings, memory, repo_name: str, test_cmd: str,
     tests (memory is recalled, never written by the loop). Its verified patch becomes the
     episode; when it fails, the learn step contrasts its candidates with the known fix, so
     what it got wrong feeds the insights."""
-    from dataclasses import replace
-
     from patchlore.propose.context import Candidate, RepairOptions
     from patchlore.propose.outcome import Outcome
     from patchlore.repair.learn import learn
