@@ -14,7 +14,8 @@ search tool's `fetch`); every tree is checked out fresh under --work:
               for the issue in that warmed memory, against an empty memory (no demonstration).
 
 Run: DOCKER_HOST=unix:///run/patchlore-dockerd.sock .venv/bin/python benchmarks/practice_bench.py
-     [--parts throughput localize] [--max-mutants 30] [--work DIR] [--out F.json]
+     [--parts throughput localize] [--max-mutants 30] [--budget 6000 1500] [--work DIR]
+     [--out F.json]
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ def throughput(args) -> list[dict]:
 
 
 def localization(args) -> list[dict]:
-    from patchlore.memory.retrieve import recall
-    from patchlore.memory.signature import signature_of
+    from patchlore.memory.retrieve import recall_for
     from patchlore.memory.store import MemoryStore
 
     instances, _ = load_dataset(args.data)
@@ -116,23 +116,26 @@ def localization(args) -> list[dict]:
         ran = practise(work, args.loc_test_cmd, memory, args.max_mutants, setup=True,
                        budget=args.practice_budget)
         store = MemoryStore(memory)
-        # the loop's own query when no test has failed yet: the issue and an empty signature
-        found = recall(store, f"{inst.problem_statement}\n{signature_of({}).text()}")
+        # the loop's (and `patchlore localize`'s) recall when no test has failed yet
+        found = recall_for(store, inst.problem_statement, {})
         warm = functools.partial(localize_repo, recalled=[(d.id, d.diff) for d in found.demos])
-        for name, localizer in (("empty", localize_repo), ("practised", warm)):
-            row = measure(inst, work, "issue", args.budget, localizer)
-            row.update(memory=name, practice={k: ran.get(k) for k in (
-                "tried", "caught", "kept", "stored", "seconds", "error") if k in ran},
-                recalled=[d.files for d in found.demos] if name == "practised" else [])
-            rows.append(row)
-            print(f"{inst.instance_id:<36} {name:<9} file {row['file_hit']:.2f} "
-                  f"hunk {row['hunk_hit']:.2f} recalled {row['recalled']}", flush=True)
-    for name in ("empty", "practised"):
-        got = [r for r in rows if r["memory"] == name]
-        if got:
-            print(f"{name}: {len(got)} issues: file hit "
-                  f"{statistics.mean(r['file_hit'] for r in got):.2f}, hunk hit "
-                  f"{statistics.mean(r['hunk_hit'] for r in got):.2f}")
+        for budget in args.budget:
+            for name, localizer in (("empty", localize_repo), ("practised", warm)):
+                row = measure(inst, work, "issue", budget, localizer)
+                row.update(memory=name, budget=budget, practice={k: ran.get(k) for k in (
+                    "tried", "caught", "kept", "stored", "seconds", "error") if k in ran},
+                    recalled=[d.files for d in found.demos] if name == "practised" else [])
+                rows.append(row)
+                print(f"{inst.instance_id:<36} {budget:>5} {name:<9} file "
+                      f"{row['file_hit']:.2f} hunk {row['hunk_hit']:.2f} recalled "
+                      f"{row['recalled']}", flush=True)
+    for budget in args.budget:
+        for name in ("empty", "practised"):
+            got = [r for r in rows if r["memory"] == name and r["budget"] == budget]
+            if got:
+                print(f"{budget} tokens, {name}: {len(got)} issues: file hit "
+                      f"{statistics.mean(r['file_hit'] for r in got):.2f}, hunk hit "
+                      f"{statistics.mean(r['hunk_hit'] for r in got):.2f}")
     return rows
 
 
@@ -149,7 +152,8 @@ def main() -> None:
     ap.add_argument("--max-mutants", type=int, default=30)
     ap.add_argument("--practice-budget", type=float, default=None,
                     help="seconds of practice per issue in the localize part (--budget)")
-    ap.add_argument("--budget", type=int, default=6000)
+    ap.add_argument("--budget", type=int, nargs="+", default=[6000],
+                    help="localization budgets in tokens (each measured, empty and warmed)")
     ap.add_argument("--work", type=Path, default=Path("/tmp/patchlore-practice-bench"))
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()

@@ -73,7 +73,7 @@ def test_cli_json_shape_and_line_ranges_match_the_file(shop):
     done = run_cli("localize", "--repo", str(shop), "--issue", ISSUE, "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert list(data) == ["snippets"]
+    assert list(data) == ["snippets", "recalled"] and data["recalled"] == []  # memory empty
     assert data["snippets"], "nothing shown"
     for s in data["snippets"]:
         assert list(s) == ["path", "start_line", "end_line", "chars", "why"]
@@ -238,6 +238,37 @@ def test_recalled_repairs_point_localization_at_what_they_changed(shop):
         ("shop/shipping.py", "def delivery_days(zone):")]
     assert "ep-2" in mine[0].why
     assert len(mine[0].text) <= 150 * 4 // 4
+
+
+def test_cli_localize_uses_memory_as_fix_does(shop, tmp_path):
+    """A verified repair in the store (real chromadb on disk) that changed delivery_days, for
+    a similar issue: `patchlore localize` recalls it and shows that function, as `fix`'s
+    loop does; with --memory-mode off it does not, and the store is only read."""
+    from patchlore.memory.schema import VERIFIED, Episode
+    from patchlore.memory.signature import Signature
+    from patchlore.memory.store import MemoryStore
+
+    task = "Cart.subtotal and total(cart) with TAX give the wrong sum"
+    store = MemoryStore(tmp_path / "mem")
+    store.put(Episode(repo="shop", task="total(cart) with TAX gives the wrong sum for eu",
+                      signature=Signature("", "", []), diff=SHIPPING_FIX, outcome=VERIFIED,
+                      files=["shop/shipping.py"]))
+    (ep,) = store.episodes()
+    log = (tmp_path / "mem" / "log.jsonl").read_bytes()
+    args = ("localize", "--repo", str(shop), "--issue", task, "--budget", "150", "--json",
+            "--memory", str(tmp_path / "mem"))
+    for mode, recalled in (("read", True), ("online", True), ("off", False)):
+        done = run_cli(*args, "--memory-mode", mode)
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        mine = [s for s in data["snippets"] if s["why"].startswith("memory:")]
+        assert data["recalled"] == ([ep.id] if recalled else [])
+        assert [(s["path"], s["why"]) for s in mine] == (
+            [("shop/shipping.py", f"memory: a similar repair ({ep.id}) changed delivery_days")]
+            if recalled else [])
+    assert (tmp_path / "mem" / "log.jsonl").read_bytes() == log
+    people = run_cli(*args[:-3], "--memory", str(tmp_path / "mem"))
+    assert "recalled from memory: 1 similar repair(s)" in people.stderr, people.stderr
 
 
 def test_a_garbage_model_answer_falls_back_to_search(shop):

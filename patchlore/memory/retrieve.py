@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from patchlore.memory import lexical
 from patchlore.memory.schema import PRACTICE, Episode, Insight
+from patchlore.memory.signature import signature_of
 from patchlore.memory.store import MemoryStore
 
 RRF_K = 60
@@ -61,6 +62,12 @@ def _ranked(store: MemoryStore, kind: str, query: str, where: dict | None, k: in
     vec = [rid for rid, _ in store.vector_search(kind, query, k, where)]
     lex = _lexical_index(store, (kind, repo, language), ids).search(query, k)
     return [rid for rid in _fuse(vec, lex) if rid in allowed]
+
+
+def recall_for(store: MemoryStore, task: str, failures: dict[str, str]) -> Recall:
+    """What a repair of `task` whose tests fail so ({test: message}) recalls: the loop's
+    step 3, and `patchlore localize`'s."""
+    return recall(store, f"{task}\n{signature_of(failures).text()}")
 
 
 def recall(store: MemoryStore, query: str, repo: str | None = None,

@@ -26,8 +26,7 @@ from contextlib import contextmanager
 from patchlore.errors import PatchloreError
 from patchlore.llm.model import Model, Reply
 from patchlore.localize.localize import localize_repo, traces_of
-from patchlore.memory.retrieve import recall
-from patchlore.memory.signature import signature_of
+from patchlore.memory.retrieve import recall_for
 from patchlore.memory.store import MemoryStore
 from patchlore.pool import pmap
 from patchlore.propose.context import (Candidate, Proposer, ProposerFactory, Repair,
@@ -40,7 +39,7 @@ from patchlore.repair.learn import learn
 from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.snapshot import Snapshot
 from patchlore.sandbox.testrun import TestRun
-from patchlore.sandbox.verify import Status, failing_tests, verify
+from patchlore.sandbox.verify import Status, failing_tests, failure_map, verify
 from patchlore.trajectory import Trajectory
 
 EXIT_NO_TESTS = 5  # pytest: nothing collected
@@ -188,19 +187,11 @@ def _recall(r: Repair) -> None:
         return
     r.progress("recalling similar repairs")
     with _timed(r.result, "recall"):
-        found = recall(r.memory,
-                       f"{r.opts.task}\n{signature_of(_failure_map(r)).text()}")
+        found = recall_for(r.memory, r.opts.task, failure_map(r.baseline, r.failing))
     r.shown = [i.id for i in found.insights]
     r.recalled = found.demos
     r.memory_text = memory_block(found.insights, found.demos)
     r.traj.log("recall", insights=r.shown, demos=[d.id for d in found.demos])
-
-
-def _failure_map(r: Repair) -> dict[str, str]:
-    run = r.baseline
-    if run.per_test:
-        return {t: run.tests[t].message for t in r.failing if t in run.tests}
-    return {t: (run.command.stdout + run.command.stderr)[-3000:] for t in r.failing}
 
 
 # 4. propose: candidates from each proposer
@@ -259,7 +250,7 @@ def _learn(r: Repair) -> None:
     r.progress("learning from this repair")
     with _timed(r.result, "learn"):
         episode = learn(r.memory, r.model, r.result, opts.repo_name, opts.task,
-                        _failure_map(r), str(r.traj.dir), r.shown, r.traj)
+                        failure_map(r.baseline, r.failing), str(r.traj.dir), r.shown, r.traj)
     if episode is not None:  # None: memory failed and said so; the result stands
         r.traj.log("learn", episode=episode.id, outcome=episode.outcome)
 
