@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,11 +217,11 @@ def interrupted(tmp_path, mirrors):
                                   "texts": [hang.format("pass"), hang.format("a += 0")]}) + "\n")
     commands = {  # name: (args, a process each of its sandboxes runs in its slow part, sandboxes)
         "sandbox exec": (["sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--",
-                          "sleep", "120"], "sleep 120", 1),
+                          "sleep", "600"], "sleep 600", 1),
         "eval grade": (["eval", "grade", "--dataset", str(dataset), "--predictions", "gold",
                         "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
-                        "--sandbox", "docker", "--test-cmd", "sleep 120;", "--workers", "2"],
-                       "sleep 120", 1),
+                        "--sandbox", "docker", "--test-cmd", "sleep 600;", "--workers", "2"],
+                       "sleep 600", 1),
         "fix": (["fix", "--repo", str(repo), "--sandbox", "docker", "--model", f"replay:{replay}",
                  "--samples", "2", "--workers", "2", "--rounds", "1", "--memory-mode", "off"],
                 "pytest", 2),
@@ -239,14 +238,12 @@ def interrupted(tmp_path, mirrors):
                                 or proc.poll() is not None, 120)
                 assert proc.poll() is None, (name, proc.communicate())
                 proc.send_signal(sig)
-                start = time.monotonic()
-                _, err = proc.communicate(timeout=60)
-                took = time.monotonic() - start
+                # not after the running commands: they end at 600 s at the soonest (the run's
+                # limit), long after this wait gives up
+                _, err = proc.communicate(timeout=180)
             finally:
                 proc.kill()
             assert proc.returncode == code, (name, how, err)
-            # not after the running commands: they never end (the run's limit is 600 s)
-            assert took < 30, (name, how, took)
             assert f"interrupted ({how})" in err and "Traceback" not in err, (name, err)
             assert owned_by(proc.pid) == [], name
     # the interrupted instance is not recorded as graded: a rerun grades it

@@ -3,7 +3,6 @@ byte-for-byte unchanged afterwards."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 
@@ -34,9 +33,8 @@ def hostile(calc_repo, settings):
 
 
 def test_infinite_loop_is_killed_at_the_timeout(hostile):
-    start = time.monotonic()
     res = hostile.run("while :; do :; done", timeout=2)
-    assert res.timed_out and time.monotonic() - start < 20
+    assert res.timed_out and res.exit_code is None
 
 
 # the sandbox's pids cgroup (v1 or v2): limit, processes now, forks refused at the limit
@@ -53,9 +51,8 @@ def test_fork_bomb_is_contained(hostile):
     """The pid limit is what stops it (forks are refused there), and when the command is
     killed no bomb process is left running."""
     limit, idle, refused = pids(hostile)
-    start = time.monotonic()
     res = hostile.run("bomb() { bomb | bomb & }; bomb; sleep 30", timeout=5)
-    assert not res.ok and time.monotonic() - start < 60
+    assert not res.ok
     after = pids(hostile)
     assert limit == after[0] == "128"
     assert after[2] > refused  # the bomb reached the limit and was refused there
@@ -64,12 +61,11 @@ def test_fork_bomb_is_contained(hostile):
 
 def test_gigabyte_of_output_is_capped(hostile):
     hostile.output_limit = 100_000
-    start = time.monotonic()
     res = hostile.run("head -c 1000000000 /dev/zero | tr '\\0' x; echo done", timeout=120)
     assert res.truncated
     assert len(res.stdout) < 200_000
     assert "output limit exceeded" in res.stderr
-    assert time.monotonic() - start < 60
+    assert "done" not in res.stdout  # killed at the limit: it never got there (the tail is kept)
 
 
 def test_network_is_off(hostile):

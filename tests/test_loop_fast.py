@@ -175,13 +175,11 @@ HANGS = edit("calc.py", "    return a - b\n", "    while True:\n        pass\n")
 
 
 def test_the_deadline_stops_a_running_test_command(calc, tmp_path):
-    """A candidate whose tests hang: the run ends at its 5 s deadline, not at the 120 s test
-    timeout."""
-    start = time.monotonic()
+    """A candidate whose tests hang: the run ends at its deadline, not at the 120 s test
+    timeout (the candidate's reason says which). The deadline leaves the baseline test run
+    time on a loaded machine (it took 4.5 s of a 5 s one there, and no candidate was tried)."""
     ran = run_repair(calc, tmp_path / "w", [[HANGS]], test_timeout=120,
-                     deadline=time.monotonic() + 5)
-    took = time.monotonic() - start
-    assert took < 60, took  # the test timeout is 120 s; the deadline 5 s
+                     deadline=time.monotonic() + 30)
     assert ran.result.status == "budget"
     (cand,) = ran.result.candidates
     assert cand.status == Status.TIMED_OUT and "deadline" in cand.reason
@@ -209,40 +207,37 @@ NO_EFFECT_DIFF = ("--- a/calc.py\n+++ b/calc.py\n@@ -4,2 +4,2 @@\n \n-def mul(a,
 
 
 def test_fix_timeout_stops_a_hanging_suite(tmp_path):
-    """`fix --timeout 5` on a suite that hangs: the run ends near 5 s, not at the 120 s test
-    timeout, with exit 1 and the reason."""
+    """`fix --timeout 5` on a suite that hangs: the run ends at 5 s, not at the 120 s test
+    timeout, with exit 1 and the reason (which the test timeout would not give; run_cli's own
+    120 s limit fails a run that waited for it)."""
     repo = make_repo(tmp_path / "hang", {"test_hang.py": "import time\n\n\ndef test_hang():\n"
                                                          "    time.sleep(600)\n"})
     replay = tmp_path / "replay.jsonl"
     replay.write_text('{"kind": "model_reply", "texts": ["none"]}\n')
-    start = time.monotonic()
     res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--model", f"replay:{replay}",
                   "--test-cmd", TEST_CMD, "--timeout", "5",
                   env={"PATCHLORE_MEMORY_MODE": "off", "PATCHLORE_TIMEOUT": "120"})
-    took = time.monotonic() - start
     assert res.returncode == 1, res.stderr
     assert "stopped at --timeout (the tests did not finish)" in res.stderr
-    assert took < 60, took
 
 
 
 @pytest.mark.parametrize("agent", ["pipeline", "explore"])
 def test_fix_timeout_cuts_a_model_request_in_flight(tmp_path, agent):
-    """A model server that answers after 60 s: `fix --timeout 6` ends near 6 s as out of budget
-    (exit 1), not after the request's own 600 s timeout, and not as a model error (exit 2)."""
+    """A model server that never answers in time: `fix --timeout 30` ends at 30 s as out of
+    budget (exit 1), not after the request's own 600 s timeout (run_cli's 120 s limit fails a
+    run that waits for it), and not as a model error (exit 2). 30 s, not 6: the baseline test
+    run before the request took 4.5 s of a 6 s deadline on a loaded machine."""
     repo = make_repo(tmp_path / "calc", CALC)
     with StubLLM([[GOOD]]) as stub:
-        stub.delay = 60
+        stub.delay = 600
         stub.server.block_on_close = False  # the slow answer is not waited for at the end
-        start = time.monotonic()
         res = run_cli("fix", "--repo", str(repo), "--sandbox", "local", "--model",
                       "hosted_vllm/stub-coder", "--api-base", stub.api_base, "--agent", agent,
-                      "--test-cmd", TEST_CMD, "--timeout", "6", "--samples", "1",
+                      "--test-cmd", TEST_CMD, "--timeout", "30", "--samples", "1",
                       env={"PATCHLORE_MEMORY_MODE": "off"})
-        took = time.monotonic() - start
     assert res.returncode == 1, res.stderr
     assert "stopped at --timeout (the model had not answered)" in res.stderr, res.stderr
-    assert took < 40, took
 
 
 def test_a_change_to_a_binary_file_ships_whole(calc):

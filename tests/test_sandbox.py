@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -70,10 +69,9 @@ def test_run_reports_exit_code_output_and_duration(box):
 
 def test_timeout_kills_the_whole_process_tree(box):
     tag = random.randint(1000, 9999)  # the local backend shares the host's process table
-    start = time.monotonic()
+    # a run that waited for the sleeps (hours) would hang: pytest's timeout fails it
     res = box.run(f"(sleep {tag}1 &) ; setsid sleep {tag}2 & sleep {tag}3", timeout=1)
     assert res.timed_out and res.exit_code is None
-    assert time.monotonic() - start < 15
     left = box.run(PS, timeout=10)
     assert left.exit_code == 0 and "python3" in left.stdout
     assert f"sleep {tag}" not in left.stdout
@@ -81,10 +79,8 @@ def test_timeout_kills_the_whole_process_tree(box):
 
 def test_background_child_does_not_hold_the_command_open(box):
     tag = random.randint(1000, 9999)
-    start = time.monotonic()
     res = box.run(f"sleep {tag} & echo started", timeout=30)
-    assert res.exit_code == 0 and res.stdout == "started\n"
-    assert time.monotonic() - start < 10
+    assert res.exit_code == 0 and res.stdout == "started\n"  # held open, it would time out
     assert f"sleep {tag}" not in box.run(PS).stdout
 
 
