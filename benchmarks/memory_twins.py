@@ -77,6 +77,31 @@ def queries(bugs: list, count: int) -> list[tuple[int, str]]:
     return [(t, render(bugs[t], *names(rng), t).text()) for t in picks]
 
 
+def hard_queries(bugs: list, count: int) -> list[tuple[int, str]]:
+    """Twins reported differently as well: renamed code, another sentence (the numbers and the
+    nouns in the other order), two of the three words of the kind, and a red herring (a word of
+    another kind's vocabulary, a frame in an unrelated file). What still tells the stored
+    episode from its look-alikes: its kind, its nouns, its two numbers, two of its words."""
+    from patchlore.memory.schema import Signature
+
+    rng = random.Random(11)
+    picks = rng.sample(range(len(bugs)), min(count, len(bugs)))
+    out = []
+    for t in picks:
+        b = bugs[t]
+        func, module = names(rng)
+        a, c = b["nouns"]
+        other = KINDS[rng.choice([k for k in KINDS if k != b["kind"]])][2].split()
+        words = rng.sample(b["words"], 2)
+        task = (f"{module}.{func} expected {b['want']} but got {b['got']} once the {c} met a "
+                f"{a}; {words[0]} {words[1]}, maybe {rng.choice(other)}?")
+        sig = Signature(b["exc"], f"{KINDS[b['kind']][1]} ({b['got']} != {b['want']})",
+                        [f"tests/{module}/test_{func}.py::test_{c}"],
+                        [f"src/{module}/{func}.py:{func}", f"lib/{names(rng)[1]}.py:run"])
+        out.append((t, f"{task}\n{sig.text()}"))
+    return out
+
+
 def build(size: int, root: Path) -> tuple[Path, float | None]:
     """The store of `size` look-alikes (built once); ingestion rate when built now."""
     from patchlore.memory.store import MemoryStore
@@ -106,6 +131,8 @@ def twin_recall(path: Path, size: int, count: int) -> dict:
         found = recall(store, text)
         lat.append(time.perf_counter() - t)
         hits += eps[target].id in {d.id for d in found.demos}
+    hard = [eps[target].id in {d.id for d in recall(store, text).demos}
+            for target, text in hard_queries(bugs, count)]
     first, warm = lat[0], sorted(lat[1:])  # the first also loads the indexes
     # the anchor: chromadb alone, the same collection, embedder and pool size as recall's
     col = store._collections()["episode"]
@@ -117,6 +144,7 @@ def twin_recall(path: Path, size: int, count: int) -> dict:
         bare.append(time.perf_counter() - t)
     bare.sort()
     return {"twin_recall": round(hits / len(lat), 3),
+            "hard_twin_recall": round(sum(hard) / len(hard), 3),
             "p50_ms": round(1000 * statistics.median(warm), 1),
             "p95_ms": round(1000 * pct95(warm), 1),
             "chroma_p50_ms": round(1000 * statistics.median(bare), 1),

@@ -74,6 +74,8 @@ def rows_recall(quick: bool, data: Path) -> list[tuple]:
                     "p50 ≤ 20, p95 ≤ 50 ms (at 1M)"))
         out.append((f"twin recall among {n} look-alikes", f"{r['twin_recall']:.3f}", "",
                     "≥ 0.97 at 50k"))
+        out.append((f"hard twin recall among {n} look-alikes (reworded reports)",
+                    f"{r['hard_twin_recall']:.3f}", "", "not to drop as the store grows"))
         out.append((f"`memory search`, new process, {n} episodes",
                     f"{r['search_cli_s']:.2f} s (CPU {r['search_cli_cpu_s']:.2f} s)",
                     f"{r['search_vs_smallest']}x the smallest store (CPU "
