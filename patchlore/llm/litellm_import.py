@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 
+from patchlore.warmup import heavy
+
 
 def import_litellm():
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
-    import litellm
+    litellm = heavy("litellm")
 
     litellm.suppress_debug_info = True
     return litellm

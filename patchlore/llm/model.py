@@ -95,6 +95,12 @@ class LitellmModel:
     def for_sample(self, index: int) -> LitellmModel:
         return self  # every exploration asks the same server
 
+    def warm(self) -> None:
+        """Import what `complete` needs (litellm: seconds), ahead of the first request."""
+        from patchlore.llm.litellm_import import import_litellm
+
+        import_litellm()
+
     def complete(self, messages: list[dict], n: int = 1,
                  tools: list[dict] | None = None) -> Reply:
         from patchlore.llm.litellm_import import import_litellm

@@ -19,6 +19,7 @@ from itertools import chain
 from pathlib import Path
 
 from patchlore.localize.chunks import Chunk, chunk_file
+from patchlore.warmup import heavy
 
 VERSION = "2"  # bump when what is indexed, or how it is cut or tokenized, changes
 KEEP = 32  # indexes kept on disk
@@ -189,7 +190,7 @@ class _ChunkCache:
 
 def build(root: Path, files: list[str], key: str = "",
           blobs: dict[str, str] | None = None) -> RepoIndex:
-    import bm25s
+    bm25s = heavy("bm25s")
 
     cache = _ChunkCache(cache_root() / "chunks.sqlite")
     chunks, sizes, corpus = [], {}, []
@@ -233,7 +234,7 @@ def load_or_build(root: Path, files: list[str]) -> RepoIndex:
 
 
 def _load(root: Path, where: Path, key: str) -> RepoIndex | None:
-    import bm25s
+    bm25s = heavy("bm25s")
 
     try:
         meta = json.loads((where / "chunks.json").read_text())

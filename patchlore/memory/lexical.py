@@ -17,6 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
+from patchlore.warmup import heavy
+
 DIR = "lexical"
 SEAL = "seal.json"
 IDS = "ids.json"
@@ -28,7 +30,7 @@ class Index:
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str]) -> Index:
-        import bm25s
+        bm25s = heavy("bm25s")
 
         retriever = None
         if ids:
@@ -38,7 +40,7 @@ class Index:
         return cls(ids, retriever)
 
     def search(self, query: str, k: int) -> list[str]:
-        import bm25s
+        bm25s = heavy("bm25s")
 
         if self.retriever is None or not query.strip():
             return []
@@ -69,7 +71,7 @@ def _whole(path: Path, what: tuple, key: tuple[int, str]) -> bool:
 
 def load(store_dir: Path, what: tuple, key: tuple[int, str]) -> Index | None:
     """The index of `what` (kind and filter) saved for content `key`, if whole; else None."""
-    import bm25s
+    bm25s = heavy("bm25s")
 
     path = store_dir / DIR / f"{_name(what)}-{_name(key)}"
     if not _whole(path, what, key):

@@ -36,6 +36,7 @@ from patchlore.memory.records import Records
 from patchlore.memory.redact import redact_data
 from patchlore.memory.schema import (ACTIVE, SCHEMA_VERSION, VERIFIED, Episode, Insight,
                                      from_dict, kind_of, problem, to_dict)
+from patchlore.warmup import heavy
 
 KINDS = {"episode": "episodes", "insight": "insights"}
 WRITABLE_HINT = ("fix its permissions, pass --memory PATH to a writable directory, or use "
@@ -385,7 +386,7 @@ class MemoryStore:
             return {"offset": 0}
 
     def _open_client(self) -> None:
-        import chromadb
+        chromadb = heavy("chromadb")
         from chromadb.api.shared_system_client import SharedSystemClient
 
         from patchlore.memory.embed import register_all

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from patchlore import warmup
 from patchlore.errors import PatchloreError
 from patchlore.llm.model import Model, Reply
 from patchlore.localize.localize import localize_repo, traces_of
@@ -52,6 +53,7 @@ def repair(snapshot: Snapshot, box: Sandbox, model: Model, opts: RepairOptions,
            memory: MemoryStore | None = None) -> RepairResult:
     start = time.monotonic()
     r = Repair(snapshot, box, model, opts, traj, progress, more_boxes, memory)
+    _warm_up(r)
     if _reproduce(r):
         makers = proposers or [PipelineProposer]
         _recall(r)  # first: localization looks where the recalled repairs changed code
@@ -126,6 +128,16 @@ def _reproduce(r: Repair) -> bool:
         result.status, result.message = Outcome.NOTHING_TO_FIX, "the tests pass: nothing to fix"
         return False
     return True
+
+
+def _warm_up(r: Repair) -> None:
+    """Begin importing what the steps after the baseline need, in the order they need it
+    (recall's BM25 and chromadb, localization's BM25, the model's client), while the baseline
+    tests run: this thread only waits on the sandbox then, so the imports (seconds on a cold
+    start) overlap the tests instead of queueing after them."""
+    warm_model = getattr(r.model, "warm", None)  # a model that needs no import has none
+    warmup.start([("bm25s", None), *([("chromadb", None)] if r.memory is not None else []),
+                  *([("litellm", warm_model)] if warm_model is not None else [])])
 
 
 def _reproduction(r: Repair) -> tuple[str, TestRun]:
