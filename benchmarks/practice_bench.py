@@ -75,7 +75,8 @@ def practise(tree: Path, test_cmd: str, memory: Path, max_mutants: int, setup: b
     if done.returncode != 0:
         return {"error": done.stderr.strip()[-600:], "seconds": round(seconds, 1)}
     out = json.loads(done.stdout)
-    return {**out, "seconds": round(seconds, 1),
+    warnings = [ln for ln in done.stderr.splitlines() if ln.startswith("warning:")]
+    return {**out, "warnings": warnings, "seconds": round(seconds, 1),
             "per_minute": round(out["tried"] * 60 / seconds, 2),
             "kept_share": round(out["kept"] / out["tried"], 3) if out["tried"] else 0.0}
 
@@ -83,6 +84,8 @@ def practise(tree: Path, test_cmd: str, memory: Path, max_mutants: int, setup: b
 def throughput(args) -> list[dict]:
     rows = []
     for repo, test_cmd in REPOS:
+        if args.repos and repo not in args.repos:
+            continue
         git_dir = mirror(args.mirrors, repo)
         head = subprocess.run(["git", "--git-dir", str(git_dir), "rev-parse", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
@@ -110,11 +113,14 @@ def localization(args) -> list[dict]:
     rows = []
     for inst in chosen:
         dest = args.work / "localize" / inst.instance_id
-        subprocess.run(["rm", "-rf", str(dest)], check=True)
-        work = checkout(inst, repos, dest)
-        memory = dest / "memory"
-        ran = practise(work, args.loc_test_cmd, memory, args.max_mutants, setup=True,
-                       budget=args.practice_budget)
+        work, memory = dest / "repo", dest / "memory"
+        if args.reuse and (memory / "log.jsonl").is_file():  # measure again, no practice
+            ran = {"reused": str(memory)}
+        else:
+            subprocess.run(["rm", "-rf", str(dest)], check=True)
+            work = checkout(inst, repos, dest)
+            ran = practise(work, args.loc_test_cmd, memory, args.max_mutants, setup=True,
+                           budget=args.practice_budget)
         store = MemoryStore(memory)
         # the loop's (and `patchlore localize`'s) recall when no test has failed yet
         found = recall_for(store, inst.problem_statement, {})
@@ -123,7 +129,7 @@ def localization(args) -> list[dict]:
             for name, localizer in (("empty", localize_repo), ("practised", warm)):
                 row = measure(inst, work, "issue", budget, localizer)
                 row.update(memory=name, budget=budget, practice={k: ran.get(k) for k in (
-                    "tried", "caught", "kept", "stored", "seconds", "error") if k in ran},
+                    "tried", "caught", "kept", "stored", "seconds", "error", "reused") if k in ran},
                     recalled=[d.files for d in found.demos] if name == "practised" else [])
                 rows.append(row)
                 print(f"{inst.instance_id:<36} {budget:>5} {name:<9} file "
@@ -144,12 +150,15 @@ def main() -> None:
     ap.add_argument("--parts", nargs="+", default=["throughput", "localize"],
                     choices=["throughput", "localize"])
     ap.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"))
+    ap.add_argument("--repos", nargs="+", help="throughput: only these of REPOS (owner/name)")
     ap.add_argument("--data", type=Path,
                     default=Path("/work/shared/data/swe-bench-lite-dev.jsonl"))
     ap.add_argument("--loc-repo", default="marshmallow-code/marshmallow")
     ap.add_argument("--loc-test-cmd", default=LOC_TEST_CMD)
     ap.add_argument("--only", default="", help="localize: instances whose id contains this")
     ap.add_argument("--max-mutants", type=int, default=30)
+    ap.add_argument("--reuse", action="store_true",
+                    help="localize: keep a memory practised by an earlier run in --work")
     ap.add_argument("--practice-budget", type=float, default=None,
                     help="seconds of practice per issue in the localize part (--budget)")
     ap.add_argument("--budget", type=int, nargs="+", default=[6000],
