@@ -24,24 +24,41 @@ def _engine_socket() -> str:
     return host[len("unix://"):]
 
 
-def _pump(src: socket.socket, dst: socket.socket, hold_back: bool) -> None:
-    try:
-        while chunk := src.recv(65536):
-            if hold_back and re.match(rb"^[A-Z]+ /", chunk) and not HANDSHAKE.match(chunk):
-                time.sleep(DELAY)
-            dst.sendall(chunk)
-    except OSError:
-        pass  # the client gave up (it timed out), or the engine closed: nothing to pass on
-    finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
+class SlowEngine:
+    """`with SlowEngine() as host:` gives a DOCKER_HOST whose calls beyond the handshake hang
+    DELAY seconds. `hold` (a pattern of request lines) holds back only those, `delay` sets how
+    long; `holding` is set once a request is held, `passed` once the held one went on, `answered`
+once the engine answered after that."""
+
+    def __init__(self, hold: bytes | None = None, delay: float = DELAY) -> None:
+        self.hold, self.delay = (re.compile(hold) if hold else None), delay
+        self.holding, self.passed, self.answered = (threading.Event() for _ in range(3))
+
+    def _held(self, chunk: bytes) -> bool:
+        if not re.match(rb"^[A-Z]+ /", chunk):
+            return False
+        return bool(self.hold.search(chunk.split(b"\r\n", 1)[0])) if self.hold else \
+            not HANDSHAKE.match(chunk)
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        try:
+            while chunk := src.recv(65536):
+                if not from_client and self.passed.is_set():
+                    self.answered.set()
+                held = from_client and self._held(chunk)
+                if held:
+                    self.holding.set()
+                    time.sleep(self.delay)
+                dst.sendall(chunk)
+                if held:
+                    self.passed.set()
+        except OSError:
+            pass  # the client gave up (it timed out), or the engine closed: nothing to pass on
+        finally:
+            try:  # half-closed: an answer on its way back still comes in (and sets answered)
+                dst.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-
-
-class SlowEngine:
-    """`with SlowEngine() as host:` gives a DOCKER_HOST whose calls beyond the handshake hang."""
 
     def __enter__(self) -> str:
         self.dir = Path(tempfile.mkdtemp(prefix="slow-engine-"))  # short: socket paths ≤ 107
@@ -61,8 +78,8 @@ class SlowEngine:
                 return  # closed at exit
             engine = socket.socket(socket.AF_UNIX)
             engine.connect(self.engine)
-            threading.Thread(target=_pump, args=(client, engine, True), daemon=True).start()
-            threading.Thread(target=_pump, args=(engine, client, False), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, engine, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(engine, client, False), daemon=True).start()
 
     def __exit__(self, *exc) -> None:
         self.server.close()

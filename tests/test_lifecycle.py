@@ -125,3 +125,30 @@ def test_prune_removes_containers_of_killed_runs(calc_repo):
         assert len(removed) >= 1 and owned_by(proc.pid) == []
     finally:
         proc.kill()
+
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_while_the_engine_makes_the_container_removes_it(calc_repo, sig):
+    """The engine makes the container while its answer is on the way: interrupted then, the
+    client never learns of it and a removal by name comes too early. Here the create call is
+    held back 3 s (tests/slow_engine.py) and the signal comes while it is held, every time."""
+    from slow_engine import SlowEngine
+
+    slow = SlowEngine(hold=rb"^POST /(v[\d.]+/)?containers/create", delay=3)
+    with slow as host:
+        env = {**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1", "DOCKER_HOST": host}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "patchlore", "sandbox", "exec", "--repo", str(calc_repo),
+             "--sandbox", "docker", "--", "sleep", "600"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert slow.holding.wait(120), "the create call never came"
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=120)
+            assert slow.answered.wait(60)  # the engine made the container and said so
+        finally:
+            proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err
+    assert owned_by(proc.pid) == []

@@ -137,18 +137,20 @@ class DockerSandbox(SnapshotOps):
             "PL_DIRS": f"{SCRATCH} {HOME}",
             "PL_KILL": "1",
         }
-        # tracked before the engine makes it: an interrupt while it is being made or started
-        # still removes it, by its name
+        # tracked before the engine makes it, and an interrupt held back until its answer
+        # brings the handle: then it is removed whenever the interrupt comes
         self.name, self.container = f"patchlore-{os.getpid()}-{uuid.uuid4().hex[:12]}", None
         registry.track(self)
-        self.container = self.client.containers.run(
-            image, IDLE, name=self.name, detach=True, user="0:0",
-            labels=_labels(str(snapshot.root) if snapshot else workdir),
-            network_mode="bridge" if network else "none", mem_limit=mem_limit,
-            memswap_limit=mem_limit, nano_cpus=int(cpus * 1e9), pids_limit=pids_limit,
-            **LOCKDOWN, environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
+        with registry.held():
+            self.container = self.client.containers.create(
+                image, IDLE, name=self.name, user="0:0",
+                labels=_labels(str(snapshot.root) if snapshot else workdir),
+                network_mode="bridge" if network else "none", mem_limit=mem_limit,
+                memswap_limit=mem_limit, nano_cpus=int(cpus * 1e9), pids_limit=pids_limit,
+                **LOCKDOWN, environment={"HOME": HOME, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
         try:
+            self.container.start()
             self._put(self._state_tar(), "/")
             if snapshot is not None:
                 self._put(snapshot_tar(snapshot, COPY_PATH.lstrip("/"), SANDBOX_UID), "/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import signal
 import threading
 import weakref
@@ -33,8 +34,33 @@ class Interrupted(SystemExit):
         self.how = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
 
 
+class _Hold:
+    on = False  # a held call is under way in the main thread
+    came: list[int] = []  # the signals that came meanwhile
+
+
 def _on_signal(signum, frame) -> None:
+    if _Hold.on and not _Hold.came:  # the first one waits for the held call; a second not
+        _Hold.came.append(signum)
+        return
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def held():
+    """Hold an interrupt back until the block ends: for an engine call that makes a thing (a
+    container) whose handle only its answer brings. Interrupted inside, the answer is lost
+    while the engine makes the thing anyway, too late for a removal by name to find it."""
+    if threading.current_thread() is not threading.main_thread() or _Hold.on:
+        yield  # signals reach the main thread only; an outer hold already holds
+        return
+    _Hold.on, _Hold.came = True, []
+    try:
+        yield
+    finally:
+        _Hold.on, came = False, _Hold.came
+        if came:
+            raise Interrupted(came[0])
 
 
 def handle(*signums: int) -> None:
