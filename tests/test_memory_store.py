@@ -4,6 +4,7 @@ two writers, reopening, export/import, reindex, redaction."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -151,6 +152,35 @@ def test_bad_log_lines_are_skipped_with_one_warning_each(tmp_path):
         assert any(f"log.jsonl:{n}: skipped" in w and why in w for w in warnings), (n, warnings)
     store.put(episode(4))  # a bad line does not stop learning either
     assert len(MemoryStore(tmp_path / "m", read_only=True, warn=warnings.append).episodes()) == 2
+
+
+READ_ONLY_RECALL = """
+import sys
+from patchlore.memory.store import MemoryStore
+store = MemoryStore(sys.argv[1], read_only=True, warn=print)
+print(store.vector_search("episode", "task number 3: widget 3 breaks", 2)[0][0])
+"""
+
+
+def test_a_read_only_recall_changes_no_byte_of_the_store(tmp_path):
+    """chromadb rewrites its index files whenever a local client opens and closes, even one
+    that only queries: a read-only store gives it a copy, and removes the copy after."""
+    from conftest import tree_digest
+
+    store = MemoryStore(tmp_path / "m")
+    store.put_many([episode(i) for i in range(5)])
+    del store
+    before = tree_digest(tmp_path / "m")
+    (tmp_path / "tmp").mkdir()
+    for _ in range(2):  # each run a new process, as the CLI's commands are
+        run = subprocess.run([sys.executable, "-c", READ_ONLY_RECALL, str(tmp_path / "m")],
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.strip() == episode(3).id, run.stdout  # chroma answered, not BM25
+    after = tree_digest(tmp_path / "m")
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == set()
+    assert list((tmp_path / "tmp").iterdir()) == []  # the copy is gone
 
 
 def free_port() -> int:

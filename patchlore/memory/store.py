@@ -12,7 +12,8 @@ from the log. With `url`, the index lives in a shared `chroma run` server instea
 A log line that cannot be used (not JSON, a wrong field type, a newer schema) is skipped with
 one warning naming it, so one bad record never locks the user out of the rest. Opened with
 `read_only`, the store writes nothing (no lock file, no index update): it works on a read-only
-directory, recalling by BM25 alone when chroma cannot open its index there.
+directory, and chroma queries a private copy of the index (memory/index_copy.py), since it
+rewrites its files even to only read them.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class MemoryStore:
         self._skipped: list[str] = []  # warnings for bad lines up to _read_offset
         self._client = None
         self._cols: dict = {}
+        self._index_copy = None  # read-only: the private copy chroma reads (index_copy.py)
         # kind -> (index.json's offset, records in its collection): chroma's count() took
         # half of a recall's time at 50k, and it changes only with the index
         self._counts: dict[str, tuple[int, int]] = {}
@@ -409,8 +411,17 @@ class MemoryStore:
         else:
             # a fresh view of the files: another process may have changed them
             SharedSystemClient.clear_system_cache()
-            self._client = chromadb.PersistentClient(path=str(self.path / "chroma"),
-                                                     settings=settings)
+            index = self.path / "chroma"
+            if self.read_only:  # chromadb writes even to query: it gets a copy of its own
+                from patchlore.memory.index_copy import IndexCopy
+
+                if self._index_copy is not None:
+                    self._index_copy.close()
+                self._index_copy = IndexCopy(self, index, self.lock)
+                index = self._index_copy.path
+            self._client = chromadb.PersistentClient(path=str(index), settings=settings)
+            if self._index_copy is not None:
+                self._index_copy.holds(self._client)
         self._counts.clear()
         self._cols = {
             kind: self._client.get_or_create_collection(
