@@ -1,6 +1,6 @@
-"""Memory: ingestion rate, disk per 10k episodes, time to open a store (and to replay its log
-alone), recall latency p50/p95, and recall@3 of an episode of the same bug kind on a labelled
-synthetic set.
+"""Memory: ingestion rate, disk per 10k episodes, time to open a store (writable, read-only,
+which copies the index, and replaying its log alone), recall latency p50/p95, and recall@3 of
+an episode of the same bug kind on a labelled synthetic set.
 
 Episodes come from 12 bug kinds, each with its own vocabulary, dressed in random identifiers;
 queries are fresh episodes of a known kind. Latency is for the whole hybrid recall (vector +
@@ -69,11 +69,14 @@ def bench(size: int, queries: int, root: Path) -> dict:
         store.put_many(eps[j:j + 2000])
     ingest_s = time.perf_counter() - start
     disk = store.stats()["disk_bytes"]
-    opens = []
+    opens, opens_read_only = [], []
     for _ in range(3):  # what every `fix` pays: replaying the log and opening the index
-        t = time.perf_counter()
-        MemoryStore(root / f"m{size}").vector_search("episode", "IndexError", 1)
-        opens.append(time.perf_counter() - t)
+        for read_only, times in ((False, opens), (True, opens_read_only)):
+            # read-only also copies the index (memory/index_copy.py)
+            t = time.perf_counter()
+            MemoryStore(root / f"m{size}", read_only=read_only).vector_search(
+                "episode", "IndexError", 1)
+            times.append(time.perf_counter() - t)
     replays = []
     for _ in range(5):  # the log alone (parsing, checking, locking), the least noisy of five
         t = time.perf_counter()
@@ -95,7 +98,8 @@ def bench(size: int, queries: int, root: Path) -> dict:
     return {"episodes": size, "ingest_s": round(ingest_s, 1),
             "ingest_per_s": round(size / ingest_s), "disk_mb": round(disk / 1e6, 1),
             "disk_mb_per_10k": round(disk / 1e6 * 10_000 / size, 1),
-            "open_s": round(statistics.median(opens), 3), "replay_s": round(min(replays), 3),
+            "open_s": round(statistics.median(opens), 3),
+            "open_read_only_s": round(statistics.median(opens_read_only), 3), "replay_s": round(min(replays), 3),
             "first_query_s": round(first_s, 2),
             "p50_ms": round(1000 * statistics.median(lat), 1),
             "p95_ms": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1),
