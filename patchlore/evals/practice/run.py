@@ -180,11 +180,7 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
     progress("running the suite", report)
     by_fn: dict[str, list[bool]] = {}
     with open_sandbox(settings, str(snap.root), snapshot=snap, name=repo_name) as box:
-        baseline = run_tests(box, opts.test_cmd, timeout=settings.command_timeout)
-        if not baseline.per_test or not baseline.ids(*PASSING):
-            raise PatchloreError(f"`{opts.test_cmd}` reports no passing tests in the sandbox: "
-                                 "practice needs a suite that passes",
-                                 hint="pass --test-cmd with a pytest command that passes")
+        baseline = _passing_suite(box, opts, settings)
         progress("tracing which functions the passing tests run", report)
         cands, passing = _covered(box, opts, settings, baseline, cands, report)
         timeout = opts.mutant_timeout or max(10.0, 3 * baseline.command.duration)
@@ -214,6 +210,16 @@ def practice(root: Path, settings: Settings, opts: PracticeOptions, memory=None,
     state_path.write_text(json.dumps(state, indent=1, sort_keys=True))
     report.seconds = time.monotonic() - start
     return report
+
+
+def _passing_suite(box, opts: PracticeOptions, settings: Settings):
+    """The suite's run on the unchanged code; a mutant is caught only by a test that passed."""
+    baseline = run_tests(box, opts.test_cmd, timeout=settings.command_timeout)
+    if not baseline.per_test or not baseline.ids(*PASSING):
+        raise PatchloreError(f"`{opts.test_cmd}` reports no passing tests in the sandbox: "
+                             "practice needs a suite that passes",
+                             hint="pass --test-cmd with a pytest command that passes")
+    return baseline
 
 
 def _candidates(snap, state: dict, report: PracticeReport) -> tuple[dict, list]:
