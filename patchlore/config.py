@@ -82,8 +82,9 @@ class Settings:
                           metadata={"help": "test command", "nonblank": True})
     runner: str = field(
         default="auto",
-        metadata={"help": "the test runner eval grade uses: auto (from the row's test names and "
-                          "the repo's files) | pytest | django | sympy | unittest"},
+        metadata={"help": "the test runner eval grade uses, and fix and eval run when no test "
+                          "command is chosen: auto (from the row's test names and the repo's "
+                          "files) | pytest | django | sympy | unittest"},
     )
     setup: bool = field(
         default=True,

@@ -25,7 +25,10 @@ args = argparse.ArgumentParser()
 args.add_argument('labels', nargs='*')
 for flag in ('--verbosity', '--settings', '--parallel'):
     args.add_argument(flag)
-suite = unittest.defaultTestLoader.loadTestsFromNames(args.parse_args().labels)
+labels, here = args.parse_args().labels, os.path.dirname(os.path.abspath(__file__))
+# no label: every package under tests/, as Django runs them
+suite = (unittest.defaultTestLoader.loadTestsFromNames(labels) if labels else
+         unittest.defaultTestLoader.discover(here, pattern='tests.py', top_level_dir=here))
 ok = unittest.TextTestRunner(verbosity=2).run(suite).wasSuccessful()
 sys.exit(0 if ok else 1)
 """
@@ -46,7 +49,9 @@ BINTEST = """#!/usr/bin/env python3
 import os, sys, traceback, importlib.util
 sys.path.insert(0, os.getcwd())
 ok = True
-for path in [a for a in sys.argv[1:] if a.endswith('.py')]:
+import glob
+# no file named: every test file of the package's tests/ folders, as bin/test runs them
+for path in [a for a in sys.argv[1:] if a.endswith('.py')] or sorted(glob.glob('*/tests/test_*.py')):
     spec = importlib.util.spec_from_file_location('m', path)
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     names = [n for n in dir(mod) if n.startswith('test_')]
@@ -85,9 +90,6 @@ def _diff(repo, path, new) -> str:
 
 def _row(mirrors, name, files, test_file, new_test, f2p, p2p) -> Instance:
     repo = make_repo(mirrors / f"kit__{name}", {**files, "lib.py": BUG}, commit=False)
-    for script in ("bin/test", "tests/runtests.py"):
-        if (repo / script).exists():
-            (repo / script).chmod(0o755)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "init")
     return Instance(f"kit__{name}-1", f"kit/{name}", git(repo, "rev-parse", "HEAD").strip(),
@@ -277,10 +279,15 @@ def test_doctor_names_the_runner_and_why(tmp_path):
     for cmd in ("python3 -m pytest -q", DjangoRunner.command):
         res = run_cli("doctor", "--repo", str(repo), "--json", env={"PATCHLORE_TEST_CMD": cmd})
         checks[cmd] = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "runner")
-    wrong, right = checks.values()
+    res = run_cli("doctor", "--repo", str(repo), "--json")  # no test command chosen
+    checks["own"] = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "runner")
+    wrong, right, own = checks.values()
     assert wrong["status"] == "warn" and "tests/runtests.py" in wrong["detail"]
     assert DjangoRunner.command in wrong["fix"]
     assert right["status"] == "ok" and right["detail"].startswith("django")
+    # the repo's own runner is what fix and eval run use when no test command was chosen
+    assert own["status"] == "ok" and own["detail"].startswith("django"), own
+    assert "no test command was chosen" in own["detail"]
 
 
 def test_sandbox_exec_names_the_failing_tests_of_any_runner(tmp_path, docker_ready):
@@ -307,3 +314,68 @@ def test_localize_reads_the_failing_tests_of_any_runner(kind, tmp_path, docker_r
     test_file = next(f for f in files if f.rsplit("/", 1)[-1] in ("tests.py", "test_lib.py"))
     assert (test_file, "whole file: in a traceback") in {(s["path"], s["why"])
                                                          for s in out["snippets"]}
+
+
+UT_REPRO = """import unittest
+from lib import double
+
+
+class R(unittest.TestCase):
+    def test_double_five(self):
+        self.assertEqual(double(5), 10)
+"""
+SY_REPRO = "from lib import double\n\n\ndef test_patchlore_repro_double():\n    assert double(5) == 10\n"
+ISSUES = {
+    # name: files (the suite green, the bug only reported), --test-cmd (none: the repo's own
+    # runner), where the reproduction test must go and in what form, what it is named
+    "django": ({"tests/runtests.py": RUNTESTS, "tests/calc/__init__.py": "",
+                "tests/calc/tests.py": DJ_TESTS}, None, "tests/patchlore_repro/tests.py",
+               UT_REPRO, "test_double_five (patchlore_repro.tests.R"),
+    "sympy": ({"bin/test": BINTEST, "pkg/tests/test_lib.py": SY_TESTS}, None,
+              "pkg/tests/test_patchlore_repro.py", SY_REPRO, "test_patchlore_repro_double"),
+    "unittest": ({"tests/__init__.py": "", "tests/test_lib.py": DJ_TESTS}, "python3 -m unittest -v",
+                 "test_patchlore_repro.py", UT_REPRO, "test_double_five (test_patchlore_repro.R"),
+}
+
+
+def _block(path: str, text: str) -> str:
+    return f"{path}\n<<<<<<< SEARCH\n=======\n{text}>>>>>>> REPLACE\n"
+
+
+@pytest.mark.parametrize("kind", sorted(ISSUES))
+def test_an_issue_is_reproduced_where_the_repo_s_runner_runs_it(kind, tmp_path, docker_ready):
+    files, cmd, path, repro, name = ISSUES[kind]
+    repo = make_repo(tmp_path / kind, {**files, "lib.py": BUG})
+    # a pytest file at the root, which this runner never runs, cannot reproduce the bug here
+    elsewhere = _block("test_patchlore_repro.py" if path != "test_patchlore_repro.py" else
+                       "tests/test_elsewhere.py", "from lib import double\n\n\ndef test_d():\n"
+                       "    assert double(5) == 10\n")
+    with StubLLM([[elsewhere, _block(path, repro)], [GOOD]]) as stub:
+        res = run_cli("fix", "--repo", str(repo), "--model", "hosted_vllm/stub-coder",
+                      "--api-base", stub.api_base, *(["--test-cmd", cmd] if cmd else []),
+                      "--samples", "2", "--sandbox", "docker", "--json",
+                      "--issue", "double(5) gives 7, not 10",
+                      env={"PATCHLORE_MEMORY_MODE": "off"}, timeout=300)
+        asked = stub.requests[0]["messages"][-1]["content"]
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert f"`{path}`" in asked and "reproduce the bug" in asked
+    assert out["status"] == "verified", out
+    assert len(out["failing_before"]) == 1 and out["failing_before"][0].startswith(name), out
+    assert "lib.py" in out["patch"] and "patchlore_repro" not in out["patch"]
+    assert git(repo, "status", "--porcelain") == ""  # the working tree is left as it was
+
+
+def test_a_repo_s_own_runner_is_its_test_command_unless_one_is_chosen(tmp_path):
+    from patchlore.config import load_settings
+    from patchlore.sandbox.runners import repo_test_cmd
+
+    dj = make_repo(tmp_path / "dj", {"tests/runtests.py": RUNTESTS})
+    plain = make_repo(tmp_path / "plain", {"lib.py": LIB})
+    default = load_settings(plain)
+    assert repo_test_cmd(default, dj) == DjangoRunner.command
+    assert repo_test_cmd(default, plain) == default.test_cmd
+    chosen = load_settings(dj, {"test_cmd": "python3 -m pytest -q tests"})
+    assert repo_test_cmd(chosen, dj) == "python3 -m pytest -q tests"
+    named = load_settings(plain, {"runner": "unittest"})
+    assert repo_test_cmd(named, plain) == "python3 -m unittest -v"

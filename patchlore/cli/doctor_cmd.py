@@ -121,7 +121,9 @@ def check_runner(root: Path, test_cmd: str) -> Check:
         return Check("runner", Level.WARN, f"{called.name} (the test command `{test_cmd}` calls "
                      f"it), though this repo looks like {found.name}'s: {why}",
                      f"e.g. --test-cmd '{found.command}'")
-    return Check("runner", Level.OK, f"{called.name}: the test command `{test_cmd}` calls it")
+    own = test_cmd == found.command and found.name in ("django", "sympy")
+    return Check("runner", Level.OK, f"{called.name}: the test command `{test_cmd}` calls it"
+                 + (f" ({why}; no test command was chosen)" if own else ""))
 
 
 def check_model(model: str, api_base: str) -> Check:
@@ -173,6 +175,7 @@ def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     from patchlore.cli import ui
     from patchlore.config import load_settings
     from patchlore.errors import EXIT_FAILED, NotARepoError
+    from patchlore.sandbox.runners import repo_test_cmd
     from patchlore.sandbox.snapshot import find_repo_root
 
     try:
@@ -182,7 +185,8 @@ def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     settings = load_settings(root)
     with ui.status("checking"):
         checks = [check_git(), *check_docker(settings.image), check_requirements(root, settings),
-                  check_runner(root, settings.test_cmd), check_model(settings.model, settings.api_base),
+                  check_runner(root, repo_test_cmd(settings, root)),
+                  check_model(settings.model, settings.api_base),
                   check_memory_dir(settings.memory_dir)]
     failed = any(c.status == Level.FAIL for c in checks)
     if as_json:

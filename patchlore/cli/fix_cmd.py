@@ -73,7 +73,7 @@ def fix(
     if apply:
         refuse_unwritable_tree(root, "--apply")
     task = options.issue_text(issue, issue_file)
-    opts = RepairOptions.of(settings, root.name, start, workers or 0, task=task,
+    opts = RepairOptions.of(settings, root.name, start, workers or 0, root=root, task=task,
                             max_calls=max_calls, max_cost=max_cost,
                             allow_test_edits=allow_test_edits)
     with ui.progress("starting") as say:

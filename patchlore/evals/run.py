@@ -25,6 +25,7 @@ from patchlore.evals.batch import Batch, scratch
 from patchlore.evals.dataset import Instance
 from patchlore.evals.environment import environment
 from patchlore.evals.repos import checkout
+from patchlore.sandbox.runners import repo_test_cmd
 
 DONE, ERROR = "done", "error"
 
@@ -87,7 +88,9 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
         try:
             # the agent reads the files from a checkout; with an image, it runs in the image
             work = checkout(inst, repos_dir, tmp)
-            opts = replace(base, task=inst.problem_statement, repo_name=inst.repo)
+            # the repo's own runner (Django's, sympy's) unless a test command was chosen
+            opts = replace(base, task=inst.problem_statement, repo_name=inst.repo,
+                           test_cmd=repo_test_cmd(settings, work))
             session = run_repair(work, environment(inst, settings, image_template), opts,
                                  runs_root=out_dir / "instances", run_id=inst.instance_id,
                                  memory=memory)

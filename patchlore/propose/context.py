@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from patchlore.config import Settings, default_of
@@ -21,6 +22,7 @@ from patchlore.propose.edits import RepoFiles, lines_changed
 from patchlore.propose.explore import Budget
 from patchlore.propose.outcome import Outcome
 from patchlore.sandbox.base import Sandbox
+from patchlore.sandbox.runners import repo_test_cmd
 from patchlore.sandbox.snapshot import Snapshot
 from patchlore.sandbox.testrun import ERROR, FAILED, TestRun, run_tests
 from patchlore.sandbox.verify import Status, Verdict, VerifyOptions, time_left
@@ -49,12 +51,15 @@ class RepairOptions:
 
     @classmethod
     def of(cls, settings: Settings, repo_name: str, start: float | None = None,
-           workers: int = 0, **run) -> RepairOptions:
+           workers: int = 0, root: Path | None = None, **run) -> RepairOptions:
         """A run's options from its settings; `start` (time.monotonic()) starts the clock of
         the `deadline` setting, none without it; `run` holds this run's own (task, max_calls,
-        max_cost, allow_test_edits). No workers given: a sandbox per CPU, at most samples."""
+        max_cost, allow_test_edits). No workers given: a sandbox per CPU, at most samples.
+        With the repo's `root`, a repo with a test runner of its own is tested with it unless
+        a test command was chosen."""
         deadline = start + settings.deadline if start is not None and settings.deadline else None
-        return cls(test_cmd=settings.test_cmd, samples=settings.samples, rounds=settings.rounds,
+        test_cmd = repo_test_cmd(settings, root) if root is not None else settings.test_cmd
+        return cls(test_cmd=test_cmd, samples=settings.samples, rounds=settings.rounds,
                    test_timeout=settings.command_timeout, deadline=deadline,
                    workers=workers or min(settings.samples, os.cpu_count() or 1),
                    memory_mode=settings.memory_mode, repo_name=repo_name,

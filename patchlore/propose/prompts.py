@@ -60,15 +60,13 @@ def feedback_message(results: list[tuple[str, str]]) -> str:
     return "\n\n".join(parts)
 
 
-REPRO_FILE = "test_patchlore_repro.py"
-
-
-def repro_message(task: str, snippets: list[Snippet]) -> str:
-    """Ask for a test that fails now because of the reported bug (and will pass once fixed)."""
-    guidance = (f"First, reproduce the bug. Create the file `{REPRO_FILE}` at the repo root with "
-                "pytest tests that FAIL now because of the bug described below and will PASS "
-                "once it is fixed. Import the code as the existing tests do. Do not fix the bug "
-                "yet. Answer with one SEARCH/REPLACE block whose SEARCH part is empty.")
+def repro_message(task: str, snippets: list[Snippet], path: str, style: str) -> str:
+    """Ask for a test that fails now because of the reported bug (and will pass once fixed):
+    `path` and `style` are where and in what form the repo's test runner runs it."""
+    guidance = (f"First, reproduce the bug. Create the file `{path}` with {style} that FAIL "
+                "now because of the bug described below and will PASS once it is fixed. Import "
+                "the code as the existing tests do. Do not fix the bug yet. Answer with one "
+                "SEARCH/REPLACE block whose SEARCH part is empty.")
     return task_message(task, "", snippets, guidance=guidance).replace(
         "Fix the bug. Answer with SEARCH/REPLACE edits.", "Write the reproduction test.")
 

@@ -35,9 +35,11 @@ from patchlore.propose.context import (Candidate, Proposer, ProposerFactory, Rep
 from patchlore.propose.edits import RepoFiles, normalize_diff
 from patchlore.propose.outcome import Outcome
 from patchlore.propose.pipeline import PipelineProposer, parse_candidates
-from patchlore.propose.prompts import REPRO_FILE, SYSTEM, memory_block, repro_message
+from patchlore.propose.prompts import SYSTEM, memory_block, repro_message
 from patchlore.repair.learn import learn
 from patchlore.sandbox.base import Sandbox
+from patchlore.sandbox.runners import Runner, for_command
+from patchlore.sandbox.runners.pytest import PytestRunner
 from patchlore.sandbox.snapshot import Snapshot
 from patchlore.sandbox.testrun import TestRun
 from patchlore.sandbox.verify import Status, failing_tests, failure_map, verify
@@ -116,13 +118,13 @@ def _reproduce(r: Repair) -> bool:
     if not r.failing and opts.task:
         r.progress("reproducing: asking for a test that shows the bug")
         with _timed(result, "reproduce"):
-            r.repro, r.baseline = _reproduction(r)
+            r.repro, r.baseline, path = _reproduction(r)
         if not r.repro:
             if result.status != Outcome.BUDGET:  # the deadline cut the request: ask() said so
                 result.message = "could not write a reproduction test that fails on the bug"
             return False
         r.failing = failing_tests(r.baseline)
-        r.files[REPRO_FILE] = _added_file(r.repro)
+        r.files[path] = _added_file(r.repro, path)
     result.failing_before = r.failing
     if not r.failing:
         result.status, result.message = Outcome.NOTHING_TO_FIX, "the tests pass: nothing to fix"
@@ -140,35 +142,50 @@ def _warm_up(r: Repair) -> None:
                   *([("litellm", warm_model)] if warm_model is not None else [])])
 
 
-def _reproduction(r: Repair) -> tuple[str, TestRun]:
-    """A reproduction test that fails now; returns its diff and the test run with it added."""
+def _reproduction(r: Repair) -> tuple[str, TestRun, str]:
+    """A reproduction test that fails now, where and in the form the test command's runner
+    runs it (a command of no known runner: as pytest's); returns its diff, the test run with it
+    added, and its path."""
     before = r.baseline
+    runner: Runner = for_command(r.opts.test_cmd) or PytestRunner()
+    path = runner.repro_path(r.snapshot.files)
     snippets = localize_repo(r.snapshot.root, r.snapshot.files, task=r.opts.task,
                              repo_path=r.box.repo_path, budget_tokens=r.opts.context_tokens,
                              index=r.repo_index())
     reply = r.ask([{"role": "system", "content": SYSTEM},
-                   {"role": "user", "content": repro_message(r.opts.task, snippets)}], 0)
+                   {"role": "user", "content": repro_message(r.opts.task, snippets, path,
+                                                             runner.repro_style)}], 0)
     passing = {k for k, t in before.tests.items() if t.passed}
+    support = "".join(_empty_file(f) for f in runner.repro_support()
+                      if f not in r.snapshot.files)
     for cand in parse_candidates(reply.texts, 0, r.files):
-        if (cand.status == Status.INVALID or not _added_file(cand.diff)
-                or not r.box.apply_patch(cand.diff, reset=True).applied):
+        if cand.status == Status.INVALID or not _added_file(cand.diff, path):
+            continue
+        diff = cand.diff + support
+        if not r.box.apply_patch(diff, reset=True).applied:
             continue
         run = r.run_tests("reproduction")
-        new_failures = [t for t in failing_tests(run) if t.startswith(REPRO_FILE)]
+        new_failures = [t for t in failing_tests(run) if runner.is_repro(t, path)]
         others_ok = passing <= {k for k, t in run.tests.items() if t.passed}
-        r.traj.log("reproduction", diff=cand.diff, fails=new_failures, others_ok=others_ok)
+        r.traj.log("reproduction", diff=diff, fails=new_failures, others_ok=others_ok)
         if new_failures and others_ok:
-            return cand.diff, run
-    return "", before
+            return diff, run, path
+    return "", before, path
 
 
-def _added_file(diff: str) -> str:
-    """The content of the repro file a diff creates ("" if it creates none)."""
-    m = re.search(rf"^\+\+\+ b/{re.escape(REPRO_FILE)}\n@@[^\n]*\n(.*)", diff,
+def _added_file(diff: str, path: str) -> str:
+    """The content of the file `path` a diff creates ("" if it creates none)."""
+    m = re.search(rf"^\+\+\+ b/{re.escape(path)}\n@@[^\n]*\n(.*?)(?=^diff --git |\Z)", diff,
                   re.MULTILINE | re.DOTALL)
     if not m:
         return ""
     return "".join(ln[1:] + "\n" for ln in m.group(1).splitlines() if ln.startswith("+"))
+
+
+def _empty_file(path: str) -> str:
+    """A diff that creates the empty file `path`."""
+    return (f"diff --git a/{path} b/{path}\nnew file mode 100644\n"
+            "index 0000000..e69de29\n")
 
 
 # 2. localize: functions from the tracebacks and failing tests, then a structural search of

@@ -10,7 +10,9 @@ picked from the test command (`for_command`), or from the repo's files and the r
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+from patchlore.config import Settings
 from patchlore.sandbox.runners.base import Runner
 from patchlore.sandbox.runners.django import DjangoRunner
 from patchlore.sandbox.runners.pytest import PytestRunner
@@ -30,6 +32,26 @@ def for_command(test_cmd: str) -> Runner | None:
     return None
 
 
+def own_runner(exists: Callable[[str], bool]) -> Runner | None:
+    """The runner a repo brings with it (Django's tests/runtests.py, sympy's bin/test), or None."""
+    for cls in (DjangoRunner, SympyRunner):
+        if exists(cls.marker):
+            return cls()
+    return None
+
+
+def repo_test_cmd(settings: Settings, root: Path) -> str:
+    """The command a repair runs the tests of the repo at `root` with: the test_cmd setting
+    when it was chosen (a flag, an env var, a config file), else the runner the `runner`
+    setting names or the repo brings with it; else the default (pytest)."""
+    if settings.sources.get("test_cmd", "default") != "default":
+        return settings.test_cmd
+    exists = (lambda p: (root / p).is_file())
+    runner = (detect(exists, (), settings.runner)[0] if settings.runner != "auto"
+              else own_runner(exists))
+    return settings.test_cmd if runner is None or runner.name == "pytest" else runner.command
+
+
 def detect(exists: Callable[[str], bool], tests: list[str] = (),
            choice: str = "auto") -> tuple[Runner, str]:
     """The runner for a repo (`exists(path)` says whether the repo has that file) and why."""
@@ -40,9 +62,9 @@ def detect(exists: Callable[[str], bool], tests: list[str] = (),
         return RUNNERS[choice](), f"the runner setting says {choice}"
     if any("::" in t for t in tests):
         return PytestRunner(), "the row's tests are pytest node ids"
-    for cls in (DjangoRunner, SympyRunner):
-        if exists(cls.marker):
-            return cls(), f"the repo has {cls.marker}"
+    own = own_runner(exists)
+    if own is not None:
+        return own, f"the repo has {own.marker}"
     if tests:
         return UnittestRunner(), "the row's tests are not pytest node ids and the repo has " \
             "no runner of its own"
@@ -51,4 +73,5 @@ def detect(exists: Callable[[str], bool], tests: list[str] = (),
     return UnittestRunner(), "no pytest configuration, tests/runtests.py or bin/test"
 
 
-__all__ = ["CHOICES", "RUNNERS", "Runner", "detect", "for_command"]
+__all__ = ["CHOICES", "RUNNERS", "Runner", "detect", "for_command", "own_runner",
+           "repo_test_cmd"]

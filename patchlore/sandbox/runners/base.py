@@ -13,6 +13,7 @@ _SWEBENCH = {"PASSED": PASSED, "FAILED": FAILED, "ERROR": ERROR, "SKIPPED": SKIP
 
 
 TRACE_LIMIT = 4000  # characters of a failure's traceback kept (its end: the raise)
+REPRO = "patchlore_repro"  # the name of the reproduction test an issue gets, in every runner
 
 
 @dataclass
@@ -75,6 +76,22 @@ class Runner:
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
         """The traceback of each failing test, where the log has one."""
         return {}
+
+    # The reproduction test an issue gets goes where this runner, called as the repo is
+    # tested, finds it, and in the form it runs; its tests are told apart by their names.
+    repro_style = "pytest tests"
+
+    def repro_path(self, files: list[str]) -> str:
+        """Where the reproduction test goes, given the repo's files."""
+        return f"test_{REPRO}.py"
+
+    def repro_support(self) -> list[str]:
+        """Empty files the reproduction test needs beside it (a package's __init__.py)."""
+        return []
+
+    def is_repro(self, test: str, path: str) -> bool:
+        """Whether `test`, as this runner names it, is one of the reproduction test's."""
+        return test.startswith(path)
 
 
 # Python 3.11's unittest names a test `test_x (app.tests.T.test_x)`; before it, and so in

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from patchlore.sandbox.runners.base import Runner, argv_of, unittest_messages, unittest_statuses
+from patchlore.sandbox.runners.base import (REPRO, Runner, argv_of, unittest_messages,
+                                            unittest_statuses)
 
 
 class DjangoRunner(Runner):
@@ -27,3 +28,16 @@ class DjangoRunner(Runner):
 
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
         return unittest_messages(stderr)
+
+    # runtests.py runs every package under tests/ (one with an __init__.py) as an app, its
+    # tests named `test_x (patchlore_repro.tests.T)`
+    repro_style = "unittest.TestCase tests (django.test.SimpleTestCase where Django is needed)"
+
+    def repro_path(self, files: list[str]) -> str:
+        return f"tests/{REPRO}/tests.py"
+
+    def repro_support(self) -> list[str]:
+        return [f"tests/{REPRO}/__init__.py"]
+
+    def is_repro(self, test: str, path: str) -> bool:
+        return f"({REPRO}.tests." in test

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from patchlore.sandbox.runners.base import SKIPPED, XFAIL, Runner, argv_of, statuses
+from patchlore.sandbox.runners.base import REPRO, SKIPPED, XFAIL, Runner, argv_of, statuses
 
 # a failure's report: "____ sympy/x/tests/test_y.py:test_z ____", the traceback, the next rule
 # bin/test ends each file's last test line with the file's verdict: "test_z ok    [OK]"
@@ -60,6 +60,18 @@ class SympyRunner(Runner):
             if ".py:" in key:
                 out.setdefault(key.rsplit(":", 1)[1], status)
         return out
+
+    # bin/test finds test files only in the package's tests/ folders, and names a test by its
+    # function alone: the reproduction's functions carry the name
+    repro_style = (f"plain test functions (no fixtures) whose names start with `test_{REPRO}_`")
+
+    def repro_path(self, files: list[str]) -> str:
+        dirs = sorted({f.rsplit("/", 1)[0] for f in files
+                       if re.search(r"(^|/)tests/test_\w+\.py$", f)}, key=lambda d: (d.count("/"), d))
+        return f"{dirs[0]}/test_{REPRO}.py" if dirs else f"test_{REPRO}.py"
+
+    def is_repro(self, test: str, path: str) -> bool:
+        return test.startswith(f"test_{REPRO}")
 
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
         if _PYTEST_SESSION.search(stdout):

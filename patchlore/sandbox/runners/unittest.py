@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from patchlore.sandbox.runners.base import Runner, argv_of, unittest_messages, unittest_statuses
+from patchlore.sandbox.runners.base import (REPRO, Runner, argv_of, unittest_messages,
+                                            unittest_statuses)
 
 
 class UnittestRunner(Runner):
@@ -26,3 +27,9 @@ class UnittestRunner(Runner):
 
     def messages(self, stdout: str, stderr: str) -> dict[str, str]:
         return unittest_messages(stderr)
+
+    # at the root, where discovery (`test*.py`) finds it; named `test_x (test_patchlore_repro.T)`
+    repro_style = "unittest.TestCase tests"
+
+    def is_repro(self, test: str, path: str) -> bool:
+        return f"(test_{REPRO}." in test
