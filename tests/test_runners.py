@@ -379,3 +379,31 @@ def test_a_repo_s_own_runner_is_its_test_command_unless_one_is_chosen(tmp_path):
     assert repo_test_cmd(chosen, dj) == "python3 -m pytest -q tests"
     named = load_settings(plain, {"runner": "unittest"})
     assert repo_test_cmd(named, plain) == "python3 -m unittest -v"
+
+
+def test_eval_run_repairs_rows_of_any_runner_into_predictions_that_resolve(rows, tmp_path):
+    mirrors, instances = rows
+    dataset = tmp_path / "rows.jsonl"
+    dataset.write_text("".join(json.dumps({k: v for k, v in vars(i).items() if k != "extra"})
+                               + "\n" for i in instances))
+    where = {"djangoish": ("tests/patchlore_repro/tests.py", UT_REPRO),
+             "sympyish": ("pkg/tests/test_patchlore_repro.py", SY_REPRO),
+             "sympyish_pytest": ("pkg/tests/test_patchlore_repro.py", SY_REPRO)}
+    script = [[_block(*where[i.repo.split("/")[1]])] if k == 0 else [GOOD]
+              for i in sorted(instances, key=lambda i: i.instance_id) for k in (0, 1)]
+    with StubLLM(script) as stub:
+        res = run_cli("eval", "run", "--dataset", str(dataset), "--repos-dir", str(mirrors),
+                      "--output", str(tmp_path / "out"), "--model", "hosted_vllm/stub-coder",
+                      "--api-base", stub.api_base, "--samples", "1", "--rounds", "1",
+                      "--memory-mode", "off", "--sandbox", "local", "--run-id", "r",
+                      timeout=600)
+    assert res.returncode == 0, res.stderr
+    preds = tmp_path / "out" / "r" / "predictions.jsonl"
+    patches = [json.loads(ln)["model_patch"] for ln in preds.read_text().splitlines()]
+    assert len(patches) == 3 and all("lib.py" in p and "patchlore_repro" not in p
+                                     for p in patches), patches
+    graded = run_cli("eval", "grade", "--dataset", str(dataset), "--predictions", str(preds),
+                     "--repos-dir", str(mirrors), "--output", str(tmp_path / "g"),
+                     "--sandbox", "local", "--json", timeout=300)
+    report = json.loads(graded.stdout)
+    assert report["resolved_ids"] == sorted(i.instance_id for i in instances), report
