@@ -106,24 +106,26 @@ def check_requirements(root: Path, settings) -> Check:
                  f"{made.tag} ({done}) {on}{date}: {'; '.join(made.steps)}")
 
 
-def check_runner(root: Path, test_cmd: str) -> Check:
-    """The test runner the sandbox reads per-test outcomes with, and why that one."""
-    from patchlore.sandbox.runners import detect, for_command
+def check_runner(root: Path, test_cmd: str, derived: bool = False) -> Check:
+    """The test runner the sandbox reads per-test outcomes with, and why that one; `derived`:
+    the command is the repo's own runner's, as no test command was chosen."""
+    from patchlore.sandbox.runners import detect, for_command, own_runner
 
     called = for_command(test_cmd)
-    found, why = detect(lambda p: (root / p).is_file())
+    exists = (lambda p: (root / p).is_file())
+    found, why = detect(exists)
+    own = own_runner(exists)
     if called is None:
         return Check("runner", Level.WARN,
                      f"the test command `{test_cmd}` calls no known runner: "
                      "verified by its exit code alone",
                      f"e.g. --test-cmd '{found.command}' ({found.name}: {why})")
-    if called.name != found.name and found.name in ("django", "sympy"):  # a runner of its own
+    if own is not None and called.name != own.name:
         return Check("runner", Level.WARN, f"{called.name} (the test command `{test_cmd}` calls "
-                     f"it), though this repo looks like {found.name}'s: {why}",
-                     f"e.g. --test-cmd '{found.command}'")
-    own = test_cmd == found.command and found.name in ("django", "sympy")
+                     f"it), though this repo looks like {own.name}'s: {why}",
+                     f"e.g. --test-cmd '{own.command}'")
     return Check("runner", Level.OK, f"{called.name}: the test command `{test_cmd}` calls it"
-                 + (f" ({why}; no test command was chosen)" if own else ""))
+                 + (f" ({why}; no test command was chosen)" if derived else ""))
 
 
 def check_model(model: str, api_base: str) -> Check:
@@ -185,7 +187,8 @@ def doctor(repo: Path = options.REPO, as_json: bool = options.JSON) -> None:
     settings = load_settings(root)
     with ui.status("checking"):
         checks = [check_git(), *check_docker(settings.image), check_requirements(root, settings),
-                  check_runner(root, repo_test_cmd(settings, root)),
+                  check_runner(root, cmd := repo_test_cmd(settings, root),
+                               derived=cmd != settings.test_cmd),
                   check_model(settings.model, settings.api_base),
                   check_memory_dir(settings.memory_dir)]
     failed = any(c.status == Level.FAIL for c in checks)

@@ -47,8 +47,7 @@ def repo_test_cmd(settings: Settings, root: Path) -> str:
     if settings.sources.get("test_cmd", "default") != "default":
         return settings.test_cmd
     exists = (lambda p: (root / p).is_file())
-    runner = (detect(exists, (), settings.runner)[0] if settings.runner != "auto"
-              else own_runner(exists))
+    runner = RUNNERS[settings.runner]() if settings.runner != "auto" else own_runner(exists)
     return settings.test_cmd if runner is None or runner.name == "pytest" else runner.command
 
 

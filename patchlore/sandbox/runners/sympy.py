@@ -63,11 +63,12 @@ class SympyRunner(Runner):
 
     # bin/test finds test files only in the package's tests/ folders, and names a test by its
     # function alone: the reproduction's functions carry the name
-    repro_style = (f"plain test functions (no fixtures) whose names start with `test_{REPRO}_`")
+    repro_style = f"plain test functions (no fixtures) whose names start with `test_{REPRO}_`"
 
     def repro_path(self, files: list[str]) -> str:
         dirs = sorted({f.rsplit("/", 1)[0] for f in files
-                       if re.search(r"(^|/)tests/test_\w+\.py$", f)}, key=lambda d: (d.count("/"), d))
+                       if re.search(r"(^|/)tests/test_\w+\.py$", f)},
+                      key=lambda d: (d.count("/"), d))
         return f"{dirs[0]}/test_{REPRO}.py" if dirs else f"test_{REPRO}.py"
 
     def is_repro(self, test: str, path: str) -> bool:
