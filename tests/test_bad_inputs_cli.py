@@ -250,6 +250,32 @@ def interrupted(tmp_path, mirrors):
     assert not (tmp_path / "g" / "logs" / slow["instance_id"] / "report.json").exists()
 
 
+def interrupted_unread(tmp_path, mirrors):
+    """An interrupt when nobody reads the output any more (the parent that piped it died first,
+    as when a CI job is cancelled): the run still removes its containers and exits 143 at once,
+    instead of failing on the message and then waiting for its workers' test commands."""
+    slow = {**ROWS[0], "instance_id": "patchlore__chunks-slow"}
+    dataset = tmp_path / "slow.jsonl"
+    dataset.write_text(json.dumps(slow) + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "patchlore", "eval", "grade", "--dataset",
+                             str(dataset), "--predictions", "gold", "--repos-dir", str(mirrors),
+                             "--output", str(tmp_path / "g"), "--sandbox", "docker",
+                             "--test-cmd", "sleep 600;", "--workers", "2"],
+                            env={**os.environ, "PATCHLORE_IMAGE": IMAGE, "NO_COLOR": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: running(proc.pid, "sleep 600") >= 1 or proc.poll() is not None,
+                        120)
+        assert proc.poll() is None, proc.communicate()
+        proc.stdout.close()
+        proc.stderr.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 143  # not after `sleep 600`
+    finally:
+        proc.kill()
+    assert owned_by(proc.pid) == []
+
+
 def leftovers_of_kill_9(tmp_path, mirrors):
     """#12: after kill -9, the next batch removes the scratch directory and the container the
     dead run left, and never those of a live one."""
@@ -285,6 +311,7 @@ CASES = [  # (probe case, needs Docker)
     (bad_predictions, False),
     (grade_resumes, False),
     (interrupted, True),
+    (interrupted_unread, True),
     (leftovers_of_kill_9, True),
 ]
 

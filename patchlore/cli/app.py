@@ -15,17 +15,23 @@ def _interrupted(code: int, how: str) -> None:
     """Say so, remove this process's sandboxes, exit 128 + the signal. A batch's workers may
     be inside their instances still: they are not waited for (results are written per
     instance, and what they leave in /tmp is swept by the next batch, as after kill -9)."""
+    import contextlib
     import os
     import threading
 
     from patchlore.sandbox.registry import close_all
 
-    print(f"interrupted ({how})", file=sys.stderr)
+    try:
+        print(f"interrupted ({how})", file=sys.stderr, flush=True)
+    except OSError:  # nobody reads stderr any more (the parent that piped it died first): the
+        # removal must still come, and the exit must not wait on the workers
+        sys.stdout = sys.stderr = open(os.devnull, "w")
     close_all()
     if any(t.is_alive() and not t.daemon for t in threading.enumerate()
            if t is not threading.main_thread()):
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):
+                stream.flush()
         os._exit(code)
     sys.exit(code)
 
