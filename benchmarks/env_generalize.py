@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dev_gold import environment_times  # noqa: E402
 from grading import grade, no_fix_predictions  # noqa: E402
 from mine_instances import mine  # noqa: E402
-from validate_instances import judged, validate  # noqa: E402
+from validate_instances import judged, relabel, run_statuses  # noqa: E402
 
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
@@ -151,22 +151,9 @@ def measure(data: Path, split: str, out: Path, workers: int, timeout: float,
 def validated(rows: list[dict], out: Path, split: str) -> dict:
     """The figures on the rows relabelled by the gold and no-fix runs (validate_instances.py),
     judged on those same runs; the relabelled rows go to <out>/<split>-validated.jsonl."""
-    def statuses(run: Path) -> dict[str, dict[str, str]]:
-        found = {}
-        for r in rows:
-            f = run / "logs" / r["instance_id"] / "tests.json"
-            found[r["instance_id"]] = json.loads(f.read_text()) if f.is_file() else {}
-        return found
-    after, before = statuses(out / "gold"), statuses(out / "empty")
-    valid, dropped, relabelled = [], {}, {}
-    for r in rows:
-        new, why = validate(r, before[r["instance_id"]], after[r["instance_id"]])
-        if new is None:
-            dropped[r["instance_id"]] = why
-        else:
-            valid.append(new)
-            if why:
-                relabelled[r["instance_id"]] = why
+    ids = [r["instance_id"] for r in rows]
+    after, before = run_statuses(out / "gold", ids), run_statuses(out / "empty", ids)
+    valid, dropped, relabelled = relabel(rows, before, after)
     with open(out / f"{split}-validated.jsonl", "w") as fh:
         fh.writelines(json.dumps(r) + "\n" for r in valid)
     won = set(judged(valid, after))

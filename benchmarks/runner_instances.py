@@ -15,9 +15,11 @@ FAIL_TO_PASS / PASS_TO_PASS are read from the test files (ast), not from a run, 
 them measures the runner: FAIL_TO_PASS are the tests the test patch adds or changes, PASS_TO_PASS
 the other tests of the files it touches. Then the mined instances are validated by running them,
 as SWE-bench validates its rows: each split is graded with the gold patches and with a no-fix
-patch (--measure's figures "as mined"), and an instance whose gold patch does not resolve it, or
-that the no-fix patch resolves, is dropped (its reason kept in <data>/validation.json; the rows as
-mined stay in <split>-mined.jsonl). The figures as mined are the runner's measure; each dropped
+patch (--measure's figures "as mined"), and relabelled by those runs by the rule
+benchmarks/validate_instances.py gives every mined set: an instance none of whose new tests fails
+without the fix is dropped (it shows no bug); one whose gold patch does not resolve it stays and
+counts against the runner (reasons in <data>/validation.json; the rows as mined stay in
+<split>-mined.jsonl). The figures as mined are the runner's measure; each unresolved
 instance is looked at (a runner's misreading is a bug to fix, not a row to drop). Names are written as SWE-bench's Django rows before 5.0
 write them (`test_x (app.tests.T)`, or the docstring's first line; sympy: `test_x`), whatever
 Python the environment runs, so grading must match either form. A candidate without a
@@ -56,6 +58,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from dev_gold import environment_times  # noqa: E402
 from grading import grade, no_fix_predictions  # noqa: E402
+from validate_instances import judged, relabel, run_statuses  # noqa: E402
 
 from patchlore.config import Settings  # noqa: E402
 from patchlore.evals.dataset import load_dataset  # noqa: E402
@@ -390,48 +393,52 @@ def mined(data: Path, split: str) -> Path:
     return path
 
 
-def earlier_grades(out: Path, split: str, ids: set[str]) -> dict | None:
-    """The gold and no-fix grades --measure made of exactly these instances, if any."""
+def graded_before(out: Path, split: str, ids: set[str]) -> bool:
+    """Whether --measure graded exactly these instances, gold and no-fix."""
     reports = [out / split / kind / "report.json" for kind in ("gold", "noop")]
     if not all(p.is_file() for p in reports):
-        return None
-    gold, nofix = (json.loads(p.read_text()) for p in reports)
-    graded = set(gold["resolved_ids"]) | set(gold["unresolved_ids"]) | set(gold["error_ids"])
-    if graded != ids:
-        return None
-    reasons = {}
-    for path in (out / split / "gold" / "logs").glob("*/report.json"):
-        r = json.loads(path.read_text())
-        named = [*r.get("failed_f2p", []), *r.get("failed_p2p", [])]
-        reasons[path.parent.name] = r.get("reason", "") + (
-            f" ({', '.join(named[:4])}{', ...' if named[4:] else ''})" if named else "")
-    return {"gold": gold["resolved_ids"], "nofix": nofix["resolved_ids"], "reasons": reasons}
+        return False
+    gold = json.loads(reports[0].read_text())
+    return set(gold["resolved_ids"]) | set(gold["unresolved_ids"]) | set(gold["error_ids"]) == ids
+
+
+def why_unresolved(out: Path, split: str, iid: str) -> str:
+    path = out / split / "gold" / "logs" / iid / "report.json"
+    if not path.is_file():
+        return "error"
+    r = json.loads(path.read_text())
+    named = [*r.get("failed_f2p", []), *r.get("failed_p2p", [])]
+    return r.get("reason", "") + (f" ({', '.join(named[:4])}{', ...' if named[4:] else ''})"
+                                  if named else "")
 
 
 def validate(data: Path, out: Path, timeout: float, fresh: bool) -> dict:
-    """Keep the instances whose tests fail without the fix and pass with it (gold resolves,
-    no-fix does not); <split>.jsonl becomes those, validation.json says what was dropped."""
+    """Relabel the instances by their gold and no-fix runs, by the one rule of
+    validate_instances.py (env_generalize.py's too): an instance none of whose new tests fails
+    without the fix is dropped, since it shows no bug; one whose gold patch does not resolve it
+    stays and counts against the runner and the environment. <split>.jsonl becomes the kept
+    rows; validation.json holds the figures on them and what was dropped or relabelled."""
     report = {}
     for split in ("tune", "heldout"):
         rows = [json.loads(ln) for ln in mined(data, split).read_text().splitlines() if ln]
-        ids = {r["instance_id"] for r in rows}
+        ids = [r["instance_id"] for r in rows]
         if not ids:
             continue
-        grades = earlier_grades(out, split, ids)
-        if grades is None:
+        if fresh or not graded_before(out, split, set(ids)):
             shutil.copyfile(mined(data, split), data / f"{split}.jsonl")
             measure(data, split, out, timeout, fresh)
-            grades = earlier_grades(out, split, ids)
-        dropped = {}
-        for iid in sorted(ids):
-            if iid not in grades["gold"]:
-                dropped[iid] = "gold does not resolve it: " + grades["reasons"].get(iid, "error")
-            elif iid in grades["nofix"]:
-                dropped[iid] = "the no-fix patch resolves it: its FAIL_TO_PASS pass unfixed"
-        (data / f"{split}.jsonl").write_text("".join(
-            json.dumps(r) + "\n" for r in rows if r["instance_id"] not in dropped))
-        report[split] = {"mined": len(rows), "kept": len(rows) - len(dropped), "dropped": dropped}
-        print(f"{split}: validation dropped {len(dropped)} of {len(rows)} instances", file=sys.stderr)
+        before, after = (run_statuses(out / split / kind, ids) for kind in ("noop", "gold"))
+        kept, dropped, relabelled = relabel(rows, before, after)
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+        won = set(judged(kept, after))
+        report[split] = {"mined": len(rows), "kept": len(kept), "gold_resolved": len(won),
+                         "nofix_resolved": len(judged(kept, before)),
+                         "gold_unresolved": {r["instance_id"]: why_unresolved(
+                             out, split, r["instance_id"]) for r in kept
+                             if r["instance_id"] not in won},
+                         "dropped": dropped, "relabelled": relabelled}
+        print(f"{split}: validation dropped {len(dropped)} of {len(rows)} instances; gold "
+              f"resolves {len(won)} of {len(kept)}", file=sys.stderr)
     (data / "validation.json").write_text(json.dumps(report, indent=2))
     return report
 

@@ -22,6 +22,9 @@ environment, whatever the cause.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from patchlore.sandbox.verify import PASSING
 
 
@@ -52,6 +55,32 @@ def validate(row: dict, before: dict[str, str],
         new["PASS_TO_PASS"] != row["PASS_TO_PASS"]
     return new, (f"relabelled by its runs: {len(failing)} FAIL_TO_PASS, "
                  f"{len(new['PASS_TO_PASS'])} PASS_TO_PASS" if changed else "")
+
+
+def relabel(rows: list[dict], before: dict[str, dict[str, str]],
+            after: dict[str, dict[str, str]]) -> tuple[list[dict], dict[str, str], dict[str, str]]:
+    """`validate` over rows, by instance id: the rows kept (relabelled), and why each dropped
+    or relabelled one was."""
+    kept, dropped, relabelled = [], {}, {}
+    for r in rows:
+        iid = r["instance_id"]
+        new, why = validate(r, before.get(iid, {}), after.get(iid, {}))
+        if new is None:
+            dropped[iid] = why
+        else:
+            kept.append(new)
+            if why:
+                relabelled[iid] = why
+    return kept, dropped, relabelled
+
+
+def run_statuses(run: Path, ids: list[str]) -> dict[str, dict[str, str]]:
+    """Each instance's test statuses from an `eval grade` output folder ({}: it has none)."""
+    found = {}
+    for iid in ids:
+        f = run / "logs" / iid / "tests.json"
+        found[iid] = json.loads(f.read_text()) if f.is_file() else {}
+    return found
 
 
 def judged(rows: list[dict], statuses: dict[str, dict[str, str]]) -> list[str]:
