@@ -154,6 +154,66 @@ def test_an_issue_gets_a_reproduction_test_that_never_ships(tmp_path):
     assert "repro" not in ran.result.patch and "calc.py" in ran.result.patch
 
 
+def test_an_issue_is_reproduced_even_where_other_tests_fail_already(tmp_path):
+    """As in eval run (repro_always): a test that fails for reasons of its own (here: a
+    variable the machine lacks) is not the bug. The issue still gets its reproduction test, that
+    test is what must pass, the unrelated failure is not, and a candidate that breaks a passing
+    test is still rejected by its name."""
+    files = dict(CALC, **{"test_calc.py": "import os\n\nfrom calc import mul\n\n\n"
+                                          "def test_mul():\n    assert mul(2, 3) == 6\n\n\n"
+                                          "def test_needs_a_service():\n"
+                                          "    assert os.environ['PATCHLORE_NO_SUCH_SERVICE']\n"})
+    repo = make_repo(tmp_path / "issue", files)
+    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
+                 "    assert add(1, 2) == 3\n")
+    ran = run_repair(repo, tmp_path / "w", [[repro], [BREAKS_MUL], [GOOD]],
+                     task="add() subtracts", repro_always=True)
+    assert ran.result.status == "verified", ran.result.message
+    assert ran.result.failing_before == ["test_patchlore_repro.py::test_add"]
+    assert [c.status for c in ran.result.candidates] == [Status.BROKE_PASSING, Status.VERIFIED]
+    assert "test_calc.py::test_mul" in ran.result.candidates[0].reason
+    assert "repro" not in ran.result.patch and "calc.py" in ran.result.patch
+
+
+def test_a_reproduction_that_shows_no_bug_costs_no_run_of_the_whole_suite(tmp_path):
+    """Run alone first, a reproduction test that passes on the bug is dropped there; only the
+    one that fails is checked against the whole suite."""
+    files = dict(CALC, **{"test_calc.py": "from calc import mul\n\n\ndef test_mul():\n"
+                                          "    assert mul(2, 3) == 6\n"})
+    repo = make_repo(tmp_path / "issue", files)
+    shows_none, repro = (edit("test_patchlore_repro.py", "", "from calc import add, mul\n\n\n"
+                              f"def test_add():\n    assert {check}\n")
+                         for check in ("mul(1, 1) == 1", "add(1, 2) == 3"))
+    ran = run_repair(repo, tmp_path / "w", [[shows_none, repro], [GOOD, GOOD]],
+                     task="add() subtracts")
+    assert ran.result.status == "verified", ran.result.message
+    runs = ran.kinds("test_run")
+    assert [e["phase"] for e in runs][:4] == ["baseline", "reproduction alone",
+                                              "reproduction alone", "reproduction"]
+    assert [sorted(e["run"]["tests"]) for e in runs[1:3]] == [
+        ["test_patchlore_repro.py::test_add"]] * 2  # alone: the test file and nothing else
+    assert [e["fails"] for e in ran.kinds("reproduction")] == [
+        [], ["test_patchlore_repro.py::test_add"]]
+
+
+def test_a_test_the_reproduction_run_does_not_report_is_not_broken_by_it(tmp_path):
+    """A passing test missing from the reproduction's run (here it is not defined beside the
+    reproduction; in Django's logs a line lost to interleaved output) does not reject the
+    reproduction, as a broken test would: verify steadies the baseline on it as on any other."""
+    files = dict(CALC, **{"test_calc.py": "import os\n\nfrom calc import mul\n\n\n"
+                                          "def test_mul():\n    assert mul(2, 3) == 6\n\n\n"
+                                          "if not os.path.exists('test_patchlore_repro.py'):\n"
+                                          "    def test_sometimes():\n        pass\n"})
+    repo = make_repo(tmp_path / "issue", files)
+    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
+                 "    assert add(1, 2) == 3\n")
+    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    assert ran.result.status == "verified", ran.result.message
+    (shown,) = ran.kinds("reproduction")
+    assert shown["others_ok"] and shown["fails"] == ["test_patchlore_repro.py::test_add"]
+    assert "test_calc.py::test_sometimes" not in ran.kinds("test_run")[2]["run"]["tests"]
+
+
 def test_a_repair_reads_the_repo_s_state_for_its_index_once(tmp_path, monkeypatch):
     """An issue is localized twice (for its reproduction test, then for the fix): both use
     the index the repair holds, not a module-level cache looked up by the repo's state."""

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import git, make_repo, run_cli
+from conftest import IMAGE, git, make_repo, run_cli
 from stub_llm import StubLLM
 from patchlore.evals.dataset import Instance
 from patchlore.evals.grade import GradeOptions, grade_all
@@ -128,6 +128,21 @@ def test_runner_is_chosen_from_the_command_and_the_repo():
     from patchlore.config import CHOICES as SETTING
     assert SETTING["runner"] == CHOICES
     assert DjangoRunner().directives(["tests/foo/tests.py", "tests/foo/x.json"]) == ["foo.tests"]
+
+
+@pytest.mark.parametrize("cmd, alone", [
+    ("python3 -m pytest -q -p no:cacheprovider", "python3 -m pytest -q -p no:cacheprovider t.py"),
+    ("pytest tests/unit", ""), ("pytest t.py::test_a", ""),  # they pick their tests already
+    ("python3 tests/runtests.py --settings=test_sqlite --parallel 1",
+     "python3 tests/runtests.py --settings=test_sqlite --parallel 1 patchlore_repro.tests"),
+    ("./tests/runtests.py", "./tests/runtests.py patchlore_repro.tests"),
+    ("bin/test -C --verbose", "bin/test -C --verbose t.py"),
+    ("python -m unittest -v", "python -m unittest -v t"),
+])
+def test_a_command_runs_a_test_file_alone_unless_it_picks_its_tests(cmd, alone):
+    runner = for_command(cmd)
+    files = ["tests/patchlore_repro/tests.py" if runner.name == "django" else "t.py"]
+    assert runner.alone(cmd, files) == alone
 
 
 def test_output_a_test_prints_does_not_hide_its_outcome():
@@ -350,10 +365,14 @@ def test_an_issue_is_reproduced_where_the_repo_s_runner_runs_it(kind, tmp_path, 
     elsewhere = _block("test_patchlore_repro.py" if path != "test_patchlore_repro.py" else
                        "tests/test_elsewhere.py", "from lib import double\n\n\ndef test_d():\n"
                        "    assert double(5) == 10\n")
-    with StubLLM([[elsewhere, _block(path, repro)], [GOOD]]) as stub:
+    # in the runner's place but passing on the bug: it shows none, and its run alone says so
+    shows_none = _block(path, repro.replace("self.assertEqual(double(5), 10)",
+                                            "self.assertTrue(callable(double))")
+                        .replace("assert double(5) == 10", "assert callable(double)"))
+    with StubLLM([[elsewhere, shows_none, _block(path, repro)], [GOOD]]) as stub:
         res = run_cli("fix", "--repo", str(repo), "--model", "hosted_vllm/stub-coder",
                       "--api-base", stub.api_base, *(["--test-cmd", cmd] if cmd else []),
-                      "--samples", "2", "--sandbox", "docker", "--json",
+                      "--samples", "3", "--sandbox", "docker", "--json",
                       "--issue", "double(5) gives 7, not 10",
                       env={"PATCHLORE_MEMORY_MODE": "off"}, timeout=300)
         asked = stub.requests[0]["messages"][-1]["content"]
@@ -364,6 +383,13 @@ def test_an_issue_is_reproduced_where_the_repo_s_runner_runs_it(kind, tmp_path, 
     assert len(out["failing_before"]) == 1 and out["failing_before"][0].startswith(name), out
     assert "lib.py" in out["patch"] and "patchlore_repro" not in out["patch"]
     assert git(repo, "status", "--porcelain") == ""  # the working tree is left as it was
+    (traj,) = (repo / ".patchlore" / "runs").glob("*/trajectory.jsonl")
+    runs = [e for e in map(json.loads, traj.read_text().splitlines()) if e["kind"] == "test_run"]
+    alone = [e["run"] for e in runs if e["phase"] == "reproduction alone"]
+    # the two in the runner's place ran alone, named as the runner names them; only the one
+    # that fails cost a run of the whole suite
+    assert len(alone) == 2 and all(any(t.startswith(name) for t in a["tests"]) for a in alone)
+    assert [e["phase"] for e in runs].count("reproduction") == 1
 
 
 def test_a_repo_s_own_runner_is_its_test_command_unless_one_is_chosen(tmp_path):
@@ -407,3 +433,38 @@ def test_eval_run_repairs_rows_of_any_runner_into_predictions_that_resolve(rows,
                      "--sandbox", "local", "--json", timeout=300)
     report = json.loads(graded.stdout)
     assert report["resolved_ids"] == sorted(i.instance_id for i in instances), report
+
+
+SUBTESTS = '''import unittest
+
+
+class S(unittest.TestCase):
+    def test_sub(self):
+        for env in [None, {}]:
+            with self.subTest(env=env):
+                self.assertIsNone(env)
+
+    def test_ok(self):
+        """Named by its docstring."""
+
+    def test_zz(self):
+        pass
+'''
+
+
+@pytest.mark.parametrize("image, name", [(IMAGE, "test_sub (test_s.S.test_sub)"),
+                                         (IMAGE.split(":")[0] + ":py3.9", "test_sub (test_s.S)")])
+def test_a_test_whose_subtest_fails_fails_by_its_name_on_every_python(image, name, tmp_path,
+                                                                        docker_ready):
+    """A failing subtest: before Python 3.11 its test's line gets no status and the next test's
+    runs on from it; from 3.11 the failure is reported under the subtest's name. Either way the
+    test fails by the name rows give it, with its traceback, and the test after it is read."""
+    repo = make_repo(tmp_path / "ut", {"test_s.py": SUBTESTS})
+    res = run_cli("sandbox", "exec", "--repo", str(repo), "--sandbox", "docker", "--json", "--",
+                  "python3", "-m", "unittest", "-v", "test_s", env={"PATCHLORE_IMAGE": image},
+                  timeout=300)
+    tests = json.loads(res.stdout)["tests"]
+    assert {t: o["status"] for t, o in tests.items()} == {
+        name: "failed", name.replace("test_sub", "test_zz"): "passed",
+        "Named by its docstring.": "passed"}, res.stderr
+    assert "{} is not None" in tests[name]["message"]

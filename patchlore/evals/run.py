@@ -90,7 +90,7 @@ def run_instance(inst: Instance, repos_dir: Path, settings: Settings, base: Repa
             work = checkout(inst, repos_dir, tmp)
             # the repo's own runner (Django's, sympy's) unless a test command was chosen
             opts = replace(base, task=inst.problem_statement, repo_name=inst.repo,
-                           test_cmd=repo_test_cmd(settings, work))
+                           test_cmd=repo_test_cmd(settings, work), repro_always=True)
             session = run_repair(work, environment(inst, settings, image_template), opts,
                                  runs_root=out_dir / "instances", run_id=inst.instance_id,
                                  memory=memory)

@@ -48,6 +48,10 @@ class RepairOptions:
     guided_localize: bool = False  # one request: the model names files and functions to show
     allow_test_edits: bool = False
     max_steps: int = default_of("max_steps")  # model replies per exploration round (explore)
+    # an issue gets its reproduction test even where tests fail already, which are then not
+    # the bug (eval run: a row's bug shows in tests it hides; what fails before is the
+    # environment's); else tests that fail are the bug, and the issue tells about it
+    repro_always: bool = False
 
     @classmethod
     def of(cls, settings: Settings, repo_name: str, start: float | None = None,

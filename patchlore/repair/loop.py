@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 
 from patchlore import warmup
 from patchlore.errors import PatchloreError
@@ -41,8 +42,8 @@ from patchlore.sandbox.base import Sandbox
 from patchlore.sandbox.runners import Runner, for_command
 from patchlore.sandbox.runners.pytest import PytestRunner
 from patchlore.sandbox.snapshot import Snapshot
-from patchlore.sandbox.testrun import TestRun
-from patchlore.sandbox.verify import Status, failing_tests, failure_map, verify
+from patchlore.sandbox.testrun import TestRun, run_tests
+from patchlore.sandbox.verify import Status, failing_tests, failure_map, time_left, verify
 from patchlore.trajectory import Trajectory
 
 EXIT_NO_TESTS = 5  # pytest: nothing collected
@@ -115,16 +116,19 @@ def _reproduce(r: Repair) -> bool:
         return False
     r.failing = [] if unusable else failing_tests(r.baseline)
     r.files = RepoFiles(r.snapshot.root, r.snapshot.files)
-    if not r.failing and opts.task:
+    if opts.task and (opts.repro_always or not r.failing):
+        # with tests that fail already (repro_always), the bug's tests are the reproduction's:
+        # the others stay out of what must pass, and every test that passed must still pass
         r.progress("reproducing: asking for a test that shows the bug")
         with _timed(result, "reproduce"):
-            r.repro, r.baseline, path = _reproduction(r)
-        if not r.repro:
+            r.repro, run, path, shows = _reproduction(r)
+        if r.repro:
+            r.baseline, r.failing = run, shows
+            r.files[path] = _added_file(r.repro, path)
+        elif not r.failing:
             if result.status != Outcome.BUDGET:  # the deadline cut the request: ask() said so
                 result.message = "could not write a reproduction test that fails on the bug"
             return False
-        r.failing = failing_tests(r.baseline)
-        r.files[path] = _added_file(r.repro, path)
     result.failing_before = r.failing
     if not r.failing:
         result.status, result.message = Outcome.NOTHING_TO_FIX, "the tests pass: nothing to fix"
@@ -142,10 +146,10 @@ def _warm_up(r: Repair) -> None:
                   *([("litellm", warm_model)] if warm_model is not None else [])])
 
 
-def _reproduction(r: Repair) -> tuple[str, TestRun, str]:
+def _reproduction(r: Repair) -> tuple[str, TestRun, str, list[str]]:
     """A reproduction test that fails now, where and in the form the test command's runner
     runs it (a command of no known runner: as pytest's); returns its diff, the test run with it
-    added, and its path."""
+    added, its path and its failing tests (no diff: none was written)."""
     before = r.baseline
     runner: Runner = for_command(r.opts.test_cmd) or PytestRunner()
     path = runner.repro_path(r.snapshot.files)
@@ -164,13 +168,34 @@ def _reproduction(r: Repair) -> tuple[str, TestRun, str]:
         diff = cand.diff + support
         if not r.box.apply_patch(diff, reset=True).applied:
             continue
+        if _passes_alone(r, runner, path):  # shows no bug: not worth a run of the whole suite
+            r.traj.log("reproduction", diff=diff, fails=[], others_ok=None)
+            continue
         run = r.run_tests("reproduction")
         new_failures = [t for t in failing_tests(run) if runner.is_repro(t, path)]
-        others_ok = passing <= {k for k, t in run.tests.items() if t.passed}
-        r.traj.log("reproduction", diff=diff, fails=new_failures, others_ok=others_ok)
-        if new_failures and others_ok:
-            return diff, run, path
-    return "", before, path
+        # a test that passed and fails beside it is broken by it; one the run does not report
+        # at all (a runner's log is not always whole) is not, and it stays in the baseline as it
+        # was: a candidate's run that loses it too steadies the baseline (verify.py)
+        broke = sorted(k for k in passing if k in run.tests and not run.tests[k].passed)
+        r.traj.log("reproduction", diff=diff, fails=new_failures, others_ok=not broke,
+                   broke=broke[:20])
+        if new_failures and not broke:
+            return diff, replace(run, tests={**before.tests, **run.tests}), path, new_failures
+    return "", before, path, []
+
+
+def _passes_alone(r: Repair, runner: Runner, path: str) -> bool:
+    """Whether the reproduction test, run alone, passes: then it shows no bug. Alone: the test
+    command given its file (as grading does), where the command calls that runner and picks
+    no tests of its own; a run in which the test does not show up at all says nothing, and
+    the whole suite decides."""
+    alone = runner.alone(r.opts.test_cmd, [path]) if for_command(r.opts.test_cmd) else ""
+    if not alone:
+        return False
+    run = run_tests(r.box, alone, timeout=time_left(r.verify_options()))
+    r.tested(run, "reproduction alone")
+    mine = [t for k, t in run.tests.items() if runner.is_repro(k, path)]
+    return bool(mine) and all(t.passed for t in mine)
 
 
 def _added_file(diff: str, path: str) -> str:

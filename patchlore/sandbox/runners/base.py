@@ -69,6 +69,17 @@ class Runner:
         """What the command is given for these test files."""
         return list(test_files)
 
+    def alone(self, test_cmd: str, test_files: list[str]) -> str:
+        """`test_cmd` run on these test files alone, or "" where it picks its tests already
+        (a path or module among its arguments: more of them would not make it run fewer)."""
+        argv = argv_of(test_cmd)
+        words = [w for i, w in enumerate(argv[1:]) if w != "-m" and argv[i] != "-m"
+                 and w.lstrip("./") != getattr(self, "marker", "")]  # the program's words
+        if not argv or any(not w.startswith("-") and ("/" in w or "." in w or "::" in w)
+                           for w in words):
+            return ""
+        return f"{test_cmd} {shlex.join(self.directives(test_files))}"
+
     def parse(self, stdout: str, stderr: str) -> dict[str, str]:
         """Per-test statuses from a run's output, keyed as SWE-bench rows name tests."""
         raise NotImplementedError
@@ -120,21 +131,36 @@ def both_forms(statuses: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def unittest_statuses(log: str) -> dict[str, str]:
-    """Per-test statuses from unittest's verbose log (Django's runner is unittest's), by
-    swebench's parse_log_django, less its misreading of the report headers: "FAIL: test_x
-    (app.tests.T)" adds a test "test_x" that no row names and that never passes."""
-    from swebench.harness.log_parsers.python import parse_log_django
-
-    parsed = statuses(parse_log_django(log, None))
-    return {t: s for t, s in parsed.items()
-            if not any(other.startswith(t + " (") for other in parsed)}
-
-
+# `test_x (app.tests.T) (env={})`: one subtest of test_x, as unittest names it in a report
+_SUBTEST = re.compile(r"^(\w+ \([\w.]+\)) \(.*\)$", re.DOTALL)
 # unittest's report of a failing test: "FAIL: name", a rule, the traceback, up to the next rule
-_UNITTEST_BLOCK = re.compile(r"^(?:FAIL|ERROR): (.+?)\n-{20,}\n(.*?)(?=^={20,}|^-{20,}\nRan |\Z)",
+_UNITTEST_BLOCK = re.compile(r"^(FAIL|ERROR): (.+?)\n-{20,}\n(.*?)(?=^={20,}|^-{20,}\nRan |\Z)",
                              re.MULTILINE | re.DOTALL)
 
 
+def unittest_statuses(log: str) -> dict[str, str]:
+    """Per-test statuses from unittest's verbose log (Django's runner is unittest's), by
+    swebench's parse_log_django, less its misreadings: "FAIL: test_x (app.tests.T)" adds a test
+    "test_x" that no row names and that never passes; a test whose subtest fails gets no status
+    on its own line, so before Python 3.11 the next test's line runs on from it
+    ("test_a (m.T) ... test_b (m.T) ... ok") and test_a is lost, and from 3.11 the failure is
+    reported under the subtest's name: test_a fails, by the report of its subtest."""
+    from swebench.harness.log_parsers.python import parse_log_django
+
+    parsed = {test.rsplit(" ... ", 1)[-1]: status
+              for test, status in statuses(parse_log_django(log, None)).items()}
+    for m in _UNITTEST_BLOCK.finditer(log):
+        if (sub := _SUBTEST.match(m.group(2).strip())) and parsed.get(sub[1]) != ERROR:
+            parsed[sub[1]] = ERROR if m.group(1) == "ERROR" else FAILED
+    tests = [t for t in parsed if not _SUBTEST.match(t)]
+    return {t: parsed[t] for t in tests if not any(other.startswith(t + " (") for other in tests)}
+
+
 def unittest_messages(log: str) -> dict[str, str]:
-    return {m.group(1).strip(): m.group(2).strip() for m in _UNITTEST_BLOCK.finditer(log)}
+    """Each failing test's traceback (a test's failing subtests', one after another)."""
+    out: dict[str, str] = {}
+    for m in _UNITTEST_BLOCK.finditer(log):
+        name = m.group(2).strip()
+        name = sub[1] if (sub := _SUBTEST.match(name)) else name
+        out[name] = (out[name] + "\n\n" if name in out else "") + m.group(3).strip()
+    return out
