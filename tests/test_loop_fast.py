@@ -142,13 +142,20 @@ def test_a_fuzzy_candidate_ships_a_diff_git_apply_accepts(calc, tmp_path):
     assert "def mul(a, b):" in ran.result.patch or "mul" not in ran.result.patch
 
 
+REPRO = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
+             "    assert add(1, 2) == 3\n")
+
+
+def issue_repo(tmp_path, more_tests: str = ""):
+    """calc with its bug in add() only reported: test_calc.py tests mul(), and `more_tests`."""
+    return make_repo(tmp_path / "issue", dict(CALC, **{
+        "test_calc.py": "import os\n\nfrom calc import mul\n\n\ndef test_mul():\n"
+                        "    assert mul(2, 3) == 6\n" + more_tests}))
+
+
 def test_an_issue_gets_a_reproduction_test_that_never_ships(tmp_path):
-    files = dict(CALC, **{"test_calc.py": "from calc import mul\n\n\ndef test_mul():\n"
-                                          "    assert mul(2, 3) == 6\n"})
-    repo = make_repo(tmp_path / "issue", files)
-    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
-                 "    assert add(1, 2) == 3\n")
-    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    repo = issue_repo(tmp_path)
+    ran = run_repair(repo, tmp_path / "w", [[REPRO], [GOOD]], task="add() subtracts")
     assert ran.result.status == "verified", ran.result.message
     assert ran.result.failing_before == ["test_patchlore_repro.py::test_add"]
     assert "repro" not in ran.result.patch and "calc.py" in ran.result.patch
@@ -159,14 +166,9 @@ def test_an_issue_is_reproduced_even_where_other_tests_fail_already(tmp_path):
     variable the machine lacks) is not the bug. The issue still gets its reproduction test, that
     test is what must pass, the unrelated failure is not, and a candidate that breaks a passing
     test is still rejected by its name."""
-    files = dict(CALC, **{"test_calc.py": "import os\n\nfrom calc import mul\n\n\n"
-                                          "def test_mul():\n    assert mul(2, 3) == 6\n\n\n"
-                                          "def test_needs_a_service():\n"
-                                          "    assert os.environ['PATCHLORE_NO_SUCH_SERVICE']\n"})
-    repo = make_repo(tmp_path / "issue", files)
-    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
-                 "    assert add(1, 2) == 3\n")
-    ran = run_repair(repo, tmp_path / "w", [[repro], [BREAKS_MUL], [GOOD]],
+    repo = issue_repo(tmp_path, "\n\ndef test_needs_a_service():\n"
+                                "    assert os.environ['PATCHLORE_NO_SUCH_SERVICE']\n")
+    ran = run_repair(repo, tmp_path / "w", [[REPRO], [BREAKS_MUL], [GOOD]],
                      task="add() subtracts", repro_always=True)
     assert ran.result.status == "verified", ran.result.message
     assert ran.result.failing_before == ["test_patchlore_repro.py::test_add"]
@@ -178,9 +180,7 @@ def test_an_issue_is_reproduced_even_where_other_tests_fail_already(tmp_path):
 def test_a_reproduction_that_shows_no_bug_costs_no_run_of_the_whole_suite(tmp_path):
     """Run alone first, a reproduction test that passes on the bug is dropped there; only the
     one that fails is checked against the whole suite."""
-    files = dict(CALC, **{"test_calc.py": "from calc import mul\n\n\ndef test_mul():\n"
-                                          "    assert mul(2, 3) == 6\n"})
-    repo = make_repo(tmp_path / "issue", files)
+    repo = issue_repo(tmp_path)
     shows_none, repro = (edit("test_patchlore_repro.py", "", "from calc import add, mul\n\n\n"
                               f"def test_add():\n    assert {check}\n")
                          for check in ("mul(1, 1) == 1", "add(1, 2) == 3"))
@@ -200,14 +200,9 @@ def test_a_test_the_reproduction_run_does_not_report_is_not_broken_by_it(tmp_pat
     """A passing test missing from the reproduction's run (here it is not defined beside the
     reproduction; in Django's logs a line lost to interleaved output) does not reject the
     reproduction, as a broken test would: verify steadies the baseline on it as on any other."""
-    files = dict(CALC, **{"test_calc.py": "import os\n\nfrom calc import mul\n\n\n"
-                                          "def test_mul():\n    assert mul(2, 3) == 6\n\n\n"
-                                          "if not os.path.exists('test_patchlore_repro.py'):\n"
-                                          "    def test_sometimes():\n        pass\n"})
-    repo = make_repo(tmp_path / "issue", files)
-    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
-                 "    assert add(1, 2) == 3\n")
-    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    repo = issue_repo(tmp_path, "\n\nif not os.path.exists('test_patchlore_repro.py'):\n"
+                                "    def test_sometimes():\n        pass\n")
+    ran = run_repair(repo, tmp_path / "w", [[REPRO], [GOOD]], task="add() subtracts")
     assert ran.result.status == "verified", ran.result.message
     (shown,) = ran.kinds("reproduction")
     assert shown["others_ok"] and shown["fails"] == ["test_patchlore_repro.py::test_add"]
@@ -223,9 +218,7 @@ def test_a_repair_reads_the_repo_s_state_for_its_index_once(tmp_path, monkeypatc
                                                                          "    pass\n"}))
     states, real = [], ix.state
     monkeypatch.setattr(ix, "state", lambda root, files: states.append(root) or real(root, files))
-    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
-                 "    assert add(1, 2) == 3\n")
-    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    ran = run_repair(repo, tmp_path / "w", [[REPRO], [GOOD]], task="add() subtracts")
     assert ran.result.status == "verified", ran.result.message
     assert ran.kinds("localize") and ran.kinds("reproduction")  # two localizations
     assert states == [repo], states
@@ -338,8 +331,6 @@ def test_an_issue_in_a_repo_without_tests_starts_from_the_reproduction(tmp_path)
     """pytest collects nothing (exit 5): bad input without an issue, but with one the
     reproduction test becomes the first test."""
     repo = make_repo(tmp_path / "bare", {"calc.py": CALC["calc.py"]})
-    repro = edit("test_patchlore_repro.py", "", "from calc import add\n\n\ndef test_add():\n"
-                 "    assert add(1, 2) == 3\n")
-    ran = run_repair(repo, tmp_path / "w", [[repro], [GOOD]], task="add() subtracts")
+    ran = run_repair(repo, tmp_path / "w", [[REPRO], [GOOD]], task="add() subtracts")
     assert ran.result.status == "verified", ran.result.message
     assert ran.result.failing_before == ["test_patchlore_repro.py::test_add"]
