@@ -209,6 +209,18 @@ def test_a_test_the_reproduction_run_does_not_report_is_not_broken_by_it(tmp_pat
     assert "test_calc.py::test_sometimes" not in ran.kinds("test_run")[2]["run"]["tests"]
 
 
+def test_names_only_the_reproduction_s_run_reports_are_not_kept_as_passing(tmp_path):
+    """The reproduction adds its own tests to the baseline and nothing else: a name only its
+    run reports (here a test that exists while the reproduction fails; in Django's log a line
+    cut by another process's output) would be gone once fixed and seem broken by every fix."""
+    repo = issue_repo(tmp_path, "\n\nfrom calc import add\n\n"
+                                "if os.path.exists('test_patchlore_repro.py') and add(1, 2) != 3:\n"
+                                "    def test_ghost():\n        pass\n")
+    ran = run_repair(repo, tmp_path / "w", [[REPRO], [GOOD]], task="add() subtracts")
+    assert ran.result.status == "verified", ran.result.candidates[0].reason
+    assert "test_calc.py::test_ghost" in ran.kinds("test_run")[2]["run"]["tests"]
+
+
 def test_a_repair_reads_the_repo_s_state_for_its_index_once(tmp_path, monkeypatch):
     """An issue is localized twice (for its reproduction test, then for the fix): both use
     the index the repair holds, not a module-level cache looked up by the repo's state."""

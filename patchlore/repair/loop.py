@@ -174,13 +174,16 @@ def _reproduction(r: Repair) -> tuple[str, TestRun, str, list[str]]:
         run = r.run_tests("reproduction")
         new_failures = [t for t in failing_tests(run) if runner.is_repro(t, path)]
         # a test that passed and fails beside it is broken by it; one the run does not report
-        # at all (a runner's log is not always whole) is not, and it stays in the baseline as it
-        # was: a candidate's run that loses it too steadies the baseline (verify.py)
+        # at all (a runner's log is not always whole) is not
         broke = sorted(k for k in passing if k in run.tests and not run.tests[k].passed)
         r.traj.log("reproduction", diff=diff, fails=new_failures, others_ok=not broke,
                    broke=broke[:20])
         if new_failures and not broke:
-            return diff, replace(run, tests={**before.tests, **run.tests}), path, new_failures
+            # the baseline gains the reproduction's tests and nothing else: other names that
+            # run has and the first has not are its log's noise (a line cut by output of another
+            # process: `Tests)`), which a fixed run would lack and so seem to break
+            mine = {k: t for k, t in run.tests.items() if runner.is_repro(k, path)}
+            return diff, replace(run, tests={**before.tests, **mine}), path, new_failures
     return "", before, path, []
 
 
