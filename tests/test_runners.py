@@ -447,6 +447,11 @@ class S(unittest.TestCase):
     def test_ok(self):
         """Named by its docstring."""
 
+    def test_when(self):
+        import time
+        with self.subTest(time.time()):  # a message: each run names this subtest anew
+            self.fail("late")
+
     def test_zz(self):
         pass
 '''
@@ -466,5 +471,7 @@ def test_a_test_whose_subtest_fails_fails_by_its_name_on_every_python(image, nam
     tests = json.loads(res.stdout)["tests"]
     assert {t: o["status"] for t, o in tests.items()} == {
         name: "failed", name.replace("test_sub", "test_zz"): "passed",
+        name.replace("test_sub", "test_when"): "failed",
         "Named by its docstring.": "passed"}, res.stderr
     assert "{} is not None" in tests[name]["message"]
+    assert "late" in tests[name.replace("test_sub", "test_when")]["message"]

@@ -131,8 +131,9 @@ def both_forms(statuses: dict[str, str]) -> dict[str, str]:
     return out
 
 
-# `test_x (app.tests.T) (env={})`: one subtest of test_x, as unittest names it in a report
-_SUBTEST = re.compile(r"^(\w+ \([\w.]+\)) \(.*\)$", re.DOTALL)
+# `test_x (app.tests.T) (env={})`, `test_x (app.tests.T) [a message]`: one subtest of test_x,
+# as unittest names it in a report (a message may hold the time: no two runs name it alike)
+_SUBTEST = re.compile(r"^(\w+ \([\w.]+\)) [\[(].*[\])]$", re.DOTALL)
 # unittest's report of a failing test: "FAIL: name", a rule, the traceback, up to the next rule
 _UNITTEST_BLOCK = re.compile(r"^(FAIL|ERROR): (.+?)\n-{20,}\n(.*?)(?=^={20,}|^-{20,}\nRan |\Z)",
                              re.MULTILINE | re.DOTALL)
