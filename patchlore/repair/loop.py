@@ -151,8 +151,12 @@ def _reproduction(r: Repair) -> tuple[str, TestRun, str, list[str]]:
     runs it (a command of no known runner: as pytest's); returns its diff, the test run with it
     added, its path and its failing tests (no diff: none was written)."""
     before = r.baseline
-    runner: Runner = for_command(r.opts.test_cmd) or PytestRunner()
+    called = for_command(r.opts.test_cmd)
+    runner: Runner = called or PytestRunner()
     path = runner.repro_path(r.snapshot.files)
+    # the command on the reproduction's file alone (as grading runs it), where the command
+    # calls that runner and picks no tests of its own; else ""
+    alone = called.alone(r.opts.test_cmd, [path]) if called else ""
     snippets = localize_repo(r.snapshot.root, r.snapshot.files, task=r.opts.task,
                              repo_path=r.box.repo_path, budget_tokens=r.opts.context_tokens,
                              index=r.repo_index())
@@ -168,7 +172,7 @@ def _reproduction(r: Repair) -> tuple[str, TestRun, str, list[str]]:
         diff = cand.diff + support
         if not r.box.apply_patch(diff, reset=True).applied:
             continue
-        if _passes_alone(r, runner, path):  # shows no bug: not worth a run of the whole suite
+        if alone and _passes_alone(r, alone, runner, path):  # shows no bug: no whole-suite run
             r.traj.log("reproduction", diff=diff, fails=[], others_ok=None)
             continue
         run = r.run_tests("reproduction")
@@ -187,14 +191,9 @@ def _reproduction(r: Repair) -> tuple[str, TestRun, str, list[str]]:
     return "", before, path, []
 
 
-def _passes_alone(r: Repair, runner: Runner, path: str) -> bool:
-    """Whether the reproduction test, run alone, passes: then it shows no bug. Alone: the test
-    command given its file (as grading does), where the command calls that runner and picks
-    no tests of its own; a run in which the test does not show up at all says nothing, and
-    the whole suite decides."""
-    alone = runner.alone(r.opts.test_cmd, [path]) if for_command(r.opts.test_cmd) else ""
-    if not alone:
-        return False
+def _passes_alone(r: Repair, alone: str, runner: Runner, path: str) -> bool:
+    """Whether the reproduction test, run alone (the command `alone`), passes: then it shows no
+    bug. A run in which the test does not show up at all says nothing: the whole suite decides."""
     run = run_tests(r.box, alone, timeout=time_left(r.verify_options()))
     r.tested(run, "reproduction alone")
     mine = [t for k, t in run.tests.items() if runner.is_repro(k, path)]
